@@ -1,0 +1,96 @@
+// facemask/config.hpp — build configuration: version, the stb-style macros, SIMD and OpenMP
+// detection. Every other facemask header includes this one first.
+//
+// Macros a user may define before including facemask:
+//   FACEMASK_NO_SIMD     use the scalar kernels even when xsimd and a SIMD ISA are available
+//   FACEMASK_NO_OPENMP   never use OpenMP, even when compiled with -fopenmp (one thread)
+//   FACEMASK_NO_STDIO    no file I/O at all: blobs load from memory, no picture files
+//   FACEMASK_ASSERT(x)   the assertion used by kernels (default: assert from <cassert>)
+//   FACEMASK_MALLOC(n) / FACEMASK_FREE(p)   allocation hooks (define both or neither);
+//                        facemask never uses new/delete or the standard containers
+#pragma once
+
+#define FACEMASK_VERSION_MAJOR 0
+#define FACEMASK_VERSION_MINOR 1
+#define FACEMASK_VERSION_PATCH 0
+#define FACEMASK_VERSION_STRING "0.1.0"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <cmath>
+#include <cstdio>   // snprintf only, unless file I/O is enabled
+#include <cerrno>
+
+#ifndef FACEMASK_ASSERT
+#include <cassert>
+#define FACEMASK_ASSERT(x) assert(x)
+#endif
+
+#if defined(FACEMASK_MALLOC) != defined(FACEMASK_FREE)
+#error "facemask: define both FACEMASK_MALLOC and FACEMASK_FREE, or neither"
+#endif
+#ifndef FACEMASK_MALLOC
+#define FACEMASK_MALLOC(size) std::malloc(size)
+#define FACEMASK_FREE(ptr) std::free(ptr)
+#endif
+
+// SIMD: xsimd picks the widest ISA the compiler flags allow (-mavx512bw, -mavx2 -mfma, -msse4.1,
+// NEON, or emscripten's -msimd128 -msse4.1). Without such flags xsimd 8.1 has no batch type at
+// all, so the scalar kernels are used then, exactly as with FACEMASK_NO_SIMD.
+#if !defined(FACEMASK_NO_SIMD) && defined(__has_include)
+#if __has_include(<xsimd/xsimd.hpp>)
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wall"
+#pragma GCC diagnostic ignored "-Wextra"
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#endif
+#include <xsimd/xsimd.hpp>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+#if !defined(XSIMD_NO_SUPPORTED_ARCHITECTURE)
+#define FACEMASK_SIMD 1
+#endif
+#endif
+#endif
+#ifndef FACEMASK_SIMD
+#define FACEMASK_SIMD 0
+#endif
+
+#if defined(_OPENMP) && !defined(FACEMASK_NO_OPENMP)
+#include <omp.h>
+#define FACEMASK_OPENMP 1
+#else
+#define FACEMASK_OPENMP 0
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FACEMASK_RESTRICT __restrict__
+#define FACEMASK_INLINE inline __attribute__((always_inline))
+#else
+#define FACEMASK_RESTRICT
+#define FACEMASK_INLINE inline
+#endif
+
+namespace facemask {
+
+// The instruction set the kernels were compiled for, e.g. "avx512bw", "fma3<avx2>", "scalar".
+inline const char* simd_name() {
+#if FACEMASK_SIMD
+    return xsimd::default_arch::name();
+#else
+    return "scalar";
+#endif
+}
+
+// Whether this build can use several threads (compiled with OpenMP and not disabled).
+constexpr bool has_threads() { return FACEMASK_OPENMP != 0; }
+
+}  // namespace facemask
