@@ -1,0 +1,283 @@
+// facemask/kernels/simd.hpp — the xsimd kernels, for whichever ISA the compiler flags select
+// (AVX-512, AVX2+FMA, SSE, NEON, wasm simd128 through emscripten's SSE emulation).
+//
+// Same contract as the scalar reference kernels (scalar.hpp), which they are tested against on
+// shapes that straddle the vector width, except that dense and depthwise weights are first
+// packed once at load time (pack_conv / pack_dw below).
+//
+// Dense and pointwise convolutions are register-blocked like a GEMM micro-kernel: a tile of
+// MR output pixels x NR vectors of output channels stays in registers while the kernel walks
+// taps and input channels, broadcasting one input value against NR weight vectors. NHWC makes
+// that broadcast a plain scalar load, and the packed weights make the weight loads contiguous.
+#pragma once
+#include "view.hpp"
+
+#if FACEMASK_SIMD
+
+// GCC 12 reports the _mm512_undefined_ps() inside its own AVX-512 max/min intrinsics as
+// "maybe uninitialized" once they are inlined here; the value is never read.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace facemask {
+namespace kernels {
+namespace simd {
+
+using B = xsimd::batch<float>;
+constexpr int V = int(B::size);  // lanes
+
+#if defined(__AVX512F__) || defined(__aarch64__)
+constexpr int kVectorRegs = 32;
+#else
+constexpr int kVectorRegs = 16;
+#endif
+
+// Output-channel vectors per micro-tile, and output pixels per micro-tile: together they use
+// about three quarters of the vector registers for accumulators.
+constexpr int kMaxNR = kVectorRegs == 32 ? 4 : 2;
+constexpr int kAccumulators = kVectorRegs == 32 ? 24 : 12;
+constexpr int nr_for(int cout) { return (cout + V - 1) / V < kMaxNR ? (cout + V - 1) / V : kMaxNR; }
+constexpr int mr_for(int nr) { return kAccumulators / nr; }
+constexpr int round_up(int n, int m) { return (n + m - 1) / m * m; }
+
+FACEMASK_INLINE void store_partial(float* dst, const B& v, int n) {
+    alignas(64) float tmp[V];
+    v.store_aligned(tmp);
+    for (int i = 0; i < n; ++i) dst[i] = tmp[i];
+}
+
+FACEMASK_INLINE void store(float* dst, const B& v, int valid) {
+    if (valid >= V)
+        v.store_unaligned(dst);
+    else if (valid > 0)
+        store_partial(dst, v, valid);
+}
+
+FACEMASK_INLINE B activate(const B& x, const B& slope) { return xsimd::max(x, x * slope); }
+
+// ---- weight packing (load time) ----------------------------------------------------------
+
+// Dense KxK (taps = K*K) or pointwise (taps = 1) weights [cout][taps][cin] are packed as
+// groups of NB = nr_for(cout) * V output channels: [group][tap][cin][NB], zero-padded.
+inline size_t conv_packed_floats(int cout, int taps, int cin) {
+    const int nb = nr_for(cout) * V;
+    return size_t(round_up(cout, nb)) * size_t(taps) * size_t(cin);
+}
+inline size_t conv_bias_floats(int cout) { return size_t(round_up(cout, nr_for(cout) * V)); }
+
+inline void pack_conv(const float* w, const float* b, int cout, int taps, int cin, float* wp, float* bp) {
+    const int nb = nr_for(cout) * V;
+    std::memset(wp, 0, conv_packed_floats(cout, taps, cin) * sizeof(float));
+    std::memset(bp, 0, conv_bias_floats(cout) * sizeof(float));
+    for (int co = 0; co < cout; ++co) {
+        const int g = co / nb, j = co % nb;
+        for (int t = 0; t < taps; ++t)
+            for (int ci = 0; ci < cin; ++ci)
+                wp[((size_t(g) * taps + t) * cin + ci) * nb + j] = w[(size_t(co) * taps + t) * cin + ci];
+        bp[co] = b[co];
+    }
+}
+
+// Depthwise weights [9][c] are padded to whole vectors: [9][round_up(c, V)].
+inline size_t dw_packed_floats(int c) { return size_t(9) * size_t(round_up(c, V)); }
+inline size_t dw_bias_floats(int c) { return size_t(round_up(c, V)); }
+
+inline void pack_dw(const float* w, const float* b, int c, float* wp, float* bp) {
+    const int cp = round_up(c, V);
+    std::memset(wp, 0, dw_packed_floats(c) * sizeof(float));
+    std::memset(bp, 0, dw_bias_floats(c) * sizeof(float));
+    for (int t = 0; t < 9; ++t)
+        for (int ch = 0; ch < c; ++ch) wp[t * cp + ch] = w[t * c + ch];
+    for (int ch = 0; ch < c; ++ch) bp[ch] = b[ch];
+}
+
+// ---- dense / pointwise convolution -------------------------------------------------------
+
+// One micro-tile: MR pixels of output row oy starting at ox, NR vectors of output channels
+// starting at channel co0 (group weights wg, bias bg).
+template <int MR, int NR, int K, int S>
+FACEMASK_INLINE void conv_tile(const View& in, const View& out, const float* FACEMASK_RESTRICT wg,
+                               const float* FACEMASK_RESTRICT bg, const B& slope, int oy, int ox, int co0) {
+    constexpr int NB = NR * V;
+    constexpr int P = K / 2;
+    const int cin = in.c;
+    const ptrdiff_t step = ptrdiff_t(S) * in.px;
+    B acc[MR][NR];
+    for (int r = 0; r < NR; ++r) {
+        const B bias = B::load_aligned(bg + r * V);
+        for (int m = 0; m < MR; ++m) acc[m][r] = bias;
+    }
+    const float* wt = wg;
+    for (int ky = 0; ky < K; ++ky)
+        for (int kx = 0; kx < K; ++kx) {
+            const float* FACEMASK_RESTRICT src = in.at(oy * S + ky - P, ox * S + kx - P);
+            for (int ci = 0; ci < cin; ++ci, wt += NB) {
+                B wv[NR];
+                for (int r = 0; r < NR; ++r) wv[r] = B::load_aligned(wt + r * V);
+                for (int m = 0; m < MR; ++m) {
+                    const B x(src[m * step + ci]);
+                    for (int r = 0; r < NR; ++r) acc[m][r] = xsimd::fma(x, wv[r], acc[m][r]);
+                }
+            }
+        }
+    const int valid = out.c - co0;
+    for (int m = 0; m < MR; ++m) {
+        float* dst = out.at(oy, ox + m) + co0;
+        for (int r = 0; r < NR; ++r) store(dst + r * V, activate(acc[m][r], slope), valid - r * V);
+    }
+}
+
+// The last, narrower tile of a row: picks the instantiation for the remaining pixel count.
+template <int MR, int NR, int K, int S>
+FACEMASK_INLINE void conv_tail(int m, const View& in, const View& out, const float* wg, const float* bg,
+                               const B& slope, int oy, int ox, int co0) {
+    if constexpr (MR > 0) {
+        if (m == MR)
+            conv_tile<MR, NR, K, S>(in, out, wg, bg, slope, oy, ox, co0);
+        else
+            conv_tail<MR - 1, NR, K, S>(m, in, out, wg, bg, slope, oy, ox, co0);
+    }
+}
+
+template <int NR, int K, int S>
+inline void conv_rows(const View& in, const View& out, const float* wp, const float* bp, float slope, int y0,
+                      int y1) {
+    constexpr int MR = mr_for(NR);
+    constexpr int NB = NR * V;
+    const int groups = (out.c + NB - 1) / NB;
+    const size_t group_floats = size_t(K * K) * size_t(in.c) * NB;
+    const B s(slope);
+    for (int oy = y0; oy < y1; ++oy)
+        for (int g = 0; g < groups; ++g) {
+            const float* wg = wp + g * group_floats;
+            const float* bg = bp + g * NB;
+            int ox = 0;
+            for (; ox + MR <= out.w; ox += MR) conv_tile<MR, NR, K, S>(in, out, wg, bg, s, oy, ox, g * NB);
+            if (ox < out.w) conv_tail<MR - 1, NR, K, S>(out.w - ox, in, out, wg, bg, s, oy, ox, g * NB);
+        }
+}
+
+template <int K, int S>
+inline void conv(const View& in, const View& out, const float* wp, const float* bp, float slope, int y0, int y1) {
+    FACEMASK_ASSERT(out.h == conv_out(in.h, S) && out.w == conv_out(in.w, S));
+    FACEMASK_ASSERT(y0 >= 0 && y1 <= out.h);
+    switch (nr_for(out.c)) {
+        case 1: conv_rows<1, K, S>(in, out, wp, bp, slope, y0, y1); break;
+        case 2: conv_rows<2, K, S>(in, out, wp, bp, slope, y0, y1); break;
+#if FACEMASK_SIMD && (defined(__AVX512F__) || defined(__aarch64__))
+        case 3: conv_rows<3, K, S>(in, out, wp, bp, slope, y0, y1); break;
+        case 4: conv_rows<4, K, S>(in, out, wp, bp, slope, y0, y1); break;
+#endif
+        default: FACEMASK_ASSERT(false);
+    }
+}
+
+// Dense 3x3, padding 1. wp/bp from pack_conv(w [cout][3][3][cin], taps 9).
+inline void conv3x3s1(const View& in, const View& out, const float* wp, const float* bp, float slope, int y0, int y1) {
+    conv<3, 1>(in, out, wp, bp, slope, y0, y1);
+}
+inline void conv3x3s2(const View& in, const View& out, const float* wp, const float* bp, float slope, int y0, int y1) {
+    conv<3, 2>(in, out, wp, bp, slope, y0, y1);
+}
+// Pointwise 1x1. wp/bp from pack_conv(w [cout][cin], taps 1).
+inline void pwconv1x1(const View& in, const View& out, const float* wp, const float* bp, float slope, int y0, int y1) {
+    conv<1, 1>(in, out, wp, bp, slope, y0, y1);
+}
+
+// ---- depthwise 3x3 -----------------------------------------------------------------------
+
+// Vectors run along the channels. A channel tail (c not a multiple of V, e.g. 8 channels in
+// 16 lanes) goes through a zero-filled copy so no load reaches past the pixel.
+FACEMASK_INLINE B load_partial(const float* src, int n) {
+    alignas(64) float tmp[V] = {};
+    for (int i = 0; i < n; ++i) tmp[i] = src[i];
+    return B::load_aligned(tmp);
+}
+
+template <bool Full>
+FACEMASK_INLINE B load_channels(const float* src, int valid) {
+    if constexpr (Full)
+        return B::load_unaligned(src);
+    else
+        return load_partial(src, valid);
+}
+
+template <int S, bool Full>
+FACEMASK_INLINE void dw_row(const View& in, const View& out, const B* w, const B& bias, const B& s, int oy, int c0) {
+    const ptrdiff_t step = ptrdiff_t(S) * in.px;
+    const float* r0 = in.at(oy * S - 1, -1) + c0;
+    const float* r1 = r0 + in.row;
+    const float* r2 = r1 + in.row;
+    float* dst = out.at(oy, 0) + c0;
+    const int valid = in.c - c0;
+    const ptrdiff_t p1 = in.px, p2 = 2 * in.px;
+    for (int ox = 0; ox < out.w; ++ox, r0 += step, r1 += step, r2 += step, dst += out.px) {
+        B acc = xsimd::fma(load_channels<Full>(r0, valid), w[0], bias);
+        acc = xsimd::fma(load_channels<Full>(r0 + p1, valid), w[1], acc);
+        acc = xsimd::fma(load_channels<Full>(r0 + p2, valid), w[2], acc);
+        acc = xsimd::fma(load_channels<Full>(r1, valid), w[3], acc);
+        acc = xsimd::fma(load_channels<Full>(r1 + p1, valid), w[4], acc);
+        acc = xsimd::fma(load_channels<Full>(r1 + p2, valid), w[5], acc);
+        acc = xsimd::fma(load_channels<Full>(r2, valid), w[6], acc);
+        acc = xsimd::fma(load_channels<Full>(r2 + p1, valid), w[7], acc);
+        acc = xsimd::fma(load_channels<Full>(r2 + p2, valid), w[8], acc);
+        store(dst, activate(acc, s), valid);
+    }
+}
+
+template <int S>
+inline void dwconv3x3(const View& in, const View& out, const float* wp, const float* bp, float slope, int y0, int y1) {
+    FACEMASK_ASSERT(in.c == out.c);
+    FACEMASK_ASSERT(out.h == conv_out(in.h, S) && out.w == conv_out(in.w, S));
+    const int c = in.c, cp = round_up(c, V);
+    const B s(slope);
+    for (int oy = y0; oy < y1; ++oy)
+        for (int c0 = 0; c0 < c; c0 += V) {
+            B w[9];
+            for (int t = 0; t < 9; ++t) w[t] = B::load_aligned(wp + t * cp + c0);
+            const B bias = B::load_aligned(bp + c0);
+            if (c - c0 >= V)
+                dw_row<S, true>(in, out, w, bias, s, oy, c0);
+            else
+                dw_row<S, false>(in, out, w, bias, s, oy, c0);
+        }
+}
+
+inline void dwconv3x3s1(const View& in, const View& out, const float* wp, const float* bp, float slope, int y0, int y1) {
+    dwconv3x3<1>(in, out, wp, bp, slope, y0, y1);
+}
+inline void dwconv3x3s2(const View& in, const View& out, const float* wp, const float* bp, float slope, int y0, int y1) {
+    dwconv3x3<2>(in, out, wp, bp, slope, y0, y1);
+}
+
+// ---- FPN upsampling ----------------------------------------------------------------------
+
+inline void upsample_nearest_add(const View& coarse, const View& fine, int y0, int y1) {
+    FACEMASK_ASSERT(coarse.c == fine.c);
+    const int c = fine.c;
+    for (int y = y0; y < y1; ++y) {
+        int sy = int((int64_t(y) * coarse.h) / fine.h);
+        if (sy > coarse.h - 1) sy = coarse.h - 1;
+        for (int x = 0; x < fine.w; ++x) {
+            int sx = int((int64_t(x) * coarse.w) / fine.w);
+            if (sx > coarse.w - 1) sx = coarse.w - 1;
+            const float* src = coarse.at(sy, sx);
+            float* dst = fine.at(y, x);
+            int ch = 0;
+            for (; ch + V <= c; ch += V) (B::load_unaligned(dst + ch) + B::load_unaligned(src + ch)).store_unaligned(dst + ch);
+            for (; ch < c; ++ch) dst[ch] += src[ch];
+        }
+    }
+}
+
+}  // namespace simd
+}  // namespace kernels
+}  // namespace facemask
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#endif  // FACEMASK_SIMD
