@@ -1,0 +1,132 @@
+// facemask/network.hpp — what every model owns: the blob bytes (or a borrowed pointer to them),
+// the validated blob view, the graph of kernel calls, and the weights packed for the kernels.
+#pragma once
+#include "blob.hpp"
+#include "graph.hpp"
+#include <atomic>
+
+namespace facemask {
+
+// What load_memory does with the caller's bytes.
+enum class Ownership {
+    copy,    // copy them: the caller may free its memory after the call
+    borrow,  // use them in place (zero-copy, e.g. a const array in flash): they must outlive the model
+};
+
+namespace detail {
+
+// A fresh number for every successful load, so a Workspace can tell which model (and which
+// load of it) its plan belongs to.
+inline uint32_t next_model_id() {
+    static std::atomic<uint32_t> counter{0};
+    return ++counter;
+}
+
+// The part of a model that is the same for the detector and the classifier.
+class Network {
+public:
+    Network() = default;
+    Network(const Network&) = delete;
+    Network& operator=(const Network&) = delete;
+    Network(Network&&) = default;
+    Network& operator=(Network&&) = default;
+
+    // Validates the blob and keeps (a copy of, or a pointer to) its bytes.
+    Status open(const void* data, size_t size, Ownership own, blob::ModelKind kind) {
+        loaded_ = false;
+        if (own == Ownership::borrow) {
+            if (reinterpret_cast<uintptr_t>(data) % 4 != 0)
+                return Status::fail(Error::invalid_argument,
+                                    "a borrowed blob must be at least 4-byte aligned (64 recommended)");
+            storage_.release();
+            return validate(data, size, kind);
+        }
+        if (!storage_.reserve(size ? size : 1))
+            return Status::fail(Error::out_of_memory, "cannot allocate %zu bytes for the weight blob", size);
+        if (size) std::memcpy(storage_.data(), data, size);
+        return validate(storage_.data(), size, kind);
+    }
+
+    // Keeps a blob already read into an owned buffer (load_file).
+    Status adopt(Buffer&& bytes, size_t size, blob::ModelKind kind) {
+        loaded_ = false;
+        storage_ = static_cast<Buffer&&>(bytes);
+        return validate(storage_.data(), size, kind);
+    }
+
+    // Builds the graph with `build(reader, graph, packer)` twice: to measure the packed weights,
+    // then to pack them into one allocation.
+    template <class Build>
+    Status build(Build&& build_graph) {
+        graph::Packer measure;
+        graph_ = graph::Graph();
+        FACEMASK_TRY(build_graph(reader_, graph_, measure));
+        if (measure.used) {
+            if (!packed_.reserve(measure.used * sizeof(float)))
+                return Status::fail(Error::out_of_memory, "cannot allocate %zu bytes for packed weights",
+                                    measure.used * sizeof(float));
+            graph::Packer fill;
+            fill.base = reinterpret_cast<float*>(packed_.data());
+            graph_ = graph::Graph();
+            FACEMASK_TRY(build_graph(reader_, graph_, fill));
+        }
+        if (graph_.overflow) return Status::fail(Error::bad_blob, "the network is larger than this build supports");
+        loaded_ = true;
+        id_ = next_model_id();
+        return Status();
+    }
+
+    bool loaded() const { return loaded_; }
+    uint32_t id() const { return id_; }
+
+private:
+    Status validate(const void* bytes, size_t size, blob::ModelKind kind) {
+        FACEMASK_TRY(reader_.open(bytes, size));
+        if (reader_.kind() != kind)
+            return Status::fail(Error::wrong_model, "this blob holds a %s, not a %s", blob::kind_name(reader_.kind()),
+                                blob::kind_name(kind));
+        return Status();
+    }
+
+public:
+    const blob::Reader& reader() const { return reader_; }
+    const blob::Config& config() const { return reader_.config(); }
+    const graph::Graph& graph() const { return graph_; }
+    void reset() { *this = Network(); }
+
+private:
+    Buffer storage_;
+    Buffer packed_;
+    blob::Reader reader_;
+    graph::Graph graph_;
+    bool loaded_ = false;
+    uint32_t id_ = 0;
+};
+
+#ifndef FACEMASK_NO_STDIO
+// Reads a whole file into a 64-byte aligned buffer.
+inline Status read_file(const char* path, Buffer* out, size_t* size, size_t max_bytes) {
+    if (!path || !*path) return Status::fail(Error::invalid_argument, "no file name given");
+    FILE* f = std::fopen(path, "rb");
+    if (!f) return Status::fail(Error::io, "cannot open '%s': %s", path, std::strerror(errno));
+    Status st;
+    long n = -1;
+    if (std::fseek(f, 0, SEEK_END) == 0) n = std::ftell(f);
+    if (n < 0 || std::fseek(f, 0, SEEK_SET) != 0) {
+        st = Status::fail(Error::io, "cannot read '%s' (not a regular file?)", path);
+    } else if (size_t(n) > max_bytes) {
+        st = Status::fail(Error::too_large, "'%s' is %ld bytes, more than the limit of %zu", path, n, max_bytes);
+    } else if (!out->reserve(n ? size_t(n) : 1)) {
+        st = Status::fail(Error::out_of_memory, "cannot allocate %ld bytes to read '%s'", n, path);
+    } else if (n > 0 && std::fread(out->data(), 1, size_t(n), f) != size_t(n)) {
+        st = Status::fail(Error::io, "cannot read '%s': short read", path);
+    } else {
+        *size = size_t(n);
+    }
+    std::fclose(f);
+    return st;
+}
+#endif
+
+}  // namespace detail
+}  // namespace facemask
