@@ -146,13 +146,14 @@ public:
         FACEMASK_TRY(check_image(image));
         int w = 0, h = 0;
         FACEMASK_TRY(input_size(image.width, image.height, opt, &w, &h));
-        FACEMASK_TRY(prepare(ws, w, h, resample_scratch_bytes(image.width, image.height, w, h), opt.top_k));
+        detail::Slot* s = nullptr;
+        FACEMASK_TRY(prepare(ws, w, h, resample_scratch_bytes(image.width, image.height, w, h), opt.top_k, &s));
         const graph::Graph& g = net_.graph();
-        unsigned char* arena = ws.mem_.data();
-        preprocess(image, detail::input_norm(config()), graph::tensor_view(g, ws.plan_, g.input, arena),
-                   arena + ws.scratch_offset_);
-        graph::run(g, ws.plan_, arena, thread_count(opt.threads));
-        *out = decode(ws, float(image.width) / float(w), float(image.height) / float(h), opt);
+        unsigned char* arena = s->mem.data();
+        preprocess(image, detail::input_norm(config()), graph::tensor_view(g, s->plan, g.input, arena),
+                   arena + s->offsets[kScratch]);
+        graph::run(g, s->plan, arena, thread_count(opt.threads));
+        *out = decode(*s, float(image.width) / float(w), float(image.height) / float(h), opt);
         return Status();
     }
 
@@ -165,15 +166,16 @@ public:
         if (!input || !out) return Status::fail(Error::invalid_argument, "forward: null input or output");
         if (w < 1 || h < 1 || w > kMaxPictureSide || h > kMaxPictureSide || long(w) * h > opt.max_input_pixels)
             return Status::fail(Error::too_large, "forward: input size %dx%d is out of range", w, h);
-        FACEMASK_TRY(prepare(ws, w, h, 0, 0));
+        detail::Slot* s = nullptr;
+        FACEMASK_TRY(prepare(ws, w, h, 0, 0, &s));
         const graph::Graph& g = net_.graph();
-        unsigned char* arena = ws.mem_.data();
-        const kernels::View in = graph::tensor_view(g, ws.plan_, g.input, arena);
+        unsigned char* arena = s->mem.data();
+        const kernels::View in = graph::tensor_view(g, s->plan, g.input, arena);
         for (int y = 0; y < h; ++y)
             for (int x = 0; x < w; ++x)
                 for (int k = 0; k < 3; ++k) in.at(y, x)[k] = input[(size_t(y) * w + x) * 3 + k];
-        graph::run(g, ws.plan_, arena, thread_count(threads));
-        for (int k = 0; k < detail::kRetinaLevels; ++k) out->level[k] = graph::tensor_view(g, ws.plan_, head_[k], arena);
+        graph::run(g, s->plan, arena, thread_count(threads));
+        for (int k = 0; k < detail::kRetinaLevels; ++k) out->level[k] = graph::tensor_view(g, s->plan, head_[k], arena);
         out->anchors = int(config().anchors);
         return Status();
     }
@@ -271,42 +273,42 @@ private:
 #endif
     }
 
-    // Plans the workspace for an input size; allocates only when it must grow.
-    Status prepare(Workspace& ws, int w, int h, size_t scratch, int top_k) const {
-        const bool same_input = ws.owner_ == net_.id() && ws.plan_.width == w && ws.plan_.height == h;
-        if (!same_input) ws.plan_ = graph::make_plan(net_.graph(), w, h);
-        const Layout l = layout(ws.plan_, scratch, top_k > 0 ? top_k : 1);
-        unsigned char* before = ws.mem_.data();
-        if (!ws.mem_.reserve(l.total)) {
-            ws.owner_ = 0;
-            if (ws.mem_.external())
-                return Status::fail(Error::out_of_memory, "workspace memory of %zu bytes is too small: %zu needed",
-                                    ws.mem_.size(), l.total);
-            return Status::fail(Error::out_of_memory, "cannot allocate a %zu-byte workspace", l.total);
+    // Sections of a detector slot after the activation arena.
+    enum Section { kPriors, kCandidates, kFaces, kScratch };
+
+    // Plans the workspace slot for an input size; allocates only when it must grow.
+    Status prepare(Workspace& ws, int w, int h, size_t scratch, int top_k, detail::Slot** slot) const {
+        detail::Slot& s = ws.slot_for(net_.id());
+        const bool same_input = s.owner == net_.id() && s.plan.width == w && s.plan.height == h;
+        if (!same_input) s.plan = graph::make_plan(net_.graph(), w, h);
+        const Layout l = layout(s.plan, scratch, top_k > 0 ? top_k : 1);
+        unsigned char* before = s.mem.data();
+        s.owner = 0;
+        FACEMASK_TRY(ws.reserve(s, l.total));
+        s.offsets[kCandidates] = l.candidates;
+        s.offsets[kFaces] = l.faces;
+        s.offsets[kScratch] = l.scratch;
+        s.capacity = l.face_capacity;
+        if (!same_input || before != s.mem.data() || s.offsets[kPriors] != l.priors) {
+            s.offsets[kPriors] = l.priors;
+            detail::make_priors(config(), s.plan, reinterpret_cast<detail::Prior*>(s.mem.data() + l.priors));
         }
-        ws.scratch_offset_ = l.scratch;
-        ws.faces_offset_ = l.faces;
-        ws.face_capacity_ = l.face_capacity;
-        ws.candidates_offset_ = l.candidates;
-        if (!same_input || before != ws.mem_.data() || ws.priors_offset_ != l.priors) {
-            ws.priors_offset_ = l.priors;
-            detail::make_priors(config(), ws.plan_, reinterpret_cast<detail::Prior*>(ws.mem_.data() + l.priors));
-        }
-        ws.owner_ = net_.id();
+        s.owner = net_.id();
+        *slot = &s;
         return Status();
     }
 
     // Head outputs -> scored candidates -> top-k -> boxes in picture pixels -> NMS.
-    Faces decode(Workspace& ws, float sx, float sy, const DetectOptions& opt) const {
+    Faces decode(const detail::Slot& s, float sx, float sy, const DetectOptions& opt) const {
         const blob::Config& c = config();
         const graph::Graph& g = net_.graph();
-        unsigned char* arena = ws.mem_.data();
-        const detail::Prior* priors = reinterpret_cast<const detail::Prior*>(arena + ws.priors_offset_);
-        detail::Candidate* cand = reinterpret_cast<detail::Candidate*>(arena + ws.candidates_offset_);
+        unsigned char* arena = s.mem.data();
+        const detail::Prior* priors = reinterpret_cast<const detail::Prior*>(arena + s.offsets[kPriors]);
+        detail::Candidate* cand = reinterpret_cast<detail::Candidate*>(arena + s.offsets[kCandidates]);
         const int A = int(c.anchors);
         int n = 0, index = 0;
         for (int k = 0; k < detail::kRetinaLevels; ++k) {
-            const kernels::View v = graph::tensor_view(g, ws.plan_, head_[k], arena);
+            const kernels::View v = graph::tensor_view(g, s.plan, head_[k], arena);
             for (int y = 0; y < v.h; ++y)
                 for (int x = 0; x < v.w; ++x) {
                     const float* p = v.at(y, x);
@@ -321,16 +323,16 @@ private:
                 }
         }
         detail::sort_candidates(cand, n);
-        if (n > ws.face_capacity_) n = ws.face_capacity_;
+        if (n > s.capacity) n = s.capacity;
         if (n > opt.top_k) n = opt.top_k;
 
-        Face* faces = reinterpret_cast<Face*>(arena + ws.faces_offset_);
-        const float W = float(ws.plan_.width), H = float(ws.plan_.height);
+        Face* faces = reinterpret_cast<Face*>(arena + s.offsets[kFaces]);
+        const float W = float(s.plan.width), H = float(s.plan.height);
         const float v0 = c.variances[0], v1 = c.variances[1];
         for (int i = 0; i < n; ++i) {
             const int idx = cand[i].index;
             const detail::Prior& pr = priors[idx];
-            const AnchorValues p = anchor_values(ws, idx);
+            const AnchorValues p = anchor_values(s, idx);
             Face& f = faces[i];
             const float cx = pr.cx + p.box[0] * v0 * pr.w;
             const float cy = pr.cy + p.box[1] * v0 * pr.h;
@@ -359,11 +361,11 @@ private:
     };
 
     // Where prior `idx`'s head outputs are: its level, cell and anchor.
-    AnchorValues anchor_values(const Workspace& ws, int idx) const {
+    AnchorValues anchor_values(const detail::Slot& s, int idx) const {
         const int A = int(config().anchors);
         const graph::Graph& g = net_.graph();
         for (int k = 0; k < detail::kRetinaLevels; ++k) {
-            const kernels::View v = graph::tensor_view(g, ws.plan_, head_[k], ws.mem_.data());
+            const kernels::View v = graph::tensor_view(g, s.plan, head_[k], s.mem.data());
             const int count = v.h * v.w * A;
             if (idx < count) {
                 const int cell = idx / A, a = idx % A;

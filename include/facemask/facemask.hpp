@@ -5,5 +5,6 @@
 #include "types.hpp"
 #include "image.hpp"
 #include "detector.hpp"
+#include "classifier.hpp"
 #include "io.hpp"
 #include "draw.hpp"

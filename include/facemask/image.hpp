@@ -82,28 +82,36 @@ inline void rgb_offsets(PixelFormat f, int off[3]) {
     }
 }
 
-// Filter taps per output pixel (PIL: ceil(support) * 2 + 1, support = max(in/out, 1)).
-inline int resample_taps(int in, int out) {
-    const double scale = double(in) / out;
+// Largest tap count resample_coefficients supports (its weight buffer): scale factors to 255.
+constexpr int kMaxResampleTaps = 511;
+
+// Filter taps per output pixel for `scale` input pixels per output pixel
+// (PIL: ceil(support) * 2 + 1, support = max(scale, 1)).
+inline int resample_taps(double scale) {
     const double support = scale > 1.0 ? scale : 1.0;
     return int(std::ceil(support)) * 2 + 1;
 }
 
-// First input index and tap count of every output index, and the normalised weights.
-inline void resample_coefficients(int in, int out, int taps, int* first, int* count, float* coef) {
-    const double scale = double(in) / out;
+// For each output index: the first input index, the tap count and the normalised weights,
+// resampling the input span [in0, in1) of an axis `in` pixels long to `out` pixels. Input
+// pixels outside the span but inside the axis contribute at the edges, as in PIL.
+inline void resample_coefficients(int in, double in0, double in1, int out, int taps, int* first, int* count,
+                                  float* coef) {
+    const double scale = (in1 - in0) / out;
     const double filter_scale = scale > 1.0 ? scale : 1.0;
     const double support = filter_scale;
     for (int o = 0; o < out; ++o) {
-        const double center = (o + 0.5) * scale;
+        const double center = in0 + (o + 0.5) * scale;
         int lo = int(center - support + 0.5);  // truncation toward zero, as PIL does
         if (lo < 0) lo = 0;
         int hi = int(center + support + 0.5);
         if (hi > in) hi = in;
-        const int n = hi - lo;
-        double w[512];
+        int n = hi - lo;
+        if (n > taps) n = taps;
+        if (n < 0) n = 0;
+        double w[kMaxResampleTaps];
         double sum = 0;
-        for (int t = 0; t < n && t < taps; ++t) {
+        for (int t = 0; t < n; ++t) {
             const double d = std::fabs((t + lo - center + 0.5) / filter_scale);
             w[t] = d < 1.0 ? 1.0 - d : 0.0;
             sum += w[t];
@@ -111,52 +119,61 @@ inline void resample_coefficients(int in, int out, int taps, int* first, int* co
         float* c = coef + size_t(o) * taps;
         for (int t = 0; t < taps; ++t) c[t] = (t < n && sum != 0.0) ? float(w[t] / sum) : 0.0f;
         first[o] = lo;
-        count[o] = n < taps ? n : taps;
+        count[o] = n;
     }
 }
 
-// Largest scale factor resample_coefficients supports (its weight buffer).
-constexpr int kMaxResampleTaps = 511;
-
 }  // namespace detail
 
-// Scratch bytes preprocess() needs to resample a w x h picture to out_w x out_h (0 when equal).
-inline size_t resample_scratch_bytes(int w, int h, int out_w, int out_h) {
-    if (w == out_w && h == out_h) return 0;
-    const int tx = detail::resample_taps(w, out_w), ty = detail::resample_taps(h, out_h);
+// A region of a picture in (fractional) pixel coordinates: [x0, x1) x [y0, y1).
+struct Rect {
+    float x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+};
+
+inline Rect whole(const ImageView& img) { return Rect{0.0f, 0.0f, float(img.width), float(img.height)}; }
+
+// Scratch bytes preprocess() needs to resample region r to out_w x out_h (0 for the whole
+// picture at its own size).
+inline size_t resample_scratch_bytes(int w, int h, const Rect& r, int out_w, int out_h) {
+    if (r.x0 == 0.0f && r.y0 == 0.0f && r.x1 == float(w) && r.y1 == float(h) && w == out_w && h == out_h) return 0;
+    const int tx = detail::resample_taps(double(r.x1 - r.x0) / out_w), ty = detail::resample_taps(double(r.y1 - r.y0) / out_h);
     return align_up(size_t(out_w) * tx * sizeof(float)) + align_up(size_t(out_w) * 2 * sizeof(int)) +
            align_up(size_t(out_h) * ty * sizeof(float)) + align_up(size_t(out_h) * 2 * sizeof(int)) +
            align_up(size_t(ty) * out_w * 3 * sizeof(float));
 }
-
-// Whether a resize from w x h to out_w x out_h is within the filter's limits.
-inline bool resample_supported(int w, int h, int out_w, int out_h) {
-    return detail::resample_taps(w, out_w) <= detail::kMaxResampleTaps &&
-           detail::resample_taps(h, out_h) <= detail::kMaxResampleTaps;
+inline size_t resample_scratch_bytes(int w, int h, int out_w, int out_h) {
+    return resample_scratch_bytes(w, h, Rect{0.0f, 0.0f, float(w), float(h)}, out_w, out_h);
 }
 
-// Resamples `img` to dst's size and normalises it into dst (3 channels, network order).
-// `scratch` holds resample_scratch_bytes(...) bytes, 64-byte aligned.
-inline void preprocess(const ImageView& img, const detail::InputNorm& norm, const kernels::View& dst,
+// Whether resampling a span of `in` pixels to `out` is within the filter's limits.
+inline bool resample_supported(double in, int out) { return detail::resample_taps(in / out) <= detail::kMaxResampleTaps; }
+inline bool resample_supported(int w, int h, int out_w, int out_h) {
+    return resample_supported(double(w), out_w) && resample_supported(double(h), out_h);
+}
+
+// Resamples region `r` of `img` to dst's size and normalises it into dst (3 channels, network
+// order). `scratch` holds resample_scratch_bytes(...) bytes, 64-byte aligned. The region must
+// lie inside the picture and be at least a pixel wide and high.
+inline void preprocess(const ImageView& img, const Rect& r, const detail::InputNorm& norm, const kernels::View& dst,
                        unsigned char* scratch) {
     int off[3];
     detail::rgb_offsets(img.format, off);
     const int nch = img.channels();
-    int src[3];  // byte offset in the picture's pixel of each network channel
-    for (int k = 0; k < 3; ++k) src[k] = off[norm.component[k]];
+    const int ow = dst.w, oh = dst.h;
 
-    if (img.width == dst.w && img.height == dst.h) {
-        for (int y = 0; y < dst.h; ++y) {
+    if (resample_scratch_bytes(img.width, img.height, r, ow, oh) == 0) {
+        int src[3];  // byte offset in the picture's pixel of each network channel
+        for (int k = 0; k < 3; ++k) src[k] = off[norm.component[k]];
+        for (int y = 0; y < oh; ++y) {
             const uint8_t* p = img.row(y);
             float* q = dst.at(y, 0);
-            for (int x = 0; x < dst.w; ++x, p += nch, q += dst.px)
+            for (int x = 0; x < ow; ++x, p += nch, q += dst.px)
                 for (int k = 0; k < 3; ++k) q[k] = (float(p[src[k]]) - norm.mean[k]) * norm.scale[k];
         }
         return;
     }
 
-    const int ow = dst.w, oh = dst.h;
-    const int tx = detail::resample_taps(img.width, ow), ty = detail::resample_taps(img.height, oh);
+    const int tx = detail::resample_taps(double(r.x1 - r.x0) / ow), ty = detail::resample_taps(double(r.y1 - r.y0) / oh);
     unsigned char* s = scratch;
     float* xcoef = reinterpret_cast<float*>(s);
     s += align_up(size_t(ow) * tx * sizeof(float));
@@ -170,17 +187,18 @@ inline void preprocess(const ImageView& img, const detail::InputNorm& norm, cons
     s += align_up(size_t(oh) * 2 * sizeof(int));
     float* ring = reinterpret_cast<float*>(s);  // ty horizontally resampled rows, 3 floats a pixel
 
-    detail::resample_coefficients(img.width, ow, tx, xfirst, xcount, xcoef);
-    detail::resample_coefficients(img.height, oh, ty, yfirst, ycount, ycoef);
+    detail::resample_coefficients(img.width, r.x0, r.x1, ow, tx, xfirst, xcount, xcoef);
+    detail::resample_coefficients(img.height, r.y0, r.y1, oh, ty, yfirst, ycount, ycoef);
 
-    // Rows [lo, hi) of the picture are in the ring, row r at slot r % ty.
-    int hi = 0;
+    // Picture rows are resampled horizontally once each, into a ring of ty rows: row y sits at
+    // slot y % ty. `next` is the first row not yet resampled.
+    int next = 0;
     for (int oy = 0; oy < oh; ++oy) {
         const int y0 = yfirst[oy], yn = ycount[oy];
-        if (hi < y0) hi = y0;
-        for (; hi < y0 + yn; ++hi) {
-            const uint8_t* p = img.row(hi);
-            float* r = ring + size_t(hi % ty) * ow * 3;
+        if (next < y0) next = y0;
+        for (; next < y0 + yn; ++next) {
+            const uint8_t* p = img.row(next);
+            float* row = ring + size_t(next % ty) * ow * 3;
             for (int ox = 0; ox < ow; ++ox) {
                 const float* c = xcoef + size_t(ox) * tx;
                 const uint8_t* q = p + size_t(xfirst[ox]) * nch;
@@ -190,7 +208,7 @@ inline void preprocess(const ImageView& img, const detail::InputNorm& norm, cons
                     a1 += float(q[off[1]]) * c[t];
                     a2 += float(q[off[2]]) * c[t];
                 }
-                r[3 * ox] = a0, r[3 * ox + 1] = a1, r[3 * ox + 2] = a2;
+                row[3 * ox] = a0, row[3 * ox + 1] = a1, row[3 * ox + 2] = a2;
             }
         }
         const float* c = ycoef + size_t(oy) * ty;
@@ -198,14 +216,20 @@ inline void preprocess(const ImageView& img, const detail::InputNorm& norm, cons
         for (int ox = 0; ox < ow; ++ox, q += dst.px) {
             float rgb[3] = {0, 0, 0};
             for (int t = 0; t < yn; ++t) {
-                const float* r = ring + size_t((y0 + t) % ty) * ow * 3 + 3 * ox;
-                rgb[0] += r[0] * c[t];
-                rgb[1] += r[1] * c[t];
-                rgb[2] += r[2] * c[t];
+                const float* v = ring + size_t((y0 + t) % ty) * ow * 3 + 3 * ox;
+                rgb[0] += v[0] * c[t];
+                rgb[1] += v[1] * c[t];
+                rgb[2] += v[2] * c[t];
             }
             for (int k = 0; k < 3; ++k) q[k] = (rgb[norm.component[k]] - norm.mean[k]) * norm.scale[k];
         }
     }
+}
+
+// The whole picture, resampled to dst's size.
+inline void preprocess(const ImageView& img, const detail::InputNorm& norm, const kernels::View& dst,
+                       unsigned char* scratch) {
+    preprocess(img, whole(img), norm, dst, scratch);
 }
 
 }  // namespace facemask

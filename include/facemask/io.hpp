@@ -45,8 +45,13 @@
 #pragma GCC diagnostic ignored "-Wstringop-overflow"
 #endif
 #endif
+// Included once only: a program may already have included stb (with its implementation).
+#ifndef STBI_INCLUDE_STB_IMAGE_H
 #include FACEMASK_STB_IMAGE
+#endif
+#ifndef INCLUDE_STB_IMAGE_WRITE_H
 #include FACEMASK_STB_IMAGE_WRITE
+#endif
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif

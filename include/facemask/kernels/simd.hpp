@@ -227,12 +227,54 @@ FACEMASK_INLINE void dw_row(const View& in, const View& out, const B* w, const B
     }
 }
 
+// Few channels (c divides V, e.g. 8 channels in 16 lanes), stride 1, dense pixels: one vector
+// holds P = V / c neighbouring pixels, so no lane is wasted. Weights are repeated P times.
+inline void dw_row_pixels(const View& in, const View& out, const float* wp, const float* bp, float slope, int oy) {
+    const int c = in.c, cp = round_up(c, V), P = V / c;
+    const B s(slope);
+    alignas(64) float rep[10][V];
+    for (int t = 0; t < 10; ++t)
+        for (int i = 0; i < V; ++i) rep[t][i] = t < 9 ? wp[t * cp + i % c] : bp[i % c];
+    B w[9];
+    for (int t = 0; t < 9; ++t) w[t] = B::load_aligned(rep[t]);
+    const B bias = B::load_aligned(rep[9]);
+    const float* r0 = in.at(oy - 1, -1);
+    const float* r1 = r0 + in.row;
+    const float* r2 = r1 + in.row;
+    float* dst = out.at(oy, 0);
+    int ox = 0;
+    for (; ox + P <= out.w; ox += P, r0 += V, r1 += V, r2 += V, dst += V) {
+        B acc = xsimd::fma(B::load_unaligned(r0), w[0], bias);
+        acc = xsimd::fma(B::load_unaligned(r0 + c), w[1], acc);
+        acc = xsimd::fma(B::load_unaligned(r0 + 2 * c), w[2], acc);
+        acc = xsimd::fma(B::load_unaligned(r1), w[3], acc);
+        acc = xsimd::fma(B::load_unaligned(r1 + c), w[4], acc);
+        acc = xsimd::fma(B::load_unaligned(r1 + 2 * c), w[5], acc);
+        acc = xsimd::fma(B::load_unaligned(r2), w[6], acc);
+        acc = xsimd::fma(B::load_unaligned(r2 + c), w[7], acc);
+        acc = xsimd::fma(B::load_unaligned(r2 + 2 * c), w[8], acc);
+        activate(acc, s).store_unaligned(dst);
+    }
+    for (; ox < out.w; ++ox, r0 += c, r1 += c, r2 += c, dst += c)  // the last pixels, one at a time
+        for (int ch = 0; ch < c; ++ch) {
+            float acc = bp[ch];
+            for (int t = 0; t < 3; ++t)
+                acc += r0[t * c + ch] * wp[t * cp + ch] + r1[t * c + ch] * wp[(3 + t) * cp + ch] +
+                       r2[t * c + ch] * wp[(6 + t) * cp + ch];
+            dst[ch] = kernels::activate(acc, slope);
+        }
+}
+
 template <int S>
 inline void dwconv3x3(const View& in, const View& out, const float* wp, const float* bp, float slope, int y0, int y1) {
     FACEMASK_ASSERT(in.c == out.c);
     FACEMASK_ASSERT(out.h == conv_out(in.h, S) && out.w == conv_out(in.w, S));
     const int c = in.c, cp = round_up(c, V);
     const B s(slope);
+    if (S == 1 && c < V && V % c == 0 && in.px == c && out.px == c) {
+        for (int oy = y0; oy < y1; ++oy) dw_row_pixels(in, out, wp, bp, slope, oy);
+        return;
+    }
     for (int oy = y0; oy < y1; ++oy)
         for (int c0 = 0; c0 < c; c0 += V) {
             B w[9];

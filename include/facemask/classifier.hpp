@@ -1,0 +1,243 @@
+// facemask/classifier.hpp — the mask classifier: p(masked) for a face box.
+//
+// MobileNetV1 body -> global average pooling -> dense + ReLU -> dense -> sigmoid, on a crop of
+// the picture around the face, resampled to the network's input size (112x112).
+//
+// The crop (the training tool cuts exactly the same one):
+//   1. the face box, centred at its centre; with "square" (blob config) both sides become the
+//      longer one;
+//   2. grown by the blob's margin m on every side: sides times (1 + 2m);
+//   3. clipped to the picture (not shifted): at a border the crop is cut, then stretched;
+//   4. resampled to the input size with the same antialiased bilinear filter as the detector
+//      (PIL's BILINEAR with a fractional box), then normalised per the blob (mean, scale, order).
+// A box that leaves less than one pixel inside the picture is refused (Error::invalid_argument).
+#pragma once
+#include "image.hpp"
+#include "mobilenet.hpp"
+#include "network.hpp"
+#include "types.hpp"
+#include "workspace.hpp"
+
+namespace facemask {
+
+// The picture region the classifier reads for a face box (steps 1-3 above); false when less
+// than a pixel of it lies inside the picture.
+inline bool face_crop(const Box& b, int picture_w, int picture_h, bool square, float margin, Rect* out) {
+    if (!(std::isfinite(b.x1) && std::isfinite(b.y1) && std::isfinite(b.x2) && std::isfinite(b.y2))) return false;
+    const double cx = 0.5 * (double(b.x1) + b.x2), cy = 0.5 * (double(b.y1) + b.y2);
+    double w = double(b.x2) - b.x1, h = double(b.y2) - b.y1;
+    if (!(w > 0 && h > 0)) return false;
+    if (square) w = h = (w > h ? w : h);
+    w *= 1.0 + 2.0 * margin;
+    h *= 1.0 + 2.0 * margin;
+    double x0 = cx - w / 2, x1 = cx + w / 2, y0 = cy - h / 2, y1 = cy + h / 2;
+    if (x0 < 0) x0 = 0;
+    if (y0 < 0) y0 = 0;
+    if (x1 > picture_w) x1 = picture_w;
+    if (y1 > picture_h) y1 = picture_h;
+    if (!(x1 - x0 >= 1.0 && y1 - y0 >= 1.0)) return false;
+    *out = Rect{float(x0), float(y0), float(x1), float(y1)};
+    return true;
+}
+
+class Classifier {
+public:
+    Classifier() = default;
+    Classifier(Classifier&&) = default;
+    Classifier& operator=(Classifier&&) = default;
+
+    Status load_memory(const void* data, size_t size, Ownership own = Ownership::copy) {
+        FACEMASK_TRY(net_.open(data, size, own, blob::ModelKind::classifier));
+        return finish_load();
+    }
+
+#ifndef FACEMASK_NO_STDIO
+    Status load_file(const char* path) {
+        Buffer bytes;
+        size_t size = 0;
+        FACEMASK_TRY(detail::read_file(path, &bytes, &size, size_t(1) << 30));
+        Status st = net_.adopt(static_cast<Buffer&&>(bytes), size, blob::ModelKind::classifier);
+        if (st) st = finish_load();
+        if (!st) return Status::fail(st.code(), "%s: %s", path, st.message());
+        return st;
+    }
+#endif
+
+    bool loaded() const { return net_.loaded(); }
+    const blob::Config& config() const { return net_.config(); }
+    // The blob's decision threshold on p(masked).
+    float threshold() const { return config().threshold; }
+    int input_width() const { return int(config().input_width); }
+    int input_height() const { return int(config().input_height); }
+
+    // The picture region classify() reads for a face box.
+    bool crop(const Box& b, int picture_w, int picture_h, Rect* out) const {
+        return face_crop(b, picture_w, picture_h, config().crop_square != 0, config().crop_margin, out);
+    }
+
+    // p(masked) of the face in `box`.
+    Status classify(Workspace& ws, const ImageView& image, const Box& box, float* p_masked) const {
+        if (!loaded()) return Status::fail(Error::not_loaded, "no classifier loaded");
+        if (!p_masked) return Status::fail(Error::invalid_argument, "classify: no output given");
+        FACEMASK_TRY(check_image(image));
+        Rect r;
+        if (!crop(box, image.width, image.height, &r))
+            return Status::fail(Error::invalid_argument,
+                                "face box (%.1f, %.1f)-(%.1f, %.1f) leaves no pixel of the %dx%d picture to classify",
+                                double(box.x1), double(box.y1), double(box.x2), double(box.y2), image.width,
+                                image.height);
+        if (!resample_supported(double(r.x1 - r.x0), input_width()) || !resample_supported(double(r.y1 - r.y0), input_height()))
+            return Status::fail(Error::too_large, "face crop of %.0fx%.0f pixels is too large to resample", double(r.x1 - r.x0),
+                                double(r.y1 - r.y0));
+        detail::Slot* s = nullptr;
+        FACEMASK_TRY(prepare(ws, resample_scratch_bytes(image.width, image.height, r, input_width(), input_height()), &s));
+        const graph::Graph& g = net_.graph();
+        preprocess(image, r, detail::input_norm(config()), graph::tensor_view(g, s->plan, g.input, s->mem.data()),
+                   s->mem.data() + s->offsets[kScratch]);
+        *p_masked = sigmoid(head(*s));
+        return Status();
+    }
+
+    // Classifies every face of a picture (its `mask` field). Stops at the first failure;
+    // faces not reached keep mask = -1.
+    Status classify(Workspace& ws, const ImageView& image, Faces faces) const {
+        for (Face& f : faces) {
+            f.mask = -1;
+            float p = 0;
+            FACEMASK_TRY(classify(ws, image, f.box, &p));
+            f.mask = p;
+        }
+        return Status();
+    }
+
+    // The network alone on a normalised input (input_height x input_width x 3, network
+    // channel order): the logit of "masked". For tests.
+    Status classify_input(Workspace& ws, const float* input, int w, int h, float* logit) const {
+        if (!loaded()) return Status::fail(Error::not_loaded, "no classifier loaded");
+        if (!input || !logit) return Status::fail(Error::invalid_argument, "classify_input: null input or output");
+        if (w < 1 || h < 1 || w > 4096 || h > 4096)
+            return Status::fail(Error::invalid_argument, "classify_input: size %dx%d out of range", w, h);
+        detail::Slot* s = nullptr;
+        FACEMASK_TRY(prepare_size(ws, w, h, 0, &s));
+        const graph::Graph& g = net_.graph();
+        const kernels::View in = graph::tensor_view(g, s->plan, g.input, s->mem.data());
+        for (int y = 0; y < h; ++y)
+            for (int x = 0; x < w; ++x)
+                for (int k = 0; k < 3; ++k) in.at(y, x)[k] = input[(size_t(y) * w + x) * 3 + k];
+        *logit = head(*s);
+        return Status();
+    }
+
+    // Runs the blob's self-test (a small input and its expected logit).
+    Status self_test(Workspace& ws) const {
+        if (!loaded()) return Status::fail(Error::not_loaded, "self-test: no classifier loaded");
+        const blob::Reader& r = net_.reader();
+        blob::Tensor input, want;
+        bool found = false;
+        for (uint32_t i = 0; i < r.tensor_count() && !found; ++i) {
+            blob::Tensor t = r.tensor(i);
+            if (std::strcmp(t.name, "selftest.input") == 0) input = t, found = true;
+        }
+        if (!found || input.rank != 3 || input.shape[2] != 3)
+            return Status::fail(Error::bad_blob, "self-test: tensor 'selftest.input' [H, W, 3] is missing");
+        const uint32_t one = 1;
+        FACEMASK_TRY(r.find("selftest.output", 1, &one, &want));
+        float logit = 0;
+        FACEMASK_TRY(classify_input(ws, input.data, int(input.shape[1]), int(input.shape[0]), &logit));
+        const float e = want.data[0];
+        if (!(std::fabs(logit - e) <= config().selftest_tolerance * (1.0f + std::fabs(e))))
+            return Status::fail(Error::selftest, "self-test failed: logit %g, the blob expects %g", double(logit), double(e));
+        return Status();
+    }
+
+    // Workspace bytes for one classification at the blob's input size, plus `scratch`.
+    size_t workspace_bytes(size_t scratch = 0) const {
+        if (!loaded()) return 0;
+        return layout(graph::make_plan(net_.graph(), input_width(), input_height()), scratch).total;
+    }
+
+    static float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+private:
+    enum Section { kPooled, kHidden, kScratch };
+
+    struct Layout {
+        size_t pooled, hidden, scratch, total;
+    };
+
+    Layout layout(const graph::Plan& p, size_t scratch) const {
+        Layout l;
+        l.pooled = align_up(p.arena_bytes);
+        l.hidden = l.pooled + align_up(size_t(channels_) * sizeof(float));
+        l.scratch = l.hidden + align_up(size_t(config().hidden) * sizeof(float));
+        l.total = l.scratch + align_up(scratch);
+        return l;
+    }
+
+    Status finish_load() {
+        Status st = net_.build([this](const blob::Reader& r, graph::Graph& g, graph::Packer& pk) {
+            return build(r, g, pk);
+        });
+        if (!st) net_.reset();
+        return st;
+    }
+
+    // The body as a graph; pooling and the dense layers run after it (they read the blob).
+    Status build(const blob::Reader& r, graph::Graph& g, graph::Packer& pk) {
+        const blob::Config& c = r.config();
+        g.input = g.add_tensor(0, 3);
+        detail::Backbone body;
+        FACEMASK_TRY(detail::add_mobilenet(r, g, pk, g.input, blob::epilogue_slope(c.activation, c.slope), &body));
+        body_out_ = body.out[detail::kMobileNetBlocks - 1];
+        g.tensors[body_out_].is_output = true;
+        channels_ = body.channels[detail::kMobileNetBlocks - 1];
+        blob::Tensor t;
+        FACEMASK_TRY(detail::find2(r, "fc1.w", c.hidden, uint32_t(channels_), &t));
+        fc1_w_ = t.data;
+        FACEMASK_TRY(detail::find1(r, "fc1.b", c.hidden, &t));
+        fc1_b_ = t.data;
+        FACEMASK_TRY(detail::find2(r, "fc2.w", 1, c.hidden, &t));
+        fc2_w_ = t.data;
+        FACEMASK_TRY(detail::find1(r, "fc2.b", 1, &t));
+        fc2_b_ = t.data;
+        return Status();
+    }
+
+    Status prepare(Workspace& ws, size_t scratch, detail::Slot** slot) const {
+        return prepare_size(ws, input_width(), input_height(), scratch, slot);
+    }
+
+    Status prepare_size(Workspace& ws, int w, int h, size_t scratch, detail::Slot** slot) const {
+        detail::Slot& s = ws.slot_for(net_.id());
+        if (!(s.owner == net_.id() && s.plan.width == w && s.plan.height == h)) s.plan = graph::make_plan(net_.graph(), w, h);
+        const Layout l = layout(s.plan, scratch);
+        s.owner = 0;
+        FACEMASK_TRY(ws.reserve(s, l.total));
+        s.offsets[kPooled] = l.pooled;
+        s.offsets[kHidden] = l.hidden;
+        s.offsets[kScratch] = l.scratch;
+        s.owner = net_.id();
+        *slot = &s;
+        return Status();
+    }
+
+    // Runs the body on the filled input tensor, then pooling and the dense layers: the logit.
+    float head(detail::Slot& s) const {
+        const graph::Graph& g = net_.graph();
+        unsigned char* arena = s.mem.data();
+        graph::run(g, s.plan, arena, 1);
+        float* pooled = reinterpret_cast<float*>(arena + s.offsets[kPooled]);
+        float* hidden = reinterpret_cast<float*>(arena + s.offsets[kHidden]);
+        kernels::scalar::global_avgpool(graph::tensor_view(g, s.plan, body_out_, arena), pooled);
+        kernels::scalar::dense(pooled, channels_, hidden, int(config().hidden), fc1_w_, fc1_b_, 0.0f);
+        float logit = 0;
+        kernels::scalar::dense(hidden, int(config().hidden), &logit, 1, fc2_w_, fc2_b_, 1.0f);
+        return logit;
+    }
+
+    detail::Network net_;
+    int body_out_ = 0, channels_ = 0;
+    const float *fc1_w_ = nullptr, *fc1_b_ = nullptr, *fc2_w_ = nullptr, *fc2_b_ = nullptr;
+};
+
+}  // namespace facemask
