@@ -1,15 +1,19 @@
-// example_annotate — finds the faces in pictures, draws them, and writes JSON Lines.
+// example_annotate — finds the faces in pictures, says for each whether it wears a mask, draws
+// the answer and writes JSON Lines. The tiny front end of facemask::Pipeline.
 //
-//   example_annotate [options] PICTURE...
+//   example_annotate [options] PICTURE|FOLDER...
 //
-// Exit codes: 0 every picture done; 1 a picture or the weights could not be read or written
-// (the other pictures are still done); 2 bad command line.
+// Exit status: 0 every picture done; 1 some picture (or the weights, or an output) could not
+// be read or written — the other pictures are still done; 2 bad command line.
 #define FACEMASK_STB_IMPLEMENTATION
 #include <facemask/facemask.hpp>
 
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
 
 #ifndef FACEMASK_DEFAULT_WEIGHTS_DIR
 #define FACEMASK_DEFAULT_WEIGHTS_DIR "weights"
@@ -18,123 +22,137 @@
 namespace {
 
 const char* kUsage =
-    "usage: example_annotate [options] PICTURE...\n"
-    "Finds the faces in each picture, draws boxes and landmarks, and optionally writes JSON Lines.\n"
+    "usage: example_annotate [options] PICTURE|FOLDER...\n"
+    "Finds the faces in each picture, classifies each as masked or not masked, draws the result\n"
+    "and optionally writes one JSON object per picture (JSON Lines).\n"
     "\n"
-    "options:\n"
-    "  --output PATH      annotated picture (.png/.jpg); a folder when several pictures are given\n"
-    "  --json FILE        one JSON object per picture (JSON Lines); '-' for standard output\n"
-    "  --conf X           score threshold, faces with score > X are kept (default 0.5)\n"
-    "  --nms X            NMS IoU threshold (default 0.4)\n"
-    "  --scale S          network input: native | long=N | factor=F | WxH (default long=640)\n"
-    "  --threads N        threads (default 1; 0 = all cores)\n"
-    "  --weights DIR      folder with retinaface_mnet025.fmb (default: the build's weights)\n"
-    "  --detector FILE    a detector blob to use instead\n"
-    "  --help             this text\n"
-    "exit status: 0 success, 1 a file could not be read or written, 2 bad arguments\n";
+    "  --output PATH         annotated picture (.jpg/.png/.bmp), or a folder for many pictures\n"
+    "                        (default: <name>_annotated.<ext> in the current folder)\n"
+    "  --no-draw             write no picture\n"
+    "  --json FILE           JSON Lines results ('-' = standard output)\n"
+    "  --conf X              face score threshold, score > X (default 0.5)\n"
+    "  --nms X               NMS IoU threshold (default 0.4)\n"
+    "  --mask-threshold X    p(masked) > X is masked (default 0.5)\n"
+    "  --scale S             network input: native | long=N | factor=F | WxH (default long=640)\n"
+    "  --threads N           threads, 0 = all cores (default 1)\n"
+    "  --weights DIR         folder with retinaface_mnet025.fmb and mask_classifier.fmb\n"
+    "                        (default: " FACEMASK_DEFAULT_WEIGHTS_DIR ")\n"
+    "  --detector FILE       detector blob (default: DIR/retinaface_mnet025.fmb)\n"
+    "  --classifier FILE     classifier blob (default: DIR/mask_classifier.fmb)\n"
+    "  --landmarks           also draw the five landmarks\n"
+    "  --quiet               no per-picture lines, no progress\n"
+    "  --help                this text\n"
+    "Exit status: 0 success; 1 a picture, the weights or an output failed; 2 bad arguments.\n";
 
 struct Args {
-    const char* output = nullptr;
-    const char* json = nullptr;
-    const char* weights = FACEMASK_DEFAULT_WEIGHTS_DIR;
-    const char* detector = nullptr;
-    facemask::DetectOptions opt;
-    const char** inputs = nullptr;
-    int n_inputs = 0;
+    std::string output, json, weights = FACEMASK_DEFAULT_WEIGHTS_DIR, detector, classifier;
+    bool draw = true, quiet = false, landmarks = false;
+    facemask::PipelineOptions opt;
+    std::vector<std::string> inputs;
 };
 
-bool parse_float(const char* s, float lo, float hi, float* out) {
+bool number(const char* s, double lo, double hi, double* out) {
     char* end = nullptr;
     const double v = std::strtod(s, &end);
     if (end == s || *end || !(v >= lo && v <= hi)) return false;
-    *out = float(v);
+    *out = v;
     return true;
 }
 
-bool parse_int(const char* s, int lo, int hi, int* out) {
-    char* end = nullptr;
-    const long v = std::strtol(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi) return false;
-    *out = int(v);
+bool is_dir(const std::string& p) {
+    struct stat st;
+    return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool is_picture_name(const std::string& name) {
+    const size_t dot = name.rfind('.');
+    if (dot == std::string::npos || name[0] == '.') return false;
+    std::string ext = name.substr(dot + 1);
+    for (char& c : ext) c = char(c | 0x20);
+    for (const char* e : {"jpg", "jpeg", "png", "bmp", "tga", "gif", "psd", "pnm", "ppm", "pgm"})
+        if (ext == e) return true;
+    return false;
+}
+
+// Appends the pictures of a folder (not recursive), sorted by name.
+bool add_folder(const std::string& dir, std::vector<std::string>* out) {
+    DIR* d = opendir(dir.c_str());
+    if (!d) return false;
+    std::vector<std::string> names;
+    while (dirent* e = readdir(d))
+        if (is_picture_name(e->d_name)) names.push_back(e->d_name);
+    closedir(d);
+    std::sort(names.begin(), names.end());
+    for (const std::string& n : names) out->push_back(dir + (dir.back() == '/' ? "" : "/") + n);
     return true;
 }
 
-// 0 ok, 1 --help, 2 error (message printed).
+// 0 ok, 1 --help shown, 2 error (message printed).
 int parse_args(int argc, char** argv, Args* a) {
-    a->inputs = const_cast<const char**>(argv + 1);
+    auto fail = [](const char* fmt, const char* x) {
+        std::fprintf(stderr, "example_annotate: ");
+        std::fprintf(stderr, fmt, x);
+        std::fprintf(stderr, " (see --help)\n");
+        return 2;
+    };
     for (int i = 1; i < argc; ++i) {
-        const char* arg = argv[i];
-        auto value = [&](const char** out) {
-            if (i + 1 >= argc) {
-                std::fprintf(stderr, "example_annotate: %s needs a value\n", arg);
-                return false;
+        const std::string arg = argv[i];
+        const bool has_value = i + 1 < argc;
+        const char* v = has_value ? argv[i + 1] : nullptr;
+        double x = 0;
+        if (arg == "--help" || arg == "-h") return 1;
+        if (arg == "--no-draw") { a->draw = false; continue; }
+        if (arg == "--quiet") { a->quiet = true; continue; }
+        if (arg == "--landmarks") { a->landmarks = true; continue; }
+        if (arg.size() > 2 && arg[0] == '-' && arg[1] == '-') {
+            if (!has_value) return fail("%s needs a value", arg.c_str());
+            ++i;
+            if (arg == "--output") a->output = v;
+            else if (arg == "--json") a->json = v;
+            else if (arg == "--weights") a->weights = v;
+            else if (arg == "--detector") a->detector = v;
+            else if (arg == "--classifier") a->classifier = v;
+            else if (arg == "--conf") {
+                if (!number(v, 0, 0.999999, &x)) return fail("--conf wants a number in [0, 1), not '%s'", v);
+                a->opt.detect.score_threshold = float(x);
+            } else if (arg == "--nms") {
+                if (!number(v, 0, 1, &x)) return fail("--nms wants a number in [0, 1], not '%s'", v);
+                a->opt.detect.nms_iou = float(x);
+            } else if (arg == "--mask-threshold") {
+                if (!number(v, 0, 1, &x)) return fail("--mask-threshold wants a number in [0, 1], not '%s'", v);
+                a->opt.mask_threshold = float(x);
+            } else if (arg == "--scale") {
+                if (!a->opt.detect.scale.parse(v)) return fail("--scale wants native, long=N, factor=F or WxH, not '%s'", v);
+            } else if (arg == "--threads") {
+                if (!number(v, 0, 256, &x) || x != double(int(x))) return fail("--threads wants a count 0..256, not '%s'", v);
+                a->opt.detect.threads = int(x);
+            } else {
+                return fail("unknown option '%s'", arg.c_str());
             }
-            *out = argv[++i];
-            return true;
-        };
-        const char* v = nullptr;
-        if (!std::strcmp(arg, "--help") || !std::strcmp(arg, "-h")) return 1;
-        if (!std::strcmp(arg, "--output")) {
-            if (!value(&a->output)) return 2;
-        } else if (!std::strcmp(arg, "--json")) {
-            if (!value(&a->json)) return 2;
-        } else if (!std::strcmp(arg, "--weights")) {
-            if (!value(&a->weights)) return 2;
-        } else if (!std::strcmp(arg, "--detector")) {
-            if (!value(&a->detector)) return 2;
-        } else if (!std::strcmp(arg, "--conf")) {
-            if (!value(&v)) return 2;
-            if (!parse_float(v, 0.0f, 0.999999f, &a->opt.score_threshold)) {
-                std::fprintf(stderr, "example_annotate: --conf wants a number in [0, 1), not '%s'\n", v);
-                return 2;
-            }
-        } else if (!std::strcmp(arg, "--nms")) {
-            if (!value(&v)) return 2;
-            if (!parse_float(v, 0.0f, 1.0f, &a->opt.nms_iou)) {
-                std::fprintf(stderr, "example_annotate: --nms wants a number in [0, 1], not '%s'\n", v);
-                return 2;
-            }
-        } else if (!std::strcmp(arg, "--scale")) {
-            if (!value(&v)) return 2;
-            if (!a->opt.scale.parse(v)) {
-                std::fprintf(stderr, "example_annotate: --scale wants native, long=N, factor=F or WxH, not '%s'\n", v);
-                return 2;
-            }
-        } else if (!std::strcmp(arg, "--threads")) {
-            if (!value(&v)) return 2;
-            if (!parse_int(v, 0, 256, &a->opt.threads)) {
-                std::fprintf(stderr, "example_annotate: --threads wants a count 0..256, not '%s'\n", v);
-                return 2;
-            }
-        } else if (arg[0] == '-' && arg[1] != '\0') {
-            std::fprintf(stderr, "example_annotate: unknown option '%s' (see --help)\n", arg);
-            return 2;
+            continue;
+        }
+        if (arg.size() > 1 && arg[0] == '-') return fail("unknown option '%s'", arg.c_str());
+        if (is_dir(arg)) {
+            if (!add_folder(arg, &a->inputs)) return fail("cannot list the folder '%s'", arg.c_str());
         } else {
-            a->inputs[a->n_inputs++] = arg;
+            a->inputs.push_back(arg);
         }
     }
-    if (a->n_inputs == 0) {
-        std::fprintf(stderr, "example_annotate: no picture given (see --help)\n");
-        return 2;
-    }
+    if (a->inputs.empty()) return fail("%s", "no picture given");
     return 0;
 }
 
-void json_string(FILE* f, const char* s) {
+void json_string(FILE* f, const std::string& s) {
     std::fputc('"', f);
-    for (; *s; ++s) {
-        const unsigned char c = static_cast<unsigned char>(*s);
-        if (c == '"' || c == '\\')
-            std::fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            std::fprintf(f, "\\u%04x", c);
-        else
-            std::fputc(c, f);
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\') std::fprintf(f, "\\%c", c);
+        else if (c < 0x20) std::fprintf(f, "\\u%04x", c);
+        else std::fputc(c, f);
     }
     std::fputc('"', f);
 }
 
-void json_line(FILE* f, const char* path, int w, int h, const facemask::Faces& faces) {
+void json_line(FILE* f, const std::string& path, int w, int h, const facemask::Faces& faces, float threshold) {
     std::fprintf(f, "{\"image\": ");
     json_string(f, path);
     std::fprintf(f, ", \"width\": %d, \"height\": %d, \"faces\": [", w, h);
@@ -147,27 +165,26 @@ void json_line(FILE* f, const char* path, int w, int h, const facemask::Faces& f
             std::fprintf(f, "%s[%.3f, %.3f]", j ? ", " : "", double(face.landmarks[j].x), double(face.landmarks[j].y));
         if (face.classified())
             std::fprintf(f, "], \"mask\": %.6f, \"label\": \"%s\"}", double(face.mask),
-                         face.masked() ? "masked" : "not_masked");
+                         face.masked(threshold) ? "masked" : "not_masked");
         else
             std::fprintf(f, "], \"mask\": null, \"label\": null}");
     }
     std::fprintf(f, "]}\n");
 }
 
-// Output file for input i: the --output path itself, or a file named after the input inside
-// the --output folder when several pictures are given.
-void output_path(const Args& a, const char* input, char* buf, size_t n) {
-    if (a.n_inputs == 1) {
-        std::snprintf(buf, n, "%s", a.output);
-        return;
-    }
-    const char* base = std::strrchr(input, '/');
-    base = base ? base + 1 : input;
-    char stem[512];
-    std::snprintf(stem, sizeof stem, "%s", base);
-    char* dot = std::strrchr(stem, '.');
-    if (dot) *dot = '\0';
-    std::snprintf(buf, n, "%s/%s_annotated.jpg", a.output, stem);
+// Where the annotated picture of `input` goes.
+std::string output_path(const Args& a, const std::string& input) {
+    const size_t slash = input.rfind('/');
+    std::string name = slash == std::string::npos ? input : input.substr(slash + 1);
+    const size_t dot = name.rfind('.');
+    std::string ext = dot == std::string::npos ? "" : name.substr(dot);
+    for (char& c : ext) c = char(c | 0x20);
+    if (ext != ".jpg" && ext != ".jpeg" && ext != ".png" && ext != ".bmp") ext = ".png";
+    name = (dot == std::string::npos ? name : name.substr(0, dot)) + "_annotated" + ext;
+    if (a.output.empty()) return name;
+    const bool folder = a.inputs.size() > 1 || a.output.back() == '/' || is_dir(a.output);
+    if (!folder) return a.output;
+    return a.output + (a.output.back() == '/' ? "" : "/") + name;
 }
 
 }  // namespace
@@ -181,55 +198,66 @@ int main(int argc, char** argv) {
     }
     if (parsed != 0) return 2;
 
-    char path[1024];
-    if (a.detector)
-        std::snprintf(path, sizeof path, "%s", a.detector);
-    else
-        std::snprintf(path, sizeof path, "%s/retinaface_mnet025.fmb", a.weights);
-    facemask::Detector det;
-    facemask::Status st = det.load_file(path);
+    facemask::Pipeline fm;
+    const std::string det = a.detector.empty() ? a.weights + "/" + facemask::kDetectorFile : a.detector;
+    const std::string cls = a.classifier.empty() ? a.weights + "/" + facemask::kClassifierFile : a.classifier;
+    facemask::Status st = fm.load_files(det.c_str(), cls.c_str());
     if (!st) {
-        std::fprintf(stderr, "example_annotate: cannot load the detector: %s\n", st.message());
+        std::fprintf(stderr, "example_annotate: cannot load the weights: %s\n", st.message());
         return 1;
     }
-
+    if (a.draw && !a.output.empty() && (a.inputs.size() > 1 || a.output.back() == '/') && !is_dir(a.output) &&
+        mkdir(a.output.c_str(), 0777) != 0) {
+        std::fprintf(stderr, "example_annotate: cannot create the folder '%s': %s\n", a.output.c_str(), std::strerror(errno));
+        return 1;
+    }
     FILE* json = nullptr;
-    if (a.json) {
-        json = std::strcmp(a.json, "-") == 0 ? stdout : std::fopen(a.json, "w");
+    if (!a.json.empty()) {
+        json = a.json == "-" ? stdout : std::fopen(a.json.c_str(), "w");
         if (!json) {
-            std::fprintf(stderr, "example_annotate: cannot write '%s': %s\n", a.json, std::strerror(errno));
+            std::fprintf(stderr, "example_annotate: cannot write '%s': %s\n", a.json.c_str(), std::strerror(errno));
             return 1;
         }
     }
+    const bool progress = !a.quiet && a.inputs.size() > 1 && json != stdout;
+    facemask::AnnotateOptions look;
+    look.mask_threshold = a.opt.mask_threshold;
+    look.landmarks = a.landmarks;
 
     int failures = 0;
     facemask::Workspace ws;
     facemask::Image img;
-    for (int i = 0; i < a.n_inputs; ++i) {
-        const char* input = a.inputs[i];
+    for (size_t i = 0; i < a.inputs.size(); ++i) {
+        const std::string& input = a.inputs[i];
+        if (progress) std::fprintf(stderr, "\r[%zu/%zu] %s\033[K", i + 1, a.inputs.size(), input.c_str());
         facemask::Faces faces;
-        st = img.load(input);
-        if (st) st = det.detect(ws, img.view(), a.opt, &faces);
+        st = img.load(input.c_str());
+        if (st) st = fm.run(ws, img.view(), a.opt, &faces);
         if (!st) {
-            std::fprintf(stderr, "example_annotate: %s\n", st.message());
+            std::fprintf(stderr, "%sexample_annotate: %s\n", progress ? "\n" : "", st.message());
             ++failures;
             continue;
         }
-        if (json) json_line(json, input, img.width(), img.height(), faces);
-        if (a.output) {
-            facemask::draw_faces(img, faces);
-            output_path(a, input, path, sizeof path);
-            st = img.save(path);
+        if (json) json_line(json, input, img.width(), img.height(), faces, a.opt.mask_threshold);
+        if (a.draw) {
+            facemask::annotate(img, faces, look);
+            const std::string out = output_path(a, input);
+            st = img.save(out.c_str());
             if (!st) {
-                std::fprintf(stderr, "example_annotate: %s\n", st.message());
+                std::fprintf(stderr, "%sexample_annotate: %s\n", progress ? "\n" : "", st.message());
                 ++failures;
                 continue;
             }
         }
-        if (!json || json != stdout) std::printf("%s: %d face%s\n", input, faces.size(), faces.size() == 1 ? "" : "s");
+        if (!a.quiet && !progress && json != stdout) {
+            int masked = 0;
+            for (const facemask::Face& f : faces) masked += f.masked(a.opt.mask_threshold);
+            std::printf("%s: %d face%s, %d masked\n", input.c_str(), faces.size(), faces.size() == 1 ? "" : "s", masked);
+        }
     }
+    if (progress) std::fprintf(stderr, "\n");
     if (json && json != stdout && std::fclose(json) != 0) {
-        std::fprintf(stderr, "example_annotate: cannot write '%s'\n", a.json);
+        std::fprintf(stderr, "example_annotate: cannot write '%s'\n", a.json.c_str());
         ++failures;
     }
     return failures ? 1 : 0;

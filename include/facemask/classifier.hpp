@@ -98,11 +98,13 @@ public:
         return Status();
     }
 
-    // Classifies every face of a picture (its `mask` field). Stops at the first failure;
-    // faces not reached keep mask = -1.
+    // Classifies every face of a picture (its `mask` field). A face whose crop has no pixel
+    // inside the picture keeps mask = -1 (unclassified); other failures stop the loop.
     Status classify(Workspace& ws, const ImageView& image, Faces faces) const {
         for (Face& f : faces) {
             f.mask = -1;
+            Rect r;
+            if (loaded() && !crop(f.box, image.width, image.height, &r)) continue;
             float p = 0;
             FACEMASK_TRY(classify(ws, image, f.box, &p));
             f.mask = p;

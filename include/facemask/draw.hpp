@@ -1,6 +1,8 @@
-// facemask/draw.hpp — drawing results onto an RGB picture: boxes and landmarks, sized to the
-// picture. (Labels with text come with the pipeline's annotate().)
+// facemask/draw.hpp — drawing results onto an RGB picture: a box per face (green masked, blue
+// not masked, as the original project drew them), a label such as "masked: 0.97" (the mask
+// probability) on a filled band, and optionally the landmarks. Sizes follow the picture's.
 #pragma once
+#include "font.hpp"
 #include "io.hpp"
 #include "types.hpp"
 
@@ -15,6 +17,7 @@ constexpr Color masked{0x00, 0xb1, 0x89};      // the original project's green
 constexpr Color not_masked{0x36, 0x5a, 0xbd};  // the original project's blue
 constexpr Color unclassified{0xf5, 0xa6, 0x23};
 constexpr Color landmark{0xff, 0x30, 0x30};
+constexpr Color text{0xff, 0xff, 0xff};
 }  // namespace colors
 
 // Line thickness that reads well on a picture of this size.
@@ -60,18 +63,61 @@ inline void draw_dot(Image& img, Point p, int radius, Color c) {
             if (dx * dx + dy * dy <= radius * radius) fill_rect(img, cx + dx, cy + dy, cx + dx + 1, cy + dy + 1, c);
 }
 
+// Draws text with its top-left corner at (x, y), each font pixel `scale` pixels wide; clipped.
+inline void draw_text(Image& img, int x, int y, const char* text, int scale, Color c) {
+    for (const char* p = text; *p; ++p, x += font::kAdvance * scale) {
+        const font::Glyph& g = font::glyph(*p);
+        for (int row = 0; row < font::kGlyphH; ++row)
+            for (int col = 0; col < font::kGlyphW; ++col)
+                if (g.rows[row][col] == '#')
+                    fill_rect(img, x + col * scale, y + row * scale, x + (col + 1) * scale, y + (row + 1) * scale, c);
+    }
+}
+
 // Colour of a face's box: green masked, blue not masked, orange not classified.
 inline Color face_color(const Face& f, float mask_threshold = 0.5f) {
     if (!f.classified()) return colors::unclassified;
     return f.masked(mask_threshold) ? colors::masked : colors::not_masked;
 }
 
-inline void draw_faces(Image& img, const Faces& faces, bool landmarks = true, float mask_threshold = 0.5f) {
+struct AnnotateOptions {
+    float mask_threshold = 0.5f;  // p(masked) > this is drawn as masked
+    bool labels = true;           // "masked: 0.97" / "not masked: 0.03" (or the score if unclassified)
+    bool landmarks = false;       // dots on eyes, nose and mouth corners
+};
+
+// The label of a face: its class and p(masked), or "face: <score>" when not classified.
+inline void face_label(const Face& f, float mask_threshold, char* buf, size_t n) {
+    if (f.classified())
+        std::snprintf(buf, n, "%s: %.2f", f.masked(mask_threshold) ? "masked" : "not masked", double(f.mask));
+    else
+        std::snprintf(buf, n, "face: %.2f", double(f.score));
+}
+
+// Draws every face onto the picture.
+inline void annotate(Image& img, const Faces& faces, const AnnotateOptions& opt = AnnotateOptions()) {
+    if (img.empty()) return;
     const int t = line_width(img);
+    const int side = img.width() < img.height() ? img.width() : img.height();
+    const int scale = side >= 480 ? (side + 160) / 320 : 1;  // font pixels: ~3 % of the picture
     for (const Face& f : faces) {
-        draw_box(img, f.box, face_color(f, mask_threshold), t);
-        if (landmarks)
+        const Color c = face_color(f, opt.mask_threshold);
+        draw_box(img, f.box, c, t);
+        if (opt.landmarks)
             for (const Point& p : f.landmarks) draw_dot(img, p, t + 1, colors::landmark);
+        if (!opt.labels || !(std::fabs(f.box.x1) < 1e7f && std::fabs(f.box.y1) < 1e7f)) continue;
+        char label[48];
+        face_label(f, opt.mask_threshold, label, sizeof label);
+        const int pad = scale;
+        const int band_h = font::kGlyphH * scale + 2 * pad;
+        const int band_w = font::text_width(label) * scale + 2 * pad;
+        int x = int(std::lround(f.box.x1));
+        int y = int(std::lround(f.box.y1)) - band_h;  // above the box, or inside it at the top edge
+        if (y < 0) y = int(std::lround(f.box.y1)) < 0 ? 0 : int(std::lround(f.box.y1));
+        if (x + band_w > img.width()) x = img.width() - band_w;
+        if (x < 0) x = 0;
+        fill_rect(img, x, y, x + band_w, y + band_h, c);
+        draw_text(img, x + pad, y + pad, label, scale, colors::text);
     }
 }
 

@@ -6,5 +6,6 @@
 #include "image.hpp"
 #include "detector.hpp"
 #include "classifier.hpp"
+#include "pipeline.hpp"
 #include "io.hpp"
 #include "draw.hpp"

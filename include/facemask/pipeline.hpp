@@ -1,0 +1,89 @@
+// facemask/pipeline.hpp — the whole product in one object: find every face, say for each
+// whether it wears a mask.
+//
+//   facemask::Pipeline fm;
+//   if (!fm.load("weights")) ...                 // retinaface_mnet025.fmb + mask_classifier.fmb
+//   facemask::Image img;  img.load("in.jpg");
+//   facemask::Workspace ws;                      // one per thread
+//   facemask::Faces faces;
+//   fm.run(ws, img.view(), facemask::PipelineOptions(), &faces);
+//   facemask::annotate(img, faces);
+//   img.save("out.jpg");
+//
+// The Pipeline is immutable after load and can be shared by threads (each with its own
+// Workspace). Faces point into the workspace until its next use.
+#pragma once
+#include "classifier.hpp"
+#include "detector.hpp"
+
+namespace facemask {
+
+struct PipelineOptions {
+    DetectOptions detect;          // thresholds, scale policy, threads
+    float mask_threshold = 0.5f;   // p(masked) > this is "masked"
+    bool classify = true;          // false: detection only (mask stays -1)
+};
+
+// File names load() looks for in a weights folder.
+constexpr const char* kDetectorFile = "retinaface_mnet025.fmb";
+constexpr const char* kClassifierFile = "mask_classifier.fmb";
+
+class Pipeline {
+public:
+#ifndef FACEMASK_NO_STDIO
+    // Loads <dir>/retinaface_mnet025.fmb and <dir>/mask_classifier.fmb.
+    Status load(const char* dir) {
+        if (!dir) return Status::fail(Error::invalid_argument, "no weights folder given");
+        char det[1024], cls[1024];
+        std::snprintf(det, sizeof det, "%s/%s", dir, kDetectorFile);
+        std::snprintf(cls, sizeof cls, "%s/%s", dir, kClassifierFile);
+        return load_files(det, cls);
+    }
+
+    // Loads the two blobs from files; classifier may be null for detection only.
+    Status load_files(const char* detector, const char* classifier) {
+        FACEMASK_TRY(detector_.load_file(detector));
+        if (classifier) FACEMASK_TRY(classifier_.load_file(classifier));
+        return Status();
+    }
+#endif
+
+    // Loads the two blobs from memory (classifier may be null for detection only).
+    Status load_memory(const void* detector, size_t detector_size, const void* classifier, size_t classifier_size,
+                       Ownership own = Ownership::copy) {
+        FACEMASK_TRY(detector_.load_memory(detector, detector_size, own));
+        if (classifier) FACEMASK_TRY(classifier_.load_memory(classifier, classifier_size, own));
+        return Status();
+    }
+
+    const Detector& detector() const { return detector_; }
+    const Classifier& classifier() const { return classifier_; }
+
+    // Detects the faces and, if a classifier is loaded and opt.classify, their mask probability.
+    Status run(Workspace& ws, const ImageView& image, const PipelineOptions& opt, Faces* out) const {
+        if (!(opt.mask_threshold >= 0.0f && opt.mask_threshold <= 1.0f))
+            return Status::fail(Error::invalid_argument, "mask threshold %g is outside [0, 1]", double(opt.mask_threshold));
+        FACEMASK_TRY(detector_.detect(ws, image, opt.detect, out));
+        if (opt.classify && classifier_.loaded()) {
+            Status st = classifier_.classify(ws, image, *out);
+            if (!st) {
+                *out = Faces();
+                return st;
+            }
+        }
+        return Status();
+    }
+
+    // Workspace bytes for a network input size (sum over both models), for a static arena.
+    size_t workspace_bytes(int net_w, int net_h, size_t detector_scratch = 0, size_t classifier_scratch = 0,
+                           int top_k = 5000) const {
+        return align_up(detector_.workspace_bytes(net_w, net_h, detector_scratch, top_k)) +
+               align_up(classifier_.workspace_bytes(classifier_scratch));
+    }
+
+private:
+    Detector detector_;
+    Classifier classifier_;
+};
+
+}  // namespace facemask
