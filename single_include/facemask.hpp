@@ -769,470 +769,6 @@ constexpr int conv_out(int in, int stride) { return (in - 1) / stride + 1; }
 }  // namespace kernels
 }  // namespace facemask
 
-// ==== facemask/memory.hpp =======================================================================
-// facemask/memory.hpp — the only place facemask allocates: 64-byte aligned blocks obtained
-// through FACEMASK_MALLOC, owned by a move-only Buffer. Allocation failure is reported, not thrown.
-
-namespace facemask {
-
-constexpr size_t kAlign = 64;  // cache line and AVX-512 vector size
-
-constexpr size_t align_up(size_t n, size_t a = kAlign) { return (n + a - 1) / a * a; }
-
-namespace detail {
-
-// FACEMASK_MALLOC has malloc's alignment only, so over-allocate and keep the raw pointer just
-// in front of the aligned block.
-inline void* aligned_malloc(size_t bytes) {
-    if (bytes > SIZE_MAX - kAlign - sizeof(void*)) return nullptr;
-    void* raw = FACEMASK_MALLOC(bytes + kAlign + sizeof(void*));
-    if (!raw) return nullptr;
-    uintptr_t p = reinterpret_cast<uintptr_t>(raw) + sizeof(void*);
-    p = (p + kAlign - 1) & ~uintptr_t(kAlign - 1);
-    reinterpret_cast<void**>(p)[-1] = raw;
-    return reinterpret_cast<void*>(p);
-}
-
-inline void aligned_free(void* p) {
-    if (p) FACEMASK_FREE(reinterpret_cast<void**>(p)[-1]);
-}
-
-}  // namespace detail
-
-// A growable, 64-byte aligned byte block. Contents are not preserved when it grows.
-class Buffer {
-public:
-    Buffer() = default;
-    Buffer(const Buffer&) = delete;
-    Buffer& operator=(const Buffer&) = delete;
-    Buffer(Buffer&& o) noexcept : data_(o.data_), size_(o.size_), owned_(o.owned_) {
-        o.data_ = nullptr;
-        o.size_ = 0;
-        o.owned_ = false;
-    }
-    Buffer& operator=(Buffer&& o) noexcept {
-        if (this != &o) {
-            release();
-            data_ = o.data_;
-            size_ = o.size_;
-            owned_ = o.owned_;
-            o.data_ = nullptr;
-            o.size_ = 0;
-            o.owned_ = false;
-        }
-        return *this;
-    }
-    ~Buffer() { release(); }
-
-    // Makes the block at least `bytes` long; false if memory is exhausted (or if the block is
-    // external and too small). Never shrinks.
-    bool reserve(size_t bytes) {
-        if (bytes <= size_) return true;
-        if (data_ && !owned_) return false;
-        void* p = detail::aligned_malloc(bytes);
-        if (!p) return false;
-        release();
-        data_ = static_cast<unsigned char*>(p);
-        size_ = bytes;
-        owned_ = true;
-        return true;
-    }
-
-    // Uses caller-provided memory (e.g. a static arena on a microcontroller) instead of the heap.
-    // The memory must stay valid while this Buffer uses it; it is aligned here to 64 bytes.
-    void use_external(void* memory, size_t bytes) {
-        release();
-        uintptr_t p = reinterpret_cast<uintptr_t>(memory);
-        uintptr_t a = (p + kAlign - 1) & ~uintptr_t(kAlign - 1);
-        size_t lost = size_t(a - p);
-        data_ = reinterpret_cast<unsigned char*>(a);
-        size_ = bytes > lost ? bytes - lost : 0;
-        owned_ = false;
-    }
-
-    void release() {
-        if (owned_) detail::aligned_free(data_);
-        data_ = nullptr;
-        size_ = 0;
-        owned_ = false;
-    }
-
-    unsigned char* data() const { return data_; }
-    size_t size() const { return size_; }
-    bool external() const { return data_ && !owned_; }
-
-private:
-    unsigned char* data_ = nullptr;
-    size_t size_ = 0;
-    bool owned_ = false;
-};
-
-}  // namespace facemask
-
-// ==== facemask/image.hpp ========================================================================
-// facemask/image.hpp — pictures in memory, and turning one into a network input: resampling
-// and normalisation in one pass, with no allocation (scratch memory comes from the caller).
-//
-// Resampling is the antialiased triangle ("bilinear") filter of PIL's Image.resize, applied
-// horizontally then vertically: each output pixel averages the input pixels under a triangle
-// as wide as the scale factor (at least one pixel), weights normalised to sum 1. When
-// enlarging it is plain bilinear interpolation with half-pixel centres; when shrinking it
-// averages instead of skipping pixels (no aliasing). The PyTorch reference resizes with PIL
-// itself, so both sides see the same network input.
-
-namespace facemask {
-
-enum class PixelFormat : uint8_t { rgb, bgr, rgba, bgra, gray };
-
-inline int channels_of(PixelFormat f) {
-    return f == PixelFormat::gray ? 1 : (f == PixelFormat::rgba || f == PixelFormat::bgra) ? 4 : 3;
-}
-
-// A picture someone else owns: 8-bit pixels, rows `stride` bytes apart (0 = tightly packed).
-struct ImageView {
-    const uint8_t* data = nullptr;
-    int width = 0, height = 0;
-    PixelFormat format = PixelFormat::rgb;
-    ptrdiff_t stride = 0;
-
-    ImageView() = default;
-    ImageView(const uint8_t* pixels, int w, int h, PixelFormat f = PixelFormat::rgb, ptrdiff_t row_bytes = 0)
-        : data(pixels), width(w), height(h), format(f), stride(row_bytes) {}
-
-    int channels() const { return channels_of(format); }
-    ptrdiff_t row_bytes() const { return stride ? stride : ptrdiff_t(width) * channels(); }
-    const uint8_t* row(int y) const { return data + y * row_bytes(); }
-};
-
-// Pictures larger than this on a side are refused (memory and int-overflow safety).
-constexpr int kMaxPictureSide = 1 << 15;
-
-inline Status check_image(const ImageView& img) {
-    if (!img.data) return Status::fail(Error::bad_image, "image has no pixels (null data)");
-    if (img.width <= 0 || img.height <= 0)
-        return Status::fail(Error::bad_image, "image size %dx%d is empty", img.width, img.height);
-    if (img.width > kMaxPictureSide || img.height > kMaxPictureSide)
-        return Status::fail(Error::too_large, "image size %dx%d exceeds %d pixels on a side", img.width, img.height,
-                            kMaxPictureSide);
-    if (img.stride != 0 && img.stride < ptrdiff_t(img.width) * img.channels())
-        return Status::fail(Error::bad_image, "image stride %td is smaller than a row (%d bytes)", img.stride,
-                            img.width * img.channels());
-    return Status();
-}
-
-namespace detail {
-
-// For each network input channel: which component of an RGB triple feeds it, and its
-// normalisation (v - mean) * scale, from the blob's config.
-struct InputNorm {
-    int component[3];
-    float mean[3], scale[3];
-};
-
-inline InputNorm input_norm(const blob::Config& c) {
-    InputNorm n;
-    for (int k = 0; k < 3; ++k) {
-        n.component[k] = c.channel_order == 1 ? 2 - k : k;  // BGR network: channel 0 is blue
-        n.mean[k] = c.mean[k];
-        n.scale[k] = c.scale[k];
-    }
-    return n;
-}
-
-// Byte offsets of R, G, B inside one pixel of the given format.
-inline void rgb_offsets(PixelFormat f, int off[3]) {
-    switch (f) {
-        case PixelFormat::bgr:
-        case PixelFormat::bgra: off[0] = 2, off[1] = 1, off[2] = 0; break;
-        case PixelFormat::gray: off[0] = off[1] = off[2] = 0; break;
-        default: off[0] = 0, off[1] = 1, off[2] = 2; break;
-    }
-}
-
-// Largest tap count resample_coefficients supports (its weight buffer): scale factors to 255.
-constexpr int kMaxResampleTaps = 511;
-
-// Filter taps per output pixel for `scale` input pixels per output pixel
-// (PIL: ceil(support) * 2 + 1, support = max(scale, 1)).
-inline int resample_taps(double scale) {
-    const double support = scale > 1.0 ? scale : 1.0;
-    return int(std::ceil(support)) * 2 + 1;
-}
-
-// For each output index: the first input index, the tap count and the normalised weights,
-// resampling the input span [in0, in1) of an axis `in` pixels long to `out` pixels. Input
-// pixels outside the span but inside the axis contribute at the edges, as in PIL.
-inline void resample_coefficients(int in, double in0, double in1, int out, int taps, int* first, int* count,
-                                  float* coef) {
-    const double scale = (in1 - in0) / out;
-    const double filter_scale = scale > 1.0 ? scale : 1.0;
-    const double support = filter_scale;
-    for (int o = 0; o < out; ++o) {
-        const double center = in0 + (o + 0.5) * scale;
-        int lo = int(center - support + 0.5);  // truncation toward zero, as PIL does
-        if (lo < 0) lo = 0;
-        int hi = int(center + support + 0.5);
-        if (hi > in) hi = in;
-        int n = hi - lo;
-        if (n > taps) n = taps;
-        if (n < 0) n = 0;
-        double w[kMaxResampleTaps];
-        double sum = 0;
-        for (int t = 0; t < n; ++t) {
-            const double d = std::fabs((t + lo - center + 0.5) / filter_scale);
-            w[t] = d < 1.0 ? 1.0 - d : 0.0;
-            sum += w[t];
-        }
-        float* c = coef + size_t(o) * taps;
-        for (int t = 0; t < taps; ++t) c[t] = (t < n && sum != 0.0) ? float(w[t] / sum) : 0.0f;
-        first[o] = lo;
-        count[o] = n;
-    }
-}
-
-}  // namespace detail
-
-// A region of a picture in (fractional) pixel coordinates: [x0, x1) x [y0, y1).
-struct Rect {
-    float x0 = 0, y0 = 0, x1 = 0, y1 = 0;
-};
-
-inline Rect whole(const ImageView& img) { return Rect{0.0f, 0.0f, float(img.width), float(img.height)}; }
-
-// Scratch bytes preprocess() needs to resample region r to out_w x out_h (0 for the whole
-// picture at its own size).
-inline size_t resample_scratch_bytes(int w, int h, const Rect& r, int out_w, int out_h) {
-    if (r.x0 == 0.0f && r.y0 == 0.0f && r.x1 == float(w) && r.y1 == float(h) && w == out_w && h == out_h) return 0;
-    const int tx = detail::resample_taps(double(r.x1 - r.x0) / out_w), ty = detail::resample_taps(double(r.y1 - r.y0) / out_h);
-    return align_up(size_t(out_w) * tx * sizeof(float)) + align_up(size_t(out_w) * 2 * sizeof(int)) +
-           align_up(size_t(out_h) * ty * sizeof(float)) + align_up(size_t(out_h) * 2 * sizeof(int)) +
-           align_up(size_t(ty) * out_w * 3 * sizeof(float));
-}
-inline size_t resample_scratch_bytes(int w, int h, int out_w, int out_h) {
-    return resample_scratch_bytes(w, h, Rect{0.0f, 0.0f, float(w), float(h)}, out_w, out_h);
-}
-
-// Whether resampling a span of `in` pixels to `out` is within the filter's limits.
-inline bool resample_supported(double in, int out) { return detail::resample_taps(in / out) <= detail::kMaxResampleTaps; }
-inline bool resample_supported(int w, int h, int out_w, int out_h) {
-    return resample_supported(double(w), out_w) && resample_supported(double(h), out_h);
-}
-
-// Resamples region `r` of `img` to dst's size and normalises it into dst (3 channels, network
-// order). `scratch` holds resample_scratch_bytes(...) bytes, 64-byte aligned. The region must
-// lie inside the picture and be at least a pixel wide and high.
-inline void preprocess(const ImageView& img, const Rect& r, const detail::InputNorm& norm, const kernels::View& dst,
-                       unsigned char* scratch) {
-    int off[3];
-    detail::rgb_offsets(img.format, off);
-    const int nch = img.channels();
-    const int ow = dst.w, oh = dst.h;
-
-    if (resample_scratch_bytes(img.width, img.height, r, ow, oh) == 0) {
-        int src[3];  // byte offset in the picture's pixel of each network channel
-        for (int k = 0; k < 3; ++k) src[k] = off[norm.component[k]];
-        for (int y = 0; y < oh; ++y) {
-            const uint8_t* p = img.row(y);
-            float* q = dst.at(y, 0);
-            for (int x = 0; x < ow; ++x, p += nch, q += dst.px)
-                for (int k = 0; k < 3; ++k) q[k] = (float(p[src[k]]) - norm.mean[k]) * norm.scale[k];
-        }
-        return;
-    }
-
-    const int tx = detail::resample_taps(double(r.x1 - r.x0) / ow), ty = detail::resample_taps(double(r.y1 - r.y0) / oh);
-    unsigned char* s = scratch;
-    float* xcoef = reinterpret_cast<float*>(s);
-    s += align_up(size_t(ow) * tx * sizeof(float));
-    int* xfirst = reinterpret_cast<int*>(s);
-    int* xcount = xfirst + ow;
-    s += align_up(size_t(ow) * 2 * sizeof(int));
-    float* ycoef = reinterpret_cast<float*>(s);
-    s += align_up(size_t(oh) * ty * sizeof(float));
-    int* yfirst = reinterpret_cast<int*>(s);
-    int* ycount = yfirst + oh;
-    s += align_up(size_t(oh) * 2 * sizeof(int));
-    float* ring = reinterpret_cast<float*>(s);  // ty horizontally resampled rows, 3 floats a pixel
-
-    detail::resample_coefficients(img.width, r.x0, r.x1, ow, tx, xfirst, xcount, xcoef);
-    detail::resample_coefficients(img.height, r.y0, r.y1, oh, ty, yfirst, ycount, ycoef);
-
-    // Picture rows are resampled horizontally once each, into a ring of ty rows: row y sits at
-    // slot y % ty. `next` is the first row not yet resampled.
-    int next = 0;
-    for (int oy = 0; oy < oh; ++oy) {
-        const int y0 = yfirst[oy], yn = ycount[oy];
-        if (next < y0) next = y0;
-        for (; next < y0 + yn; ++next) {
-            const uint8_t* p = img.row(next);
-            float* row = ring + size_t(next % ty) * ow * 3;
-            for (int ox = 0; ox < ow; ++ox) {
-                const float* c = xcoef + size_t(ox) * tx;
-                const uint8_t* q = p + size_t(xfirst[ox]) * nch;
-                float a0 = 0, a1 = 0, a2 = 0;
-                for (int t = 0; t < xcount[ox]; ++t, q += nch) {
-                    a0 += float(q[off[0]]) * c[t];
-                    a1 += float(q[off[1]]) * c[t];
-                    a2 += float(q[off[2]]) * c[t];
-                }
-                row[3 * ox] = a0, row[3 * ox + 1] = a1, row[3 * ox + 2] = a2;
-            }
-        }
-        const float* c = ycoef + size_t(oy) * ty;
-        float* q = dst.at(oy, 0);
-        for (int ox = 0; ox < ow; ++ox, q += dst.px) {
-            float rgb[3] = {0, 0, 0};
-            for (int t = 0; t < yn; ++t) {
-                const float* v = ring + size_t((y0 + t) % ty) * ow * 3 + 3 * ox;
-                rgb[0] += v[0] * c[t];
-                rgb[1] += v[1] * c[t];
-                rgb[2] += v[2] * c[t];
-            }
-            for (int k = 0; k < 3; ++k) q[k] = (rgb[norm.component[k]] - norm.mean[k]) * norm.scale[k];
-        }
-    }
-}
-
-// The whole picture, resampled to dst's size.
-inline void preprocess(const ImageView& img, const detail::InputNorm& norm, const kernels::View& dst,
-                       unsigned char* scratch) {
-    preprocess(img, whole(img), norm, dst, scratch);
-}
-
-}  // namespace facemask
-
-// ==== facemask/kernels/scalar.hpp ===============================================================
-// facemask/kernels/scalar.hpp — the reference kernels: plain loops, one output value at a time.
-//
-// They are the specification the SIMD kernels are tested against, and the kernels of builds
-// without SIMD (microcontrollers, wasm without simd128, FACEMASK_NO_SIMD). They read the
-// weights in the blob's own layouts, so a scalar build uses a blob in place (zero-copy, e.g.
-// from flash). Like every kernel: no allocation, no threads, no failure — callers validate.
-//
-// Each kernel computes output rows [y0, y1), so the caller can split rows across threads.
-
-namespace facemask {
-namespace kernels {
-namespace scalar {
-
-// Dense 3x3 convolution, padding 1, stride S, bias and activation fused.
-// w: [cout][3][3][cin] (OHWI), b: [cout].
-template <int S>
-inline void conv3x3(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
-    FACEMASK_ASSERT(out.h == conv_out(in.h, S) && out.w == conv_out(in.w, S));
-    FACEMASK_ASSERT(y0 >= 0 && y1 <= out.h);
-    const int cin = in.c;
-    for (int oy = y0; oy < y1; ++oy)
-        for (int ox = 0; ox < out.w; ++ox) {
-            const float* src = in.at(oy * S - 1, ox * S - 1);
-            float* dst = out.at(oy, ox);
-            for (int co = 0; co < out.c; ++co) {
-                const float* wk = w + size_t(co) * 9 * cin;
-                float acc = b[co];
-                for (int ky = 0; ky < 3; ++ky)
-                    for (int kx = 0; kx < 3; ++kx) {
-                        const float* p = src + ky * in.row + kx * in.px;
-                        const float* q = wk + (ky * 3 + kx) * cin;
-                        for (int ci = 0; ci < cin; ++ci) acc += p[ci] * q[ci];
-                    }
-                dst[co] = activate(acc, slope);
-            }
-        }
-}
-
-inline void conv3x3s1(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
-    conv3x3<1>(in, out, w, b, slope, y0, y1);
-}
-inline void conv3x3s2(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
-    conv3x3<2>(in, out, w, b, slope, y0, y1);
-}
-
-// Depthwise 3x3 convolution, padding 1, stride S. w: [3][3][c] (HWC), b: [c].
-template <int S>
-inline void dwconv3x3(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
-    FACEMASK_ASSERT(in.c == out.c);
-    FACEMASK_ASSERT(out.h == conv_out(in.h, S) && out.w == conv_out(in.w, S));
-    const int c = in.c;
-    for (int oy = y0; oy < y1; ++oy)
-        for (int ox = 0; ox < out.w; ++ox) {
-            const float* src = in.at(oy * S - 1, ox * S - 1);
-            float* dst = out.at(oy, ox);
-            for (int ch = 0; ch < c; ++ch) {
-                float acc = b[ch];
-                for (int ky = 0; ky < 3; ++ky)
-                    for (int kx = 0; kx < 3; ++kx) acc += src[ky * in.row + kx * in.px + ch] * w[(ky * 3 + kx) * c + ch];
-                dst[ch] = activate(acc, slope);
-            }
-        }
-}
-
-inline void dwconv3x3s1(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
-    dwconv3x3<1>(in, out, w, b, slope, y0, y1);
-}
-inline void dwconv3x3s2(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
-    dwconv3x3<2>(in, out, w, b, slope, y0, y1);
-}
-
-// Pointwise (1x1, stride 1) convolution. w: [cout][cin], b: [cout].
-inline void pwconv1x1(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
-    FACEMASK_ASSERT(in.h == out.h && in.w == out.w);
-    const int cin = in.c;
-    for (int y = y0; y < y1; ++y)
-        for (int x = 0; x < out.w; ++x) {
-            const float* src = in.at(y, x);
-            float* dst = out.at(y, x);
-            for (int co = 0; co < out.c; ++co) {
-                const float* q = w + size_t(co) * cin;
-                float acc = b[co];
-                for (int ci = 0; ci < cin; ++ci) acc += src[ci] * q[ci];
-                dst[co] = activate(acc, slope);
-            }
-        }
-}
-
-// fine += nearest-neighbour upsampling of coarse to fine's exact size (not always 2x):
-// source index min(floor(dst * in / out), in - 1), as PyTorch's F.interpolate(mode='nearest').
-inline void upsample_nearest_add(const View& coarse, const View& fine, int y0, int y1) {
-    FACEMASK_ASSERT(coarse.c == fine.c);
-    for (int y = y0; y < y1; ++y) {
-        int sy = int((int64_t(y) * coarse.h) / fine.h);
-        if (sy > coarse.h - 1) sy = coarse.h - 1;
-        for (int x = 0; x < fine.w; ++x) {
-            int sx = int((int64_t(x) * coarse.w) / fine.w);
-            if (sx > coarse.w - 1) sx = coarse.w - 1;
-            const float* src = coarse.at(sy, sx);
-            float* dst = fine.at(y, x);
-            for (int ch = 0; ch < fine.c; ++ch) dst[ch] += src[ch];
-        }
-    }
-}
-
-// Mean over all pixels of each channel: out[c].
-inline void global_avgpool(const View& in, float* out) {
-    for (int ch = 0; ch < in.c; ++ch) out[ch] = 0.0f;
-    for (int y = 0; y < in.h; ++y)
-        for (int x = 0; x < in.w; ++x) {
-            const float* p = in.at(y, x);
-            for (int ch = 0; ch < in.c; ++ch) out[ch] += p[ch];
-        }
-    const float inv = 1.0f / float(in.h * in.w);
-    for (int ch = 0; ch < in.c; ++ch) out[ch] *= inv;
-}
-
-// Fully connected layer: out[o] = act(b[o] + sum_i w[o][i] * in[i]). w: [nout][nin].
-inline void dense(const float* in, int nin, float* out, int nout, const float* w, const float* b, float slope) {
-    for (int o = 0; o < nout; ++o) {
-        const float* q = w + size_t(o) * nin;
-        float acc = b[o];
-        for (int i = 0; i < nin; ++i) acc += in[i] * q[i];
-        out[o] = activate(acc, slope);
-    }
-}
-
-}  // namespace scalar
-}  // namespace kernels
-}  // namespace facemask
-
 // ==== facemask/kernels/simd.hpp =================================================================
 // facemask/kernels/simd.hpp — the xsimd kernels, for whichever ISA the compiler flags select
 // (AVX-512, AVX2+FMA, SSE, NEON, wasm simd128 through emscripten's SSE emulation).
@@ -1290,6 +826,39 @@ FACEMASK_INLINE void store(float* dst, const B& v, int valid) {
 }
 
 FACEMASK_INLINE B activate(const B& x, const B& slope) { return xsimd::max(x, x * slope); }
+
+// V bytes widened to V floats. xsimd 8.1 converts between types of different sizes one lane at
+// a time, so the common ISAs get their widening instructions here.
+FACEMASK_INLINE B load_bytes(const uint8_t* p) {
+#if defined(__AVX512F__)
+    if constexpr (V == 16) return B(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))));
+#elif defined(__AVX2__)
+    if constexpr (V == 8) return B(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)))));
+#elif defined(__SSE4_1__)
+    if constexpr (V == 4) {
+        int32_t v;
+        std::memcpy(&v, p, 4);
+        return B(_mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(v))));
+    }
+#elif defined(__SSE2__)
+    if constexpr (V == 4) {
+        int32_t v;
+        std::memcpy(&v, p, 4);
+        const __m128i zero = _mm_setzero_si128();
+        return B(_mm_cvtepi32_ps(_mm_unpacklo_epi16(_mm_unpacklo_epi8(_mm_cvtsi32_si128(v), zero), zero)));
+    }
+#elif defined(__ARM_NEON)
+    if constexpr (V == 4) {
+        uint32_t v;
+        std::memcpy(&v, p, 4);
+        const uint16x8_t wide = vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(v)));
+        return B(vcvtq_f32_u32(vmovl_u16(vget_low_u16(wide))));
+    }
+#endif
+    alignas(64) float tmp[V];
+    for (int i = 0; i < V; ++i) tmp[i] = float(p[i]);
+    return B::load_aligned(tmp);
+}
 
 // ---- weight packing (load time) ----------------------------------------------------------
 
@@ -1557,6 +1126,479 @@ inline void upsample_nearest_add(const View& coarse, const View& fine, int y0, i
 #endif
 
 #endif  // FACEMASK_SIMD
+
+// ==== facemask/memory.hpp =======================================================================
+// facemask/memory.hpp — the only place facemask allocates: 64-byte aligned blocks obtained
+// through FACEMASK_MALLOC, owned by a move-only Buffer. Allocation failure is reported, not thrown.
+
+namespace facemask {
+
+constexpr size_t kAlign = 64;  // cache line and AVX-512 vector size
+
+constexpr size_t align_up(size_t n, size_t a = kAlign) { return (n + a - 1) / a * a; }
+
+namespace detail {
+
+// FACEMASK_MALLOC has malloc's alignment only, so over-allocate and keep the raw pointer just
+// in front of the aligned block.
+inline void* aligned_malloc(size_t bytes) {
+    if (bytes > SIZE_MAX - kAlign - sizeof(void*)) return nullptr;
+    void* raw = FACEMASK_MALLOC(bytes + kAlign + sizeof(void*));
+    if (!raw) return nullptr;
+    uintptr_t p = reinterpret_cast<uintptr_t>(raw) + sizeof(void*);
+    p = (p + kAlign - 1) & ~uintptr_t(kAlign - 1);
+    reinterpret_cast<void**>(p)[-1] = raw;
+    return reinterpret_cast<void*>(p);
+}
+
+inline void aligned_free(void* p) {
+    if (p) FACEMASK_FREE(reinterpret_cast<void**>(p)[-1]);
+}
+
+}  // namespace detail
+
+// A growable, 64-byte aligned byte block. Contents are not preserved when it grows.
+class Buffer {
+public:
+    Buffer() = default;
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+    Buffer(Buffer&& o) noexcept : data_(o.data_), size_(o.size_), owned_(o.owned_) {
+        o.data_ = nullptr;
+        o.size_ = 0;
+        o.owned_ = false;
+    }
+    Buffer& operator=(Buffer&& o) noexcept {
+        if (this != &o) {
+            release();
+            data_ = o.data_;
+            size_ = o.size_;
+            owned_ = o.owned_;
+            o.data_ = nullptr;
+            o.size_ = 0;
+            o.owned_ = false;
+        }
+        return *this;
+    }
+    ~Buffer() { release(); }
+
+    // Makes the block at least `bytes` long; false if memory is exhausted (or if the block is
+    // external and too small). Never shrinks.
+    bool reserve(size_t bytes) {
+        if (bytes <= size_) return true;
+        if (data_ && !owned_) return false;
+        void* p = detail::aligned_malloc(bytes);
+        if (!p) return false;
+        release();
+        data_ = static_cast<unsigned char*>(p);
+        size_ = bytes;
+        owned_ = true;
+        return true;
+    }
+
+    // Uses caller-provided memory (e.g. a static arena on a microcontroller) instead of the heap.
+    // The memory must stay valid while this Buffer uses it; it is aligned here to 64 bytes.
+    void use_external(void* memory, size_t bytes) {
+        release();
+        uintptr_t p = reinterpret_cast<uintptr_t>(memory);
+        uintptr_t a = (p + kAlign - 1) & ~uintptr_t(kAlign - 1);
+        size_t lost = size_t(a - p);
+        data_ = reinterpret_cast<unsigned char*>(a);
+        size_ = bytes > lost ? bytes - lost : 0;
+        owned_ = false;
+    }
+
+    void release() {
+        if (owned_) detail::aligned_free(data_);
+        data_ = nullptr;
+        size_ = 0;
+        owned_ = false;
+    }
+
+    unsigned char* data() const { return data_; }
+    size_t size() const { return size_; }
+    bool external() const { return data_ && !owned_; }
+
+private:
+    unsigned char* data_ = nullptr;
+    size_t size_ = 0;
+    bool owned_ = false;
+};
+
+}  // namespace facemask
+
+// ==== facemask/image.hpp ========================================================================
+// facemask/image.hpp — pictures in memory, and turning one into a network input: resampling
+// and normalisation in one pass, with no allocation (scratch memory comes from the caller).
+//
+// Resampling is the antialiased triangle ("bilinear") filter of PIL's Image.resize, applied
+// horizontally then vertically: each output pixel averages the input pixels under a triangle
+// as wide as the scale factor (at least one pixel), weights normalised to sum 1. When
+// enlarging it is plain bilinear interpolation with half-pixel centres; when shrinking it
+// averages instead of skipping pixels (no aliasing). The PyTorch reference resizes with PIL
+// itself, so both sides see the same network input.
+
+namespace facemask {
+
+enum class PixelFormat : uint8_t { rgb, bgr, rgba, bgra, gray };
+
+inline int channels_of(PixelFormat f) {
+    return f == PixelFormat::gray ? 1 : (f == PixelFormat::rgba || f == PixelFormat::bgra) ? 4 : 3;
+}
+
+// A picture someone else owns: 8-bit pixels, rows `stride` bytes apart (0 = tightly packed).
+struct ImageView {
+    const uint8_t* data = nullptr;
+    int width = 0, height = 0;
+    PixelFormat format = PixelFormat::rgb;
+    ptrdiff_t stride = 0;
+
+    ImageView() = default;
+    ImageView(const uint8_t* pixels, int w, int h, PixelFormat f = PixelFormat::rgb, ptrdiff_t row_bytes = 0)
+        : data(pixels), width(w), height(h), format(f), stride(row_bytes) {}
+
+    int channels() const { return channels_of(format); }
+    ptrdiff_t row_bytes() const { return stride ? stride : ptrdiff_t(width) * channels(); }
+    const uint8_t* row(int y) const { return data + y * row_bytes(); }
+};
+
+// Pictures larger than this on a side are refused (memory and int-overflow safety).
+constexpr int kMaxPictureSide = 1 << 15;
+
+inline Status check_image(const ImageView& img) {
+    if (!img.data) return Status::fail(Error::bad_image, "image has no pixels (null data)");
+    if (img.width <= 0 || img.height <= 0)
+        return Status::fail(Error::bad_image, "image size %dx%d is empty", img.width, img.height);
+    if (img.width > kMaxPictureSide || img.height > kMaxPictureSide)
+        return Status::fail(Error::too_large, "image size %dx%d exceeds %d pixels on a side", img.width, img.height,
+                            kMaxPictureSide);
+    if (img.stride != 0 && img.stride < ptrdiff_t(img.width) * img.channels())
+        return Status::fail(Error::bad_image, "image stride %td is smaller than a row (%d bytes)", img.stride,
+                            img.width * img.channels());
+    return Status();
+}
+
+namespace detail {
+
+// For each network input channel: which component of an RGB triple feeds it, and its
+// normalisation (v - mean) * scale, from the blob's config.
+struct InputNorm {
+    int component[3];
+    float mean[3], scale[3];
+};
+
+inline InputNorm input_norm(const blob::Config& c) {
+    InputNorm n;
+    for (int k = 0; k < 3; ++k) {
+        n.component[k] = c.channel_order == 1 ? 2 - k : k;  // BGR network: channel 0 is blue
+        n.mean[k] = c.mean[k];
+        n.scale[k] = c.scale[k];
+    }
+    return n;
+}
+
+// Byte offsets of R, G, B inside one pixel of the given format.
+inline void rgb_offsets(PixelFormat f, int off[3]) {
+    switch (f) {
+        case PixelFormat::bgr:
+        case PixelFormat::bgra: off[0] = 2, off[1] = 1, off[2] = 0; break;
+        case PixelFormat::gray: off[0] = off[1] = off[2] = 0; break;
+        default: off[0] = 0, off[1] = 1, off[2] = 2; break;
+    }
+}
+
+// Largest tap count resample_coefficients supports (its weight buffer): scale factors to 255.
+constexpr int kMaxResampleTaps = 511;
+
+// Filter taps per output pixel for `scale` input pixels per output pixel
+// (PIL: ceil(support) * 2 + 1, support = max(scale, 1)).
+inline int resample_taps(double scale) {
+    const double support = scale > 1.0 ? scale : 1.0;
+    return int(std::ceil(support)) * 2 + 1;
+}
+
+// For each output index: the first input index, the tap count and the normalised weights,
+// resampling the input span [in0, in1) of an axis `in` pixels long to `out` pixels. Input
+// pixels outside the span but inside the axis contribute at the edges, as in PIL.
+inline void resample_coefficients(int in, double in0, double in1, int out, int taps, int* first, int* count,
+                                  float* coef) {
+    const double scale = (in1 - in0) / out;
+    const double filter_scale = scale > 1.0 ? scale : 1.0;
+    const double support = filter_scale;
+    for (int o = 0; o < out; ++o) {
+        const double center = in0 + (o + 0.5) * scale;
+        int lo = int(center - support + 0.5);  // truncation toward zero, as PIL does
+        if (lo < 0) lo = 0;
+        int hi = int(center + support + 0.5);
+        if (hi > in) hi = in;
+        int n = hi - lo;
+        if (n > taps) n = taps;
+        if (n < 0) n = 0;
+        double w[kMaxResampleTaps];
+        double sum = 0;
+        for (int t = 0; t < n; ++t) {
+            const double d = std::fabs((t + lo - center + 0.5) / filter_scale);
+            w[t] = d < 1.0 ? 1.0 - d : 0.0;
+            sum += w[t];
+        }
+        float* c = coef + size_t(o) * taps;
+        for (int t = 0; t < taps; ++t) c[t] = (t < n && sum != 0.0) ? float(w[t] / sum) : 0.0f;
+        first[o] = lo;
+        count[o] = n;
+    }
+}
+
+}  // namespace detail
+
+// A region of a picture in (fractional) pixel coordinates: [x0, x1) x [y0, y1).
+struct Rect {
+    float x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+};
+
+inline Rect whole(const ImageView& img) { return Rect{0.0f, 0.0f, float(img.width), float(img.height)}; }
+
+// Scratch bytes preprocess() needs to resample region r of a w x h picture to out_w x out_h
+// (0 for the whole picture at its own size).
+inline size_t resample_scratch_bytes(int w, int h, const Rect& r, int out_w, int out_h) {
+    if (r.x0 == 0.0f && r.y0 == 0.0f && r.x1 == float(w) && r.y1 == float(h) && w == out_w && h == out_h) return 0;
+    const int tx = detail::resample_taps(double(r.x1 - r.x0) / out_w), ty = detail::resample_taps(double(r.y1 - r.y0) / out_h);
+    return align_up(size_t(out_w) * tx * sizeof(float)) + align_up(size_t(out_w) * 2 * sizeof(int)) +
+           align_up(size_t(out_h) * ty * sizeof(float)) + align_up(size_t(out_h) * 2 * sizeof(int)) +
+           align_up(size_t(w) * 4 * sizeof(float));
+}
+inline size_t resample_scratch_bytes(int w, int h, int out_w, int out_h) {
+    return resample_scratch_bytes(w, h, Rect{0.0f, 0.0f, float(w), float(h)}, out_w, out_h);
+}
+
+// Whether resampling a span of `in` pixels to `out` is within the filter's limits.
+inline bool resample_supported(double in, int out) { return detail::resample_taps(in / out) <= detail::kMaxResampleTaps; }
+inline bool resample_supported(int w, int h, int out_w, int out_h) {
+    return resample_supported(double(w), out_w) && resample_supported(double(h), out_h);
+}
+
+namespace detail {
+
+// acc[j] = sum over t of c[t] * rows[t][j]: the vertical pass over whole rows of bytes, in the
+// shape compilers vectorise (it does most of the arithmetic when a picture is shrunk).
+inline void blend_rows(const ImageView& img, int y0, int n, const float* c, int byte0, int bytes, float* acc) {
+    for (int j = 0; j < bytes; ++j) acc[j] = 0.0f;
+    for (int t = 0; t < n; ++t) {
+        const uint8_t* FACEMASK_RESTRICT p = img.row(y0 + t) + byte0;
+        float* FACEMASK_RESTRICT a = acc;
+        const float w = c[t];
+        int j = 0;
+#if FACEMASK_SIMD
+        namespace S = kernels::simd;
+        const S::B wv(w);
+        for (; j + S::V <= bytes; j += S::V)
+            xsimd::fma(wv, S::load_bytes(p + j), S::B::load_unaligned(a + j)).store_unaligned(a + j);
+#endif
+        for (; j < bytes; ++j) a[j] += w * float(p[j]);
+    }
+}
+
+}  // namespace detail
+
+// Resamples region `r` of `img` to dst's size and normalises it into dst (3 channels, network
+// order). `scratch` holds resample_scratch_bytes(...) bytes, 64-byte aligned. The region must
+// lie inside the picture and be at least a pixel wide and high.
+//
+// The filter is separable; this applies it vertically first (over contiguous bytes, cheap to
+// vectorise) and then horizontally on one row of floats. PIL goes horizontally first; the two
+// orders agree up to float rounding.
+inline void preprocess(const ImageView& img, const Rect& r, const detail::InputNorm& norm, const kernels::View& dst,
+                       unsigned char* scratch) {
+    int off[3];
+    detail::rgb_offsets(img.format, off);
+    const int nch = img.channels();
+    const int ow = dst.w, oh = dst.h;
+
+    if (resample_scratch_bytes(img.width, img.height, r, ow, oh) == 0) {
+        int src[3];  // byte offset in the picture's pixel of each network channel
+        for (int k = 0; k < 3; ++k) src[k] = off[norm.component[k]];
+        for (int y = 0; y < oh; ++y) {
+            const uint8_t* p = img.row(y);
+            float* q = dst.at(y, 0);
+            for (int x = 0; x < ow; ++x, p += nch, q += dst.px)
+                for (int k = 0; k < 3; ++k) q[k] = (float(p[src[k]]) - norm.mean[k]) * norm.scale[k];
+        }
+        return;
+    }
+
+    const int tx = detail::resample_taps(double(r.x1 - r.x0) / ow), ty = detail::resample_taps(double(r.y1 - r.y0) / oh);
+    unsigned char* s = scratch;
+    float* xcoef = reinterpret_cast<float*>(s);
+    s += align_up(size_t(ow) * tx * sizeof(float));
+    int* xfirst = reinterpret_cast<int*>(s);
+    int* xcount = xfirst + ow;
+    s += align_up(size_t(ow) * 2 * sizeof(int));
+    float* ycoef = reinterpret_cast<float*>(s);
+    s += align_up(size_t(oh) * ty * sizeof(float));
+    int* yfirst = reinterpret_cast<int*>(s);
+    int* ycount = yfirst + oh;
+    s += align_up(size_t(oh) * 2 * sizeof(int));
+    float* row = reinterpret_cast<float*>(s);  // one vertically resampled row, nch floats a pixel
+
+    detail::resample_coefficients(img.width, r.x0, r.x1, ow, tx, xfirst, xcount, xcoef);
+    detail::resample_coefficients(img.height, r.y0, r.y1, oh, ty, yfirst, ycount, ycoef);
+    const int x_lo = xfirst[0];                                 // columns the horizontal pass reads
+    const int x_hi = xfirst[ow - 1] + xcount[ow - 1];
+    for (int oy = 0; oy < oh; ++oy) {
+        detail::blend_rows(img, yfirst[oy], ycount[oy], ycoef + size_t(oy) * ty, x_lo * nch, (x_hi - x_lo) * nch, row);
+        float* q = dst.at(oy, 0);
+        for (int ox = 0; ox < ow; ++ox, q += dst.px) {
+            const float* c = xcoef + size_t(ox) * tx;
+            const float* v = row + size_t(xfirst[ox] - x_lo) * nch;
+            float rgb[3] = {0, 0, 0};
+            for (int t = 0; t < xcount[ox]; ++t, v += nch) {
+                rgb[0] += v[off[0]] * c[t];
+                rgb[1] += v[off[1]] * c[t];
+                rgb[2] += v[off[2]] * c[t];
+            }
+            for (int k = 0; k < 3; ++k) q[k] = (rgb[norm.component[k]] - norm.mean[k]) * norm.scale[k];
+        }
+    }
+}
+
+// The whole picture, resampled to dst's size.
+inline void preprocess(const ImageView& img, const detail::InputNorm& norm, const kernels::View& dst,
+                       unsigned char* scratch) {
+    preprocess(img, whole(img), norm, dst, scratch);
+}
+
+}  // namespace facemask
+
+// ==== facemask/kernels/scalar.hpp ===============================================================
+// facemask/kernels/scalar.hpp — the reference kernels: plain loops, one output value at a time.
+//
+// They are the specification the SIMD kernels are tested against, and the kernels of builds
+// without SIMD (microcontrollers, wasm without simd128, FACEMASK_NO_SIMD). They read the
+// weights in the blob's own layouts, so a scalar build uses a blob in place (zero-copy, e.g.
+// from flash). Like every kernel: no allocation, no threads, no failure — callers validate.
+//
+// Each kernel computes output rows [y0, y1), so the caller can split rows across threads.
+
+namespace facemask {
+namespace kernels {
+namespace scalar {
+
+// Dense 3x3 convolution, padding 1, stride S, bias and activation fused.
+// w: [cout][3][3][cin] (OHWI), b: [cout].
+template <int S>
+inline void conv3x3(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+    FACEMASK_ASSERT(out.h == conv_out(in.h, S) && out.w == conv_out(in.w, S));
+    FACEMASK_ASSERT(y0 >= 0 && y1 <= out.h);
+    const int cin = in.c;
+    for (int oy = y0; oy < y1; ++oy)
+        for (int ox = 0; ox < out.w; ++ox) {
+            const float* src = in.at(oy * S - 1, ox * S - 1);
+            float* dst = out.at(oy, ox);
+            for (int co = 0; co < out.c; ++co) {
+                const float* wk = w + size_t(co) * 9 * cin;
+                float acc = b[co];
+                for (int ky = 0; ky < 3; ++ky)
+                    for (int kx = 0; kx < 3; ++kx) {
+                        const float* p = src + ky * in.row + kx * in.px;
+                        const float* q = wk + (ky * 3 + kx) * cin;
+                        for (int ci = 0; ci < cin; ++ci) acc += p[ci] * q[ci];
+                    }
+                dst[co] = activate(acc, slope);
+            }
+        }
+}
+
+inline void conv3x3s1(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+    conv3x3<1>(in, out, w, b, slope, y0, y1);
+}
+inline void conv3x3s2(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+    conv3x3<2>(in, out, w, b, slope, y0, y1);
+}
+
+// Depthwise 3x3 convolution, padding 1, stride S. w: [3][3][c] (HWC), b: [c].
+template <int S>
+inline void dwconv3x3(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+    FACEMASK_ASSERT(in.c == out.c);
+    FACEMASK_ASSERT(out.h == conv_out(in.h, S) && out.w == conv_out(in.w, S));
+    const int c = in.c;
+    for (int oy = y0; oy < y1; ++oy)
+        for (int ox = 0; ox < out.w; ++ox) {
+            const float* src = in.at(oy * S - 1, ox * S - 1);
+            float* dst = out.at(oy, ox);
+            for (int ch = 0; ch < c; ++ch) {
+                float acc = b[ch];
+                for (int ky = 0; ky < 3; ++ky)
+                    for (int kx = 0; kx < 3; ++kx) acc += src[ky * in.row + kx * in.px + ch] * w[(ky * 3 + kx) * c + ch];
+                dst[ch] = activate(acc, slope);
+            }
+        }
+}
+
+inline void dwconv3x3s1(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+    dwconv3x3<1>(in, out, w, b, slope, y0, y1);
+}
+inline void dwconv3x3s2(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+    dwconv3x3<2>(in, out, w, b, slope, y0, y1);
+}
+
+// Pointwise (1x1, stride 1) convolution. w: [cout][cin], b: [cout].
+inline void pwconv1x1(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+    FACEMASK_ASSERT(in.h == out.h && in.w == out.w);
+    const int cin = in.c;
+    for (int y = y0; y < y1; ++y)
+        for (int x = 0; x < out.w; ++x) {
+            const float* src = in.at(y, x);
+            float* dst = out.at(y, x);
+            for (int co = 0; co < out.c; ++co) {
+                const float* q = w + size_t(co) * cin;
+                float acc = b[co];
+                for (int ci = 0; ci < cin; ++ci) acc += src[ci] * q[ci];
+                dst[co] = activate(acc, slope);
+            }
+        }
+}
+
+// fine += nearest-neighbour upsampling of coarse to fine's exact size (not always 2x):
+// source index min(floor(dst * in / out), in - 1), as PyTorch's F.interpolate(mode='nearest').
+inline void upsample_nearest_add(const View& coarse, const View& fine, int y0, int y1) {
+    FACEMASK_ASSERT(coarse.c == fine.c);
+    for (int y = y0; y < y1; ++y) {
+        int sy = int((int64_t(y) * coarse.h) / fine.h);
+        if (sy > coarse.h - 1) sy = coarse.h - 1;
+        for (int x = 0; x < fine.w; ++x) {
+            int sx = int((int64_t(x) * coarse.w) / fine.w);
+            if (sx > coarse.w - 1) sx = coarse.w - 1;
+            const float* src = coarse.at(sy, sx);
+            float* dst = fine.at(y, x);
+            for (int ch = 0; ch < fine.c; ++ch) dst[ch] += src[ch];
+        }
+    }
+}
+
+// Mean over all pixels of each channel: out[c].
+inline void global_avgpool(const View& in, float* out) {
+    for (int ch = 0; ch < in.c; ++ch) out[ch] = 0.0f;
+    for (int y = 0; y < in.h; ++y)
+        for (int x = 0; x < in.w; ++x) {
+            const float* p = in.at(y, x);
+            for (int ch = 0; ch < in.c; ++ch) out[ch] += p[ch];
+        }
+    const float inv = 1.0f / float(in.h * in.w);
+    for (int ch = 0; ch < in.c; ++ch) out[ch] *= inv;
+}
+
+// Fully connected layer: out[o] = act(b[o] + sum_i w[o][i] * in[i]). w: [nout][nin].
+inline void dense(const float* in, int nin, float* out, int nout, const float* w, const float* b, float slope) {
+    for (int o = 0; o < nout; ++o) {
+        const float* q = w + size_t(o) * nin;
+        float acc = b[o];
+        for (int i = 0; i < nin; ++i) acc += in[i] * q[i];
+        out[o] = activate(acc, slope);
+    }
+}
+
+}  // namespace scalar
+}  // namespace kernels
+}  // namespace facemask
 
 // ==== facemask/kernels/kernels.hpp ==============================================================
 // facemask/kernels/kernels.hpp — picks the kernel set of this build at compile time.

@@ -9,6 +9,7 @@
 // itself, so both sides see the same network input.
 #pragma once
 #include "blob.hpp"
+#include "kernels/simd.hpp"
 #include "kernels/view.hpp"
 #include "memory.hpp"
 #include "status.hpp"
@@ -132,14 +133,14 @@ struct Rect {
 
 inline Rect whole(const ImageView& img) { return Rect{0.0f, 0.0f, float(img.width), float(img.height)}; }
 
-// Scratch bytes preprocess() needs to resample region r to out_w x out_h (0 for the whole
-// picture at its own size).
+// Scratch bytes preprocess() needs to resample region r of a w x h picture to out_w x out_h
+// (0 for the whole picture at its own size).
 inline size_t resample_scratch_bytes(int w, int h, const Rect& r, int out_w, int out_h) {
     if (r.x0 == 0.0f && r.y0 == 0.0f && r.x1 == float(w) && r.y1 == float(h) && w == out_w && h == out_h) return 0;
     const int tx = detail::resample_taps(double(r.x1 - r.x0) / out_w), ty = detail::resample_taps(double(r.y1 - r.y0) / out_h);
     return align_up(size_t(out_w) * tx * sizeof(float)) + align_up(size_t(out_w) * 2 * sizeof(int)) +
            align_up(size_t(out_h) * ty * sizeof(float)) + align_up(size_t(out_h) * 2 * sizeof(int)) +
-           align_up(size_t(ty) * out_w * 3 * sizeof(float));
+           align_up(size_t(w) * 4 * sizeof(float));
 }
 inline size_t resample_scratch_bytes(int w, int h, int out_w, int out_h) {
     return resample_scratch_bytes(w, h, Rect{0.0f, 0.0f, float(w), float(h)}, out_w, out_h);
@@ -151,9 +152,36 @@ inline bool resample_supported(int w, int h, int out_w, int out_h) {
     return resample_supported(double(w), out_w) && resample_supported(double(h), out_h);
 }
 
+namespace detail {
+
+// acc[j] = sum over t of c[t] * rows[t][j]: the vertical pass over whole rows of bytes, in the
+// shape compilers vectorise (it does most of the arithmetic when a picture is shrunk).
+inline void blend_rows(const ImageView& img, int y0, int n, const float* c, int byte0, int bytes, float* acc) {
+    for (int j = 0; j < bytes; ++j) acc[j] = 0.0f;
+    for (int t = 0; t < n; ++t) {
+        const uint8_t* FACEMASK_RESTRICT p = img.row(y0 + t) + byte0;
+        float* FACEMASK_RESTRICT a = acc;
+        const float w = c[t];
+        int j = 0;
+#if FACEMASK_SIMD
+        namespace S = kernels::simd;
+        const S::B wv(w);
+        for (; j + S::V <= bytes; j += S::V)
+            xsimd::fma(wv, S::load_bytes(p + j), S::B::load_unaligned(a + j)).store_unaligned(a + j);
+#endif
+        for (; j < bytes; ++j) a[j] += w * float(p[j]);
+    }
+}
+
+}  // namespace detail
+
 // Resamples region `r` of `img` to dst's size and normalises it into dst (3 channels, network
 // order). `scratch` holds resample_scratch_bytes(...) bytes, 64-byte aligned. The region must
 // lie inside the picture and be at least a pixel wide and high.
+//
+// The filter is separable; this applies it vertically first (over contiguous bytes, cheap to
+// vectorise) and then horizontally on one row of floats. PIL goes horizontally first; the two
+// orders agree up to float rounding.
 inline void preprocess(const ImageView& img, const Rect& r, const detail::InputNorm& norm, const kernels::View& dst,
                        unsigned char* scratch) {
     int off[3];
@@ -185,41 +213,23 @@ inline void preprocess(const ImageView& img, const Rect& r, const detail::InputN
     int* yfirst = reinterpret_cast<int*>(s);
     int* ycount = yfirst + oh;
     s += align_up(size_t(oh) * 2 * sizeof(int));
-    float* ring = reinterpret_cast<float*>(s);  // ty horizontally resampled rows, 3 floats a pixel
+    float* row = reinterpret_cast<float*>(s);  // one vertically resampled row, nch floats a pixel
 
     detail::resample_coefficients(img.width, r.x0, r.x1, ow, tx, xfirst, xcount, xcoef);
     detail::resample_coefficients(img.height, r.y0, r.y1, oh, ty, yfirst, ycount, ycoef);
-
-    // Picture rows are resampled horizontally once each, into a ring of ty rows: row y sits at
-    // slot y % ty. `next` is the first row not yet resampled.
-    int next = 0;
+    const int x_lo = xfirst[0];                                 // columns the horizontal pass reads
+    const int x_hi = xfirst[ow - 1] + xcount[ow - 1];
     for (int oy = 0; oy < oh; ++oy) {
-        const int y0 = yfirst[oy], yn = ycount[oy];
-        if (next < y0) next = y0;
-        for (; next < y0 + yn; ++next) {
-            const uint8_t* p = img.row(next);
-            float* row = ring + size_t(next % ty) * ow * 3;
-            for (int ox = 0; ox < ow; ++ox) {
-                const float* c = xcoef + size_t(ox) * tx;
-                const uint8_t* q = p + size_t(xfirst[ox]) * nch;
-                float a0 = 0, a1 = 0, a2 = 0;
-                for (int t = 0; t < xcount[ox]; ++t, q += nch) {
-                    a0 += float(q[off[0]]) * c[t];
-                    a1 += float(q[off[1]]) * c[t];
-                    a2 += float(q[off[2]]) * c[t];
-                }
-                row[3 * ox] = a0, row[3 * ox + 1] = a1, row[3 * ox + 2] = a2;
-            }
-        }
-        const float* c = ycoef + size_t(oy) * ty;
+        detail::blend_rows(img, yfirst[oy], ycount[oy], ycoef + size_t(oy) * ty, x_lo * nch, (x_hi - x_lo) * nch, row);
         float* q = dst.at(oy, 0);
         for (int ox = 0; ox < ow; ++ox, q += dst.px) {
+            const float* c = xcoef + size_t(ox) * tx;
+            const float* v = row + size_t(xfirst[ox] - x_lo) * nch;
             float rgb[3] = {0, 0, 0};
-            for (int t = 0; t < yn; ++t) {
-                const float* v = ring + size_t((y0 + t) % ty) * ow * 3 + 3 * ox;
-                rgb[0] += v[0] * c[t];
-                rgb[1] += v[1] * c[t];
-                rgb[2] += v[2] * c[t];
+            for (int t = 0; t < xcount[ox]; ++t, v += nch) {
+                rgb[0] += v[off[0]] * c[t];
+                rgb[1] += v[off[1]] * c[t];
+                rgb[2] += v[off[2]] * c[t];
             }
             for (int k = 0; k < 3; ++k) q[k] = (rgb[norm.component[k]] - norm.mean[k]) * norm.scale[k];
         }

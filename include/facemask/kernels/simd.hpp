@@ -57,6 +57,39 @@ FACEMASK_INLINE void store(float* dst, const B& v, int valid) {
 
 FACEMASK_INLINE B activate(const B& x, const B& slope) { return xsimd::max(x, x * slope); }
 
+// V bytes widened to V floats. xsimd 8.1 converts between types of different sizes one lane at
+// a time, so the common ISAs get their widening instructions here.
+FACEMASK_INLINE B load_bytes(const uint8_t* p) {
+#if defined(__AVX512F__)
+    if constexpr (V == 16) return B(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))));
+#elif defined(__AVX2__)
+    if constexpr (V == 8) return B(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)))));
+#elif defined(__SSE4_1__)
+    if constexpr (V == 4) {
+        int32_t v;
+        std::memcpy(&v, p, 4);
+        return B(_mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(v))));
+    }
+#elif defined(__SSE2__)
+    if constexpr (V == 4) {
+        int32_t v;
+        std::memcpy(&v, p, 4);
+        const __m128i zero = _mm_setzero_si128();
+        return B(_mm_cvtepi32_ps(_mm_unpacklo_epi16(_mm_unpacklo_epi8(_mm_cvtsi32_si128(v), zero), zero)));
+    }
+#elif defined(__ARM_NEON)
+    if constexpr (V == 4) {
+        uint32_t v;
+        std::memcpy(&v, p, 4);
+        const uint16x8_t wide = vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(v)));
+        return B(vcvtq_f32_u32(vmovl_u16(vget_low_u16(wide))));
+    }
+#endif
+    alignas(64) float tmp[V];
+    for (int i = 0; i < V; ++i) tmp[i] = float(p[i]);
+    return B::load_aligned(tmp);
+}
+
 // ---- weight packing (load time) ----------------------------------------------------------
 
 // Dense KxK (taps = K*K) or pointwise (taps = 1) weights [cout][taps][cin] are packed as
