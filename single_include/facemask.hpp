@@ -2648,12 +2648,13 @@ public:
         return Status();
     }
 
-    // Workspace bytes one call needs for a network input size (e.g. to size a static arena),
-    // including `scratch` bytes of resampling scratch (resample_scratch_bytes).
+    // Bytes of Workspace::use_memory() one call needs for a network input size (to size a
+    // static arena), including `scratch` bytes of resampling scratch (resample_scratch_bytes)
+    // and the up to 63 bytes lost aligning the block.
     size_t workspace_bytes(int w, int h, size_t scratch = 0, int top_k = 5000) const {
         if (!loaded()) return 0;
         const graph::Plan p = graph::make_plan(net_.graph(), w, h);
-        return layout(p, scratch, top_k).total;
+        return layout(p, scratch, top_k).total + kAlign;
     }
 
 private:
@@ -2965,10 +2966,18 @@ public:
         return Status();
     }
 
-    // Workspace bytes for one classification at the blob's input size, plus `scratch`.
+    // Bytes of Workspace::use_memory() for one classification at the blob's input size, plus
+    // `scratch` resampling bytes and the up to 63 bytes lost aligning the block.
     size_t workspace_bytes(size_t scratch = 0) const {
         if (!loaded()) return 0;
-        return layout(graph::make_plan(net_.graph(), input_width(), input_height()), scratch).total;
+        return layout(graph::make_plan(net_.graph(), input_width(), input_height()), scratch).total + kAlign;
+    }
+
+    // Resampling scratch enough for any face of a picture_w x picture_h picture.
+    size_t scratch_bytes(int picture_w, int picture_h) const {
+        if (!loaded()) return 0;
+        return resample_scratch_bytes(picture_w, picture_h, Rect{0.0f, 0.0f, float(picture_w), float(picture_h)},
+                                      input_width(), input_height());
     }
 
     static float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
@@ -3131,11 +3140,20 @@ public:
         return Status();
     }
 
-    // Workspace bytes for a network input size (sum over both models), for a static arena.
+    // Bytes of Workspace::use_memory() for a network input size (both models: the slots are
+    // carved from one block), for a static arena.
     size_t workspace_bytes(int net_w, int net_h, size_t detector_scratch = 0, size_t classifier_scratch = 0,
                            int top_k = 5000) const {
-        return align_up(detector_.workspace_bytes(net_w, net_h, detector_scratch, top_k)) +
-               align_up(classifier_.workspace_bytes(classifier_scratch));
+        return detector_.workspace_bytes(net_w, net_h, detector_scratch, top_k) +
+               classifier_.workspace_bytes(classifier_scratch);
+    }
+
+    // Bytes of Workspace::use_memory() that run() needs for any picture of this size.
+    size_t workspace_bytes_for(int picture_w, int picture_h, const PipelineOptions& opt) const {
+        int w = 0, h = 0;
+        if (!detector_.input_size(picture_w, picture_h, opt.detect, &w, &h)) return 0;
+        return workspace_bytes(w, h, resample_scratch_bytes(picture_w, picture_h, w, h),
+                               classifier_.scratch_bytes(picture_w, picture_h), opt.detect.top_k);
     }
 
 private:

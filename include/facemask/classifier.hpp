@@ -152,10 +152,18 @@ public:
         return Status();
     }
 
-    // Workspace bytes for one classification at the blob's input size, plus `scratch`.
+    // Bytes of Workspace::use_memory() for one classification at the blob's input size, plus
+    // `scratch` resampling bytes and the up to 63 bytes lost aligning the block.
     size_t workspace_bytes(size_t scratch = 0) const {
         if (!loaded()) return 0;
-        return layout(graph::make_plan(net_.graph(), input_width(), input_height()), scratch).total;
+        return layout(graph::make_plan(net_.graph(), input_width(), input_height()), scratch).total + kAlign;
+    }
+
+    // Resampling scratch enough for any face of a picture_w x picture_h picture.
+    size_t scratch_bytes(int picture_w, int picture_h) const {
+        if (!loaded()) return 0;
+        return resample_scratch_bytes(picture_w, picture_h, Rect{0.0f, 0.0f, float(picture_w), float(picture_h)},
+                                      input_width(), input_height());
     }
 
     static float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }

@@ -216,12 +216,13 @@ public:
         return Status();
     }
 
-    // Workspace bytes one call needs for a network input size (e.g. to size a static arena),
-    // including `scratch` bytes of resampling scratch (resample_scratch_bytes).
+    // Bytes of Workspace::use_memory() one call needs for a network input size (to size a
+    // static arena), including `scratch` bytes of resampling scratch (resample_scratch_bytes)
+    // and the up to 63 bytes lost aligning the block.
     size_t workspace_bytes(int w, int h, size_t scratch = 0, int top_k = 5000) const {
         if (!loaded()) return 0;
         const graph::Plan p = graph::make_plan(net_.graph(), w, h);
-        return layout(p, scratch, top_k).total;
+        return layout(p, scratch, top_k).total + kAlign;
     }
 
 private:

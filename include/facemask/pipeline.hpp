@@ -74,11 +74,20 @@ public:
         return Status();
     }
 
-    // Workspace bytes for a network input size (sum over both models), for a static arena.
+    // Bytes of Workspace::use_memory() for a network input size (both models: the slots are
+    // carved from one block), for a static arena.
     size_t workspace_bytes(int net_w, int net_h, size_t detector_scratch = 0, size_t classifier_scratch = 0,
                            int top_k = 5000) const {
-        return align_up(detector_.workspace_bytes(net_w, net_h, detector_scratch, top_k)) +
-               align_up(classifier_.workspace_bytes(classifier_scratch));
+        return detector_.workspace_bytes(net_w, net_h, detector_scratch, top_k) +
+               classifier_.workspace_bytes(classifier_scratch);
+    }
+
+    // Bytes of Workspace::use_memory() that run() needs for any picture of this size.
+    size_t workspace_bytes_for(int picture_w, int picture_h, const PipelineOptions& opt) const {
+        int w = 0, h = 0;
+        if (!detector_.input_size(picture_w, picture_h, opt.detect, &w, &h)) return 0;
+        return workspace_bytes(w, h, resample_scratch_bytes(picture_w, picture_h, w, h),
+                               classifier_.scratch_bytes(picture_w, picture_h), opt.detect.top_k);
     }
 
 private:
