@@ -1,0 +1,204 @@
+// facemask.js — the facemask engine in the browser: a few functions over the WebAssembly
+// builds made by examples/web/build.sh (facemask_simd.js/.wasm and facemask_scalar.js/.wasm,
+// next to this file).
+//
+//   import { FaceMask } from './facemask.js';
+//   const fm = await FaceMask.create({ detectorUrl: 'weights/retinaface_mnet025.fmb',
+//                                      classifierUrl: 'weights/mask_classifier.fmb' });
+//   const { faces, annotated, ms } = fm.run(imageData, { conf: 0.5 });
+//   ctx.putImageData(annotated, 0, 0);
+//   fm.destroy();
+//
+// faces: [{ box: [x1, y1, x2, y2], score, landmarks: [[x, y] x 5], mask: p(masked) | null,
+//           label: 'masked' | 'not_masked' | null }]   (the schema of example_annotate --json)
+
+// A 1-function module using v128 (i8x16.splat, i8x16.popcnt): valid only where wasm SIMD is.
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
+
+const FLAG_DRAW = 1, FLAG_LANDMARKS = 2, FLAG_NO_CLASSIFY = 4;
+
+/** True when this browser runs WebAssembly SIMD128. */
+export function simdSupported() {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+  } catch (e) {
+    return false;
+  }
+}
+
+async function fetchBytes(url, what) {
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new Error(`cannot fetch the ${what} from ${url}: ${e.message}`);
+  }
+  if (!response.ok) throw new Error(`cannot fetch the ${what} from ${url}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+function asBytes(x, what) {
+  if (x == null) return null;
+  if (x instanceof Uint8Array) return x;
+  if (x instanceof ArrayBuffer) return new Uint8Array(x);
+  if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  throw new Error(`the ${what} must be an ArrayBuffer or a typed array`);
+}
+
+const modules = new Map();  // build name -> Promise<emscripten module>
+
+function loadModule(simd, baseUrl) {
+  const name = simd ? 'facemask_simd' : 'facemask_scalar';
+  const key = `${baseUrl}|${name}`;
+  if (!modules.has(key)) {
+    const jsUrl = new URL(`${name}.js`, baseUrl).href;
+    const wasmUrl = new URL(`${name}.wasm`, baseUrl).href;
+    const p = import(jsUrl).then((m) => m.default({
+      locateFile: (file) => (file.endsWith('.wasm') ? wasmUrl : new URL(file, baseUrl).href),
+      print: (t) => console.log(`[${name}] ${t}`),
+      printErr: (t) => console.warn(`[${name}] ${t}`),
+    }));
+    p.catch(() => modules.delete(key));  // a failed load may be retried
+    modules.set(key, p);
+  }
+  return modules.get(key);
+}
+
+class Engine {
+  constructor(mod, handle, simd, hasClassifier) {
+    this._m = mod;
+    this._h = handle;
+    this._in = 0;       // cached input buffer in wasm memory
+    this._inBytes = 0;
+    this._scale = 0;    // cached scale text
+    this.simd = simd;                                  // the SIMD128 build?
+    this.kernels = mod.UTF8ToString(mod._fm_simd_name());  // 'sse4.1' or 'scalar'
+    this.hasClassifier = hasClassifier;
+  }
+
+  _error(what) {
+    return new Error(`${what}: ${this._m.UTF8ToString(this._m._fm_last_error()) || 'unknown error'}`);
+  }
+
+  _alive() {
+    if (!this._h) throw new Error('this FaceMask was destroyed');
+  }
+
+  _input(bytes) {
+    if (bytes > this._inBytes) {
+      if (this._in) this._m._free(this._in);
+      this._in = this._m._malloc(bytes);
+      this._inBytes = this._in ? bytes : 0;
+      if (!this._in) throw new Error(`out of memory: cannot hold a ${bytes}-byte picture`);
+    }
+    return this._in;
+  }
+
+  /**
+   * Finds the faces in an RGBA picture and classifies them.
+   * image: ImageData, or { data: Uint8Array | Uint8ClampedArray (RGBA), width, height }.
+   * options: conf (0.5), nms (0.4), maskThreshold (0.5), scale ('long=640' | 'native' |
+   *   'factor=F' | 'WxH'), draw (true), landmarks (false), classify (true).
+   * Returns { faces, width, height, annotated: ImageData | null, ms, kernels }.
+   */
+  run(image, options = {}) {
+    this._alive();
+    const { data, width, height } = image || {};
+    if (!data || !(width > 0) || !(height > 0)) throw new Error('run: give an ImageData or { data, width, height }');
+    if (data.length !== width * height * 4)
+      throw new Error(`run: ${width}x${height} RGBA needs ${width * height * 4} bytes, the data has ${data.length}`);
+    const o = { conf: 0.5, nms: 0.4, maskThreshold: 0.5, scale: 'long=640', draw: true, landmarks: false,
+      classify: true, ...options };
+    const m = this._m;
+    const t0 = performance.now();
+    const ptr = this._input(data.length);
+    m.HEAPU8.set(data, ptr);
+    const scaleBytes = m.lengthBytesUTF8(o.scale) + 1;
+    const scalePtr = m._malloc(scaleBytes);
+    m.stringToUTF8(o.scale, scalePtr, scaleBytes);
+    const flags = (o.draw ? FLAG_DRAW : 0) | (o.landmarks ? FLAG_LANDMARKS : 0) | (o.classify ? 0 : FLAG_NO_CLASSIFY);
+    const json = m._fm_run(this._h, ptr, width, height, o.conf, o.nms, o.maskThreshold, scalePtr, flags);
+    m._free(scalePtr);
+    if (!json) throw this._error('run');
+    const result = JSON.parse(m.UTF8ToString(json));
+    let annotated = null;
+    if (o.draw) {
+      const p = m._fm_pixels(this._h);
+      const pixels = new Uint8ClampedArray(width * height * 4);
+      pixels.set(m.HEAPU8.subarray(p, p + pixels.length));  // HEAPU8 after the call: memory may have grown
+      annotated = typeof ImageData === 'function' ? new ImageData(pixels, width, height) : { data: pixels, width, height };
+    }
+    const ms = performance.now() - t0;
+    return { faces: result.faces, width, height, annotated, ms, kernels: this.kernels };
+  }
+
+  /**
+   * For benchmarks: copies a normalised input (h x w x 3 floats, network channel order) into
+   * the module once and returns { run(), free() }, run() being the detector network alone.
+   */
+  prepareForward(input, w, h) {
+    this._alive();
+    if (!(input instanceof Float32Array) || input.length !== w * h * 3)
+      throw new Error(`prepareForward: want a Float32Array of ${w * h * 3} values`);
+    const m = this._m;
+    const ptr = m._malloc(input.byteLength);
+    if (!ptr) throw new Error('prepareForward: out of memory');
+    new Float32Array(m.HEAPU8.buffer, ptr, input.length).set(input);
+    const self = this;
+    return {
+      run() {
+        self._alive();
+        if (m._fm_forward(self._h, ptr, w, h) !== 0) throw self._error('forward');
+      },
+      free() { m._free(ptr); },
+    };
+  }
+
+  /** Frees the engine's memory; the object cannot be used afterwards. */
+  destroy() {
+    if (!this._h) return;
+    this._m._fm_destroy(this._h);
+    if (this._in) this._m._free(this._in);
+    this._h = 0;
+    this._in = 0;
+    this._inBytes = 0;
+  }
+}
+
+/**
+ * Creates an engine.
+ * weights: { detectorUrl, classifierUrl } or { detector, classifier } (ArrayBuffer / typed
+ *   array); the classifier may be left out (or null) to detect faces only.
+ * options: simd: 'auto' (default: SIMD128 where the browser has it) | true | false;
+ *   baseUrl: where facemask_{simd,scalar}.{js,wasm} are (default: next to facemask.js);
+ *   selfTest: run the blobs' self-tests after loading (default true).
+ */
+export async function create(weights = {}, options = {}) {
+  const { simd = 'auto', baseUrl = new URL('./', import.meta.url).href, selfTest = true } = options;
+  const haveSimd = simdSupported();
+  if (simd === true && !haveSimd) throw new Error('this browser has no WebAssembly SIMD128; use simd: false or "auto"');
+  const useSimd = simd === 'auto' ? haveSimd : Boolean(simd);
+  const [det, cls, mod] = await Promise.all([
+    weights.detector != null ? asBytes(weights.detector, 'detector blob')
+      : weights.detectorUrl ? fetchBytes(weights.detectorUrl, 'detector blob') : null,
+    weights.classifier != null ? asBytes(weights.classifier, 'classifier blob')
+      : weights.classifierUrl ? fetchBytes(weights.classifierUrl, 'classifier blob') : null,
+    loadModule(useSimd, baseUrl).catch((e) => {
+      throw new Error(`cannot load the ${useSimd ? 'SIMD' : 'scalar'} WebAssembly build: ${e.message || e}`);
+    }),
+  ]);
+  if (!det) throw new Error('create: give the detector blob (detector or detectorUrl)');
+  const dp = mod._malloc(det.length), cp = cls ? mod._malloc(cls.length) : 0;
+  mod.HEAPU8.set(det, dp);
+  if (cls) mod.HEAPU8.set(cls, cp);
+  const handle = mod._fm_create(dp, det.length, cp, cls ? cls.length : 0, selfTest ? 1 : 0);
+  mod._free(dp);
+  if (cp) mod._free(cp);
+  if (!handle) throw new Error(`create: ${mod.UTF8ToString(mod._fm_last_error())}`);
+  return new Engine(mod, handle, useSimd, Boolean(cls));
+}
+
+export const FaceMask = { create, simdSupported };
+export default FaceMask;
