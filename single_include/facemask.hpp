@@ -2112,7 +2112,7 @@ inline Status add_mobilenet(const blob::Reader& r, graph::Graph& g, graph::Packe
                             Backbone* body) {
     const uint32_t width = r.config().width_x1000;
     int level = 0, prev = input, cin = 3;
-    char prefix[16];
+    char prefix[24];
     for (int i = 0; i < kMobileNetBlocks; ++i) {
         const int cout = mobilenet_channels(i, width);
         if (cout <= 0)
@@ -2192,7 +2192,7 @@ inline Status build_retinaface(const blob::Reader& r, graph::Graph& g, graph::Pa
     if (F % 4 != 0 || F > 1024) return Status::fail(Error::bad_blob, "FPN width %d is not a multiple of 4", F);
     int lat[kRetinaLevels];
     for (int k = kRetinaLevels - 1; k >= 0; --k) {
-        char name[16];
+        char name[32];
         std::snprintf(name, sizeof name, "fpn.lat%d", k + 1);
         const int tap = kRetinaBodyTap[k];
         lat[k] = g.add_tensor(kRetinaTensorLevel[k], F);
@@ -2212,7 +2212,7 @@ inline Status build_retinaface(const blob::Reader& r, graph::Graph& g, graph::Pa
         const int ssh = g.add_tensor(lv, F);
         const int a5 = g.add_tensor(lv, F / 4);
         const int a7 = g.add_tensor(lv, F / 4);
-        char name[24];
+        char name[32];
         std::snprintf(name, sizeof name, "ssh%d.c3", k + 1);
         FACEMASK_TRY(add_conv3x3(r, g, pk, name, 1, lat[k], ssh, F, F / 2, ssh_act, 0));
         std::snprintf(name, sizeof name, "ssh%d.c5a", k + 1);
@@ -2410,16 +2410,21 @@ private:
     Status reserve(detail::Slot& s, size_t bytes) {
         if (bytes <= s.mem.size()) return Status();
         if (external_.external()) {
-            if (s.mem.size() != 0)
-                return Status::fail(Error::out_of_memory,
-                                    "workspace memory: a model needs %zu bytes, more than when it was first planned (%zu)",
-                                    bytes, s.mem.size());
-            const size_t left = external_.size() - external_used_;
+            // A slot grows in place when it is the last one carved; an earlier one cannot move.
+            size_t start = external_used_;
+            if (s.mem.size() != 0) {
+                start = size_t(s.mem.data() - external_.data());
+                if (start + align_up(s.mem.size()) != external_used_)
+                    return Status::fail(Error::out_of_memory,
+                                        "workspace memory: a model needs %zu bytes, more than the %zu it was first given",
+                                        bytes, s.mem.size());
+            }
+            const size_t left = external_.size() - start;
             if (bytes > left)
                 return Status::fail(Error::out_of_memory, "workspace memory of %zu bytes is too small: %zu more needed",
                                     external_.size(), bytes - left);
-            s.mem.use_external(external_.data() + external_used_, bytes);
-            external_used_ += align_up(bytes);
+            s.mem.use_external(external_.data() + start, bytes);
+            external_used_ = start + align_up(bytes);
             return Status();
         }
         if (!s.mem.reserve(bytes)) return Status::fail(Error::out_of_memory, "cannot allocate a %zu-byte workspace", bytes);
@@ -2630,7 +2635,7 @@ public:
         const float tol = config().selftest_tolerance;
         for (int k = 0; k < detail::kRetinaLevels; ++k) {
             const kernels::View& v = heads.level[k];
-            char name[24];
+            char name[32];
             std::snprintf(name, sizeof name, "selftest.head%d", k + 1);
             const uint32_t shape[3] = {uint32_t(v.h), uint32_t(v.w), uint32_t(v.c)};
             blob::Tensor want;
@@ -2903,8 +2908,10 @@ public:
         if (!resample_supported(double(r.x1 - r.x0), input_width()) || !resample_supported(double(r.y1 - r.y0), input_height()))
             return Status::fail(Error::too_large, "face crop of %.0fx%.0f pixels is too large to resample", double(r.x1 - r.x0),
                                 double(r.y1 - r.y0));
+        // Scratch for the largest face this picture can hold, so that later, larger faces of
+        // pictures of this size need no more memory.
         detail::Slot* s = nullptr;
-        FACEMASK_TRY(prepare(ws, resample_scratch_bytes(image.width, image.height, r, input_width(), input_height()), &s));
+        FACEMASK_TRY(prepare(ws, scratch_bytes(image.width, image.height), &s));
         const graph::Graph& g = net_.graph();
         preprocess(image, r, detail::input_norm(config()), graph::tensor_view(g, s->plan, g.input, s->mem.data()),
                    s->mem.data() + s->offsets[kScratch]);

@@ -89,8 +89,10 @@ public:
         if (!resample_supported(double(r.x1 - r.x0), input_width()) || !resample_supported(double(r.y1 - r.y0), input_height()))
             return Status::fail(Error::too_large, "face crop of %.0fx%.0f pixels is too large to resample", double(r.x1 - r.x0),
                                 double(r.y1 - r.y0));
+        // Scratch for the largest face this picture can hold, so that later, larger faces of
+        // pictures of this size need no more memory.
         detail::Slot* s = nullptr;
-        FACEMASK_TRY(prepare(ws, resample_scratch_bytes(image.width, image.height, r, input_width(), input_height()), &s));
+        FACEMASK_TRY(prepare(ws, scratch_bytes(image.width, image.height), &s));
         const graph::Graph& g = net_.graph();
         preprocess(image, r, detail::input_norm(config()), graph::tensor_view(g, s->plan, g.input, s->mem.data()),
                    s->mem.data() + s->offsets[kScratch]);

@@ -198,7 +198,7 @@ public:
         const float tol = config().selftest_tolerance;
         for (int k = 0; k < detail::kRetinaLevels; ++k) {
             const kernels::View& v = heads.level[k];
-            char name[24];
+            char name[32];
             std::snprintf(name, sizeof name, "selftest.head%d", k + 1);
             const uint32_t shape[3] = {uint32_t(v.h), uint32_t(v.w), uint32_t(v.c)};
             blob::Tensor want;

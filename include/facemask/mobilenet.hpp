@@ -91,7 +91,7 @@ inline Status add_mobilenet(const blob::Reader& r, graph::Graph& g, graph::Packe
                             Backbone* body) {
     const uint32_t width = r.config().width_x1000;
     int level = 0, prev = input, cin = 3;
-    char prefix[16];
+    char prefix[24];
     for (int i = 0; i < kMobileNetBlocks; ++i) {
         const int cout = mobilenet_channels(i, width);
         if (cout <= 0)

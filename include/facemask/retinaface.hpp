@@ -49,7 +49,7 @@ inline Status build_retinaface(const blob::Reader& r, graph::Graph& g, graph::Pa
     if (F % 4 != 0 || F > 1024) return Status::fail(Error::bad_blob, "FPN width %d is not a multiple of 4", F);
     int lat[kRetinaLevels];
     for (int k = kRetinaLevels - 1; k >= 0; --k) {
-        char name[16];
+        char name[32];
         std::snprintf(name, sizeof name, "fpn.lat%d", k + 1);
         const int tap = kRetinaBodyTap[k];
         lat[k] = g.add_tensor(kRetinaTensorLevel[k], F);
@@ -69,7 +69,7 @@ inline Status build_retinaface(const blob::Reader& r, graph::Graph& g, graph::Pa
         const int ssh = g.add_tensor(lv, F);
         const int a5 = g.add_tensor(lv, F / 4);
         const int a7 = g.add_tensor(lv, F / 4);
-        char name[24];
+        char name[32];
         std::snprintf(name, sizeof name, "ssh%d.c3", k + 1);
         FACEMASK_TRY(add_conv3x3(r, g, pk, name, 1, lat[k], ssh, F, F / 2, ssh_act, 0));
         std::snprintf(name, sizeof name, "ssh%d.c5a", k + 1);

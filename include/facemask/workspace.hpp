@@ -77,16 +77,21 @@ private:
     Status reserve(detail::Slot& s, size_t bytes) {
         if (bytes <= s.mem.size()) return Status();
         if (external_.external()) {
-            if (s.mem.size() != 0)
-                return Status::fail(Error::out_of_memory,
-                                    "workspace memory: a model needs %zu bytes, more than when it was first planned (%zu)",
-                                    bytes, s.mem.size());
-            const size_t left = external_.size() - external_used_;
+            // A slot grows in place when it is the last one carved; an earlier one cannot move.
+            size_t start = external_used_;
+            if (s.mem.size() != 0) {
+                start = size_t(s.mem.data() - external_.data());
+                if (start + align_up(s.mem.size()) != external_used_)
+                    return Status::fail(Error::out_of_memory,
+                                        "workspace memory: a model needs %zu bytes, more than the %zu it was first given",
+                                        bytes, s.mem.size());
+            }
+            const size_t left = external_.size() - start;
             if (bytes > left)
                 return Status::fail(Error::out_of_memory, "workspace memory of %zu bytes is too small: %zu more needed",
                                     external_.size(), bytes - left);
-            s.mem.use_external(external_.data() + external_used_, bytes);
-            external_used_ += align_up(bytes);
+            s.mem.use_external(external_.data() + start, bytes);
+            external_used_ = start + align_up(bytes);
             return Status();
         }
         if (!s.mem.reserve(bytes)) return Status::fail(Error::out_of_memory, "cannot allocate a %zu-byte workspace", bytes);
