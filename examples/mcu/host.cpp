@@ -1,0 +1,115 @@
+// host.cpp — the native companion of the Cortex-M example, built from the same single header in
+// the same configuration as the firmware (scalar kernels, one thread):
+//
+//   host picture IN.jpg OUT.ppm WxH
+//       decodes a picture (stb) and resamples it to WxH with the engine's own resampler (PIL's
+//       antialiased bilinear), rounded to 8 bits, as a binary PPM: the pixels the MCU reads.
+//   host run DETECTOR.fmb CLASSIFIER.fmb PICTURE.ppm [--top-k N]
+//       the reference: exactly what main.cpp does (app.hpp), with the arena from the heap sized
+//       by the same workspace_bytes() calls, printing the same text.
+//
+//   g++ -std=gnu++17 -O2 -DFACEMASK_NO_SIMD -DFACEMASK_NO_OPENMP -I single_include
+//       -isystem /usr/include/stb examples/mcu/host.cpp -o host      (build.sh does this)
+#define FACEMASK_STB_IMPLEMENTATION
+#include "facemask.hpp"
+
+#include "app.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace {
+
+using namespace facemask;
+
+void emit(const char* text, size_t n) { std::fwrite(text, 1, n, stdout); }
+
+unsigned char* read_all(const char* path, size_t* size) {
+    FILE* f = std::fopen(path, "rb");
+    if (!f) return nullptr;
+    std::fseek(f, 0, SEEK_END);
+    const long n = std::ftell(f);
+    std::fseek(f, 0, SEEK_SET);
+    unsigned char* p = n > 0 ? static_cast<unsigned char*>(std::aligned_alloc(64, (size_t(n) + 63) / 64 * 64)) : nullptr;
+    if (p && std::fread(p, 1, size_t(n), f) != size_t(n)) std::free(p), p = nullptr;
+    std::fclose(f);
+    *size = size_t(n);
+    return p;
+}
+
+int picture(const char* in, const char* out, const char* size) {
+    int W = 0, H = 0;
+    if (std::sscanf(size, "%dx%d", &W, &H) != 2 || W < 1 || H < 1) return std::fprintf(stderr, "host: bad size '%s'\n", size), 2;
+    Image img;
+    Status st = img.load(in);
+    if (!st) return std::fprintf(stderr, "host: %s\n", st.message()), 1;
+    // Identity normalisation: the resampler's float output is the 0..255 pixel value.
+    detail::InputNorm norm;
+    for (int k = 0; k < 3; ++k) norm.component[k] = k, norm.mean[k] = 0.0f, norm.scale[k] = 1.0f;
+    float* px = static_cast<float*>(std::malloc(size_t(W) * H * 3 * sizeof(float)));
+    const size_t scratch_bytes = resample_scratch_bytes(img.width(), img.height(), W, H);
+    unsigned char* scratch = static_cast<unsigned char*>(std::aligned_alloc(64, align_up(scratch_bytes ? scratch_bytes : 64)));
+    kernels::View v;
+    v.data = px, v.h = H, v.w = W, v.c = 3, v.px = 3, v.row = ptrdiff_t(W) * 3;
+    preprocess(img.view(), norm, v, scratch);
+    FILE* f = std::fopen(out, "wb");
+    if (!f) return std::fprintf(stderr, "host: cannot write %s\n", out), 1;
+    std::fprintf(f, "P6\n%d %d\n255\n", W, H);
+    for (size_t i = 0; i < size_t(W) * H * 3; ++i) {
+        float x = std::floor(px[i] + 0.5f);
+        std::fputc(x < 0 ? 0 : x > 255 ? 255 : int(x), f);
+    }
+    std::free(px);
+    std::free(scratch);
+    if (std::fclose(f) != 0) return 1;
+    std::fprintf(stderr, "host: %s (%dx%d) -> %s (%dx%d)\n", in, img.width(), img.height(), out, W, H);
+    return 0;
+}
+
+int run(const char* det_path, const char* cls_path, const char* pic_path, int top_k) {
+    size_t nd = 0, nc = 0, np = 0;
+    unsigned char* d = read_all(det_path, &nd);
+    unsigned char* c = read_all(cls_path, &nc);
+    unsigned char* p = read_all(pic_path, &np);
+    if (!d || !c || !p) return std::fprintf(stderr, "host: cannot read the blobs or the picture\n"), 1;
+    Detector det;
+    Classifier cls;
+    Status st = det.load_memory(d, nd, Ownership::borrow);
+    if (st) st = cls.load_memory(c, nc, Ownership::borrow);
+    if (!st) return std::fprintf(stderr, "host: %s\n", st.message()), 1;
+    int w = 0, h = 0;
+    size_t offset = 0;
+    if (!fm_mcu::parse_ppm(p, np, &w, &h, &offset)) return std::fprintf(stderr, "host: %s is not a binary PPM\n", pic_path), 2;
+    const ImageView image(p + offset, w, h, PixelFormat::rgb);
+    fm_mcu::Arena arena;
+    arena.detector_bytes = det.workspace_bytes(w, h, resample_scratch_bytes(w, h, w, h), top_k);
+    arena.classifier_bytes =
+        cls.workspace_bytes(resample_scratch_bytes(w, h, whole(image), cls.input_width(), cls.input_height()));
+    const size_t total = align_up(arena.detector_bytes) + align_up(arena.classifier_bytes);
+    arena.data = static_cast<unsigned char*>(std::aligned_alloc(64, total));
+    std::printf("# facemask %s native reference, kernels: %s, arena %zu bytes\n", FACEMASK_VERSION_STRING, simd_name(), total);
+    Workspace dws, cws;
+    const int rc = fm_mcu::run(det, cls, dws, cws, arena, image, top_k, emit);
+    std::free(arena.data);
+    std::free(d), std::free(c), std::free(p);
+    return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc == 5 && !std::strcmp(argv[1], "picture")) return picture(argv[2], argv[3], argv[4]);
+    if ((argc == 5 || argc == 7) && !std::strcmp(argv[1], "run")) {
+        int top_k = 5000;
+        if (argc == 7) {
+            if (std::strcmp(argv[5], "--top-k") != 0 || (top_k = std::atoi(argv[6])) < 1)
+                return std::fprintf(stderr, "host: bad --top-k\n"), 2;
+        }
+        return run(argv[2], argv[3], argv[4], top_k);
+    }
+    std::fprintf(stderr,
+                 "usage: host picture IN OUT.ppm WxH\n"
+                 "       host run DETECTOR.fmb CLASSIFIER.fmb PICTURE.ppm [--top-k N]\n");
+    return 2;
+}

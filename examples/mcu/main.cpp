@@ -1,0 +1,194 @@
+// main.cpp — facemask on a Cortex-M7 / Cortex-M55 under QEMU (bare metal, semihosting).
+//
+// Includes only the single header. The weights are const arrays in flash (generated at build time
+// by tools/blob_to_c.py) that the engine reads in place (Ownership::borrow; the scalar kernels
+// do not repack them). Every activation lives in one static arena whose size the library computed
+// for this input size at build time (tools/arena_size -> fm_mcu_arena.h); it is checked again here
+// against the library's own workspace_bytes(). There is no heap: the library's allocation hook
+// returns null, and malloc & co. are wrapped at link time to stop the program (exit 99).
+//
+// It reads a WxH binary PPM through semihosting (startup.c's own calls, not newlib's stdio, which
+// would allocate; the path is the first argument after the program, e.g. qemu ... -kernel app.elf
+// -append picture.ppm, else the built-in default), detects the faces at the picture's own size,
+// classifies each, prints them (see app.hpp) and exits 0.
+// Exit codes: 0 done; 1 engine error; 2 picture or size mismatch; 98 failed assertion; 99 heap
+// use; 100 CPU fault.
+#include <cstddef>
+#include <cstdint>
+
+// ---- facemask configuration: scalar, one thread, no file I/O, no heap -------------------------
+extern "C" void* fm_mcu_malloc(size_t bytes);
+extern "C" void fm_mcu_free(void* p);
+extern "C" void fm_mcu_assert_fail(const char* expr, const char* file, int line);
+#define FACEMASK_NO_SIMD
+#define FACEMASK_NO_OPENMP
+#define FACEMASK_NO_STDIO
+#define FACEMASK_MALLOC(n) fm_mcu_malloc(n)
+#define FACEMASK_FREE(p) fm_mcu_free(p)
+#define FACEMASK_ASSERT(x) ((x) ? (void)0 : fm_mcu_assert_fail(#x, __FILE__, __LINE__))
+#include "facemask.hpp"
+
+#include "app.hpp"
+#include "fm_mcu_arena.h"  // generated: FM_MCU_WIDTH/HEIGHT/TOP_K and the arena sizes
+
+#ifndef FM_MCU_PICTURE
+#define FM_MCU_PICTURE "picture.ppm"
+#endif
+#ifndef FM_MCU_BOARD
+#define FM_MCU_BOARD "cortex-m"
+#endif
+
+// ---- the weights (tools/blob_to_c.py) ------------------------------------------------------------
+extern "C" const unsigned char fm_detector_blob[];
+extern "C" const unsigned long fm_detector_blob_size;
+extern "C" const unsigned char fm_classifier_blob[];
+extern "C" const unsigned long fm_classifier_blob_size;
+
+// ---- start-up and semihosting (startup.c) ---------------------------------------------------------
+extern "C" {
+size_t fm_stack_used(void);
+size_t fm_stack_size(void);
+int fm_sh_open(const char* path, int mode);
+int fm_sh_close(int handle);
+long fm_sh_read(int handle, void* buf, size_t n);
+void fm_sh_write(const char* text, size_t n);
+int fm_sh_cmdline(char* buf, int size);
+[[noreturn]] void _exit(int code);
+}
+
+namespace {
+
+void emit(const char* text, size_t n) { fm_sh_write(text, n); }
+
+void emit_str(const char* s) {
+    size_t n = 0;
+    while (s[n]) ++n;
+    emit(s, n);
+}
+
+// The one arena, in its own section (.arena in the linker script), sized by the library.
+alignas(64) __attribute__((section(".bss.fm_arena"))) unsigned char g_arena[FM_MCU_ARENA_BYTES];
+
+// The picture file as read: a PPM header (< 64 bytes) and W*H*3 bytes.
+constexpr size_t kPictureBytes = size_t(FM_MCU_WIDTH) * FM_MCU_HEIGHT * 3;
+alignas(4) unsigned char g_picture[kPictureBytes + 64];
+
+// The models and workspaces are static: they hold fixed-size graphs and plans (kilobytes) that
+// would otherwise sit on the stack.
+facemask::Detector g_detector;
+facemask::Classifier g_classifier;
+facemask::Workspace g_detector_ws, g_classifier_ws;
+
+int g_malloc_calls = 0;
+
+// The picture path: the second word of the command line ("program picture.ppm", as QEMU makes it
+// from -kernel and -append), else the built-in default.
+const char* picture_path() {
+    static char cmd[512];
+    if (!fm_sh_cmdline(cmd, sizeof cmd)) return FM_MCU_PICTURE;
+    char* p = cmd;
+    while (*p == ' ') ++p;
+    while (*p && *p != ' ') ++p;  // the program name
+    while (*p == ' ') ++p;
+    if (!*p) return FM_MCU_PICTURE;
+    char* e = p;
+    while (*e && *e != ' ') ++e;
+    *e = '\0';
+    return p;
+}
+
+// Reads the whole file into g_picture; its length, or -1.
+long read_picture(const char* path) {
+    const int fd = fm_sh_open(path, 1 /* "rb" */);
+    if (fd < 0) return -1;
+    size_t n = 0;
+    while (n < sizeof g_picture) {
+        const long k = fm_sh_read(fd, g_picture + n, sizeof g_picture - n);
+        if (k <= 0) break;
+        n += size_t(k);
+    }
+    fm_sh_close(fd);
+    return long(n);
+}
+
+}  // namespace
+
+// ---- no heap: the library's hook fails, and any malloc of the C library stops the program --------
+extern "C" void* fm_mcu_malloc(size_t) {
+    ++g_malloc_calls;
+    return nullptr;  // facemask reports Error::out_of_memory
+}
+extern "C" void fm_mcu_free(void*) {}
+
+extern "C" void fm_mcu_assert_fail(const char* expr, const char* file, int line) {
+    fm_mcu::Line(emit).str("# assertion failed: ").str(expr).str(" at ").str(file).str(":").num(line).end();
+    _exit(98);
+}
+
+[[noreturn]] static void heap_trap(const char* what) {
+    emit_str("# error: heap use (");
+    emit_str(what);
+    emit_str(") in a build that must not use the heap\n");
+    _exit(99);
+}
+extern "C" {
+void* __wrap_malloc(size_t) { heap_trap("malloc"); }
+void* __wrap_calloc(size_t, size_t) { heap_trap("calloc"); }
+void* __wrap_realloc(void*, size_t) { heap_trap("realloc"); }
+void __wrap_free(void*) { heap_trap("free"); }
+void* __wrap__malloc_r(void*, size_t) { heap_trap("_malloc_r"); }
+void* __wrap__calloc_r(void*, size_t, size_t) { heap_trap("_calloc_r"); }
+void* __wrap__realloc_r(void*, void*, size_t) { heap_trap("_realloc_r"); }
+void __wrap__free_r(void*, void*) { heap_trap("_free_r"); }
+void* __wrap__sbrk(ptrdiff_t) { heap_trap("_sbrk"); }
+void* __wrap__sbrk_r(void*, ptrdiff_t) { heap_trap("_sbrk_r"); }
+}
+
+int main() {
+    using namespace facemask;
+    fm_mcu::Line info(emit);
+    info.str("# facemask ").str(FACEMASK_VERSION_STRING).str(" on ").str(FM_MCU_BOARD).str(", kernels: ").str(simd_name()).end();
+
+    Status st = g_detector.load_memory(fm_detector_blob, fm_detector_blob_size, Ownership::borrow);
+    if (st) st = g_classifier.load_memory(fm_classifier_blob, fm_classifier_blob_size, Ownership::borrow);
+    if (!st) {
+        info.str("# error: loading the weights: ").str(st.message()).end();
+        return 1;
+    }
+
+    const char* path = picture_path();
+    const long n = read_picture(path);
+    int w = 0, h = 0;
+    size_t offset = 0;
+    if (n < 0 || !fm_mcu::parse_ppm(g_picture, size_t(n), &w, &h, &offset)) {
+        info.str("# error: cannot read the binary PPM '").str(path).str("'").end();
+        return 2;
+    }
+    if (w != FM_MCU_WIDTH || h != FM_MCU_HEIGHT) {
+        info.str("# error: '").str(path).str("' is ").num(w).str("x").num(h).str("; this build's arena is for ")
+            .num(FM_MCU_WIDTH).str("x").num(FM_MCU_HEIGHT).end();
+        return 2;
+    }
+    const ImageView image(g_picture + offset, w, h, PixelFormat::rgb);
+
+    // The sizes the library computes here must be the ones the arena was built with.
+    const size_t det_bytes = g_detector.workspace_bytes(w, h, resample_scratch_bytes(w, h, w, h), FM_MCU_TOP_K);
+    const size_t cls_bytes = g_classifier.workspace_bytes(
+        resample_scratch_bytes(w, h, whole(image), g_classifier.input_width(), g_classifier.input_height()));
+    info.str("# arena ").num(long(sizeof g_arena)).str(" bytes (detector ").num(long(det_bytes)).str(" + classifier ")
+        .num(long(cls_bytes)).str("), weights ").num(long(fm_detector_blob_size)).str(" + ")
+        .num(long(fm_classifier_blob_size)).str(" bytes in place").end();
+    if (det_bytes != FM_MCU_DETECTOR_BYTES || cls_bytes != FM_MCU_CLASSIFIER_BYTES ||
+        align_up(det_bytes) + align_up(cls_bytes) > sizeof g_arena) {
+        info.str("# error: the library now needs other workspace sizes than fm_mcu_arena.h says: rebuild").end();
+        return 2;
+    }
+
+    const fm_mcu::Arena arena = {g_arena, FM_MCU_DETECTOR_BYTES, FM_MCU_CLASSIFIER_BYTES};
+    const int rc = fm_mcu::run(g_detector, g_classifier, g_detector_ws, g_classifier_ws, arena, image, FM_MCU_TOP_K, emit);
+
+    info.str("# stack used ").num(long(fm_stack_used())).str(" of ").num(long(fm_stack_size())).str(" bytes; library allocation requests ")
+        .num(g_malloc_calls).end();
+    if (g_malloc_calls != 0) return 1;
+    return rc;
+}
