@@ -33,7 +33,8 @@ const char* kUsage =
     "  --conf X              face score threshold, score > X (default 0.5)\n"
     "  --nms X               NMS IoU threshold (default 0.4)\n"
     "  --mask-threshold X    p(masked) > X is masked (default 0.5)\n"
-    "  --scale S             network input: native | long=N | factor=F | WxH (default long=640)\n"
+    "  --scale S             network input: auto | native | long=N | factor=F | WxH (default auto:\n"
+    "                        own size + twice enlarged for small pictures, long side 640 for large)\n"
     "  --threads N           threads, 0 = all cores (default 1)\n"
     "  --weights DIR         folder with retinaface_mnet025.fmb and mask_classifier.fmb\n"
     "                        (default: " FACEMASK_DEFAULT_WEIGHTS_DIR ")\n"
@@ -122,7 +123,7 @@ int parse_args(int argc, char** argv, Args* a) {
                 if (!number(v, 0, 1, &x)) return fail("--mask-threshold wants a number in [0, 1], not '%s'", v);
                 a->opt.mask_threshold = float(x);
             } else if (arg == "--scale") {
-                if (!a->opt.detect.scale.parse(v)) return fail("--scale wants native, long=N, factor=F or WxH, not '%s'", v);
+                if (!a->opt.detect.scale.parse(v)) return fail("--scale wants auto, native, long=N, factor=F or WxH, not '%s'", v);
             } else if (arg == "--threads") {
                 if (!number(v, 0, 256, &x) || x != double(int(x))) return fail("--threads wants a count 0..256, not '%s'", v);
                 a->opt.detect.threads = int(x);

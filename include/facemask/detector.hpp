@@ -17,22 +17,36 @@
 namespace facemask {
 
 // How a picture is scaled to the network input.
+//
+// The anchors cover faces of about 16 to 512 input pixels, so small faces need a picture
+// enlarged and close-ups need it shrunk. `automatic` (the default) does both for small
+// pictures: pass A sees the picture at its own size (or with the long side brought down to
+// 640), pass B sees pass A's input enlarged twice; pass B contributes only faces smaller than
+// 64 pixels in pass A's input, and the two lists are merged with NMS. Pictures whose long side
+// is 640 or more get pass A only (eval-dev, README: "Scale policy").
 struct Scale {
-    enum class Mode : uint8_t { native, long_side, factor, fixed };
-    Mode mode = Mode::long_side;
-    int long_side = 640;     // long_side: the longer side becomes this many pixels
+    enum class Mode : uint8_t { automatic, native, long_side, factor, fixed };
+    Mode mode = Mode::automatic;
+    int long_side = 640;     // long_side: the longer side becomes this many pixels;
+                             // automatic: pass A's long side limit and the two-pass limit
     float factor = 1.0f;     // factor: both sides multiplied
     int width = 0, height = 0;  // fixed: exactly this size (the aspect ratio may change)
+    float small_face = 64.0f;   // automatic: pass B faces must be smaller than this (pass A pixels)
 
+    static Scale automatic() { return Scale(); }
     static Scale native() { Scale s; s.mode = Mode::native; return s; }
     static Scale longest(int n) { Scale s; s.mode = Mode::long_side; s.long_side = n; return s; }
     static Scale times(float f) { Scale s; s.mode = Mode::factor; s.factor = f; return s; }
     static Scale fixed(int w, int h) { Scale s; s.mode = Mode::fixed; s.width = w; s.height = h; return s; }
 
-    // Parses "native", "long=N", "factor=F" or "WxH"; false if the text is not one of them.
+    // Parses "auto", "native", "long=N", "factor=F" or "WxH"; false if the text is none of them.
     bool parse(const char* text) {
         if (!text) return false;
         char* end = nullptr;
+        if (std::strcmp(text, "auto") == 0) {
+            *this = automatic();
+            return true;
+        }
         if (std::strcmp(text, "native") == 0) {
             *this = native();
             return true;
@@ -64,7 +78,7 @@ struct DetectOptions {
     float nms_iou = 0.4f;          // suppress a face overlapping a better one by IoU > this
     int top_k = 5000;              // candidates entering NMS, best first
     int max_faces = 750;           // faces kept after NMS
-    Scale scale;                   // picture -> network input; default: long side 640
+    Scale scale;                   // picture -> network input; default: automatic
     int threads = 1;               // OpenMP threads (0 = all); ignored without OpenMP
     long max_input_pixels = 4096L * 4096L;  // refuse larger network inputs (time and memory)
 };
@@ -104,11 +118,19 @@ public:
     bool loaded() const { return net_.loaded(); }
     const blob::Config& config() const { return net_.config(); }
 
-    // The network input size the options give for a picture.
+    // The network input size of the (first) pass the options give for a picture.
     Status input_size(int picture_w, int picture_h, const DetectOptions& opt, int* w, int* h) const {
         double fw = picture_w, fh = picture_h;
         const Scale& s = opt.scale;
         switch (s.mode) {
+            case Scale::Mode::automatic: {
+                const double longest = fw > fh ? fw : fh;
+                if (longest <= s.long_side) break;  // own size
+                Scale pass_a = Scale::longest(s.long_side);
+                DetectOptions o = opt;
+                o.scale = pass_a;
+                return input_size(picture_w, picture_h, o, w, h);
+            }
             case Scale::Mode::native: break;
             case Scale::Mode::long_side: {
                 const double f = double(s.long_side) / (fw > fh ? fw : fh);
@@ -138,23 +160,80 @@ public:
         return Status();
     }
 
+    // The network input sizes of every pass for a picture: 1 pass, or 2 (Scale::automatic on
+    // a picture whose long side is under the limit).
+    Status input_sizes(int picture_w, int picture_h, const DetectOptions& opt, int* passes, int w[2], int h[2]) const {
+        FACEMASK_TRY(input_size(picture_w, picture_h, opt, &w[0], &h[0]));
+        *passes = 1;
+        const int longest = picture_w > picture_h ? picture_w : picture_h;
+        if (opt.scale.mode == Scale::Mode::automatic && longest < opt.scale.long_side) {
+            DetectOptions o = opt;
+            o.scale = Scale::fixed(2 * w[0], 2 * h[0]);
+            FACEMASK_TRY(input_size(picture_w, picture_h, o, &w[1], &h[1]));
+            *passes = 2;
+        }
+        return Status();
+    }
+
     // Finds the faces in a picture. `out` points into the workspace until its next use.
     Status detect(Workspace& ws, const ImageView& image, const DetectOptions& opt, Faces* out) const {
         if (out) *out = Faces();
         FACEMASK_TRY(check_ready(opt));
         if (!out) return Status::fail(Error::invalid_argument, "detect: no output given");
         FACEMASK_TRY(check_image(image));
-        int w = 0, h = 0;
-        FACEMASK_TRY(input_size(image.width, image.height, opt, &w, &h));
+        int passes = 0, w[2] = {}, h[2] = {};
+        FACEMASK_TRY(input_sizes(image.width, image.height, opt, &passes, w, h));
         detail::Slot* s = nullptr;
-        FACEMASK_TRY(prepare(ws, w, h, resample_scratch_bytes(image.width, image.height, w, h), opt.top_k, &s));
-        const graph::Graph& g = net_.graph();
-        unsigned char* arena = s->mem.data();
-        preprocess(image, detail::input_norm(config()), graph::tensor_view(g, s->plan, g.input, arena),
-                   arena + s->offsets[kScratch]);
-        graph::run(g, s->plan, arena, thread_count(opt.threads));
-        *out = decode(*s, float(image.width) / float(w), float(image.height) / float(h), opt);
+        if (passes == 1) {
+            FACEMASK_TRY(prepare(ws, w[0], h[0], resample_scratch_bytes(image.width, image.height, w[0], h[0]),
+                                 opt.top_k, 0, &s));
+            *out = run_pass(*s, image, opt);
+            return Status();
+        }
+        // Two passes share the slot: reserve for the larger one plus room to keep pass A's faces
+        // and merge, before anything runs (so the memory does not move between the passes).
+        const size_t merge_at = reserve_bytes(image, opt, passes, w, h);
+        const size_t list = merge_list_bytes(opt);
+        Face* kept_a = nullptr;
+        Face* kept_b = nullptr;
+        Face* merged = nullptr;
+        int na = 0, nb = 0;
+        for (int p = 0; p < 2; ++p) {
+            FACEMASK_TRY(prepare(ws, w[p], h[p], resample_scratch_bytes(image.width, image.height, w[p], h[p]),
+                                 opt.top_k, merge_at + 4 * list, &s));
+            kept_a = reinterpret_cast<Face*>(s->mem.data() + merge_at);
+            kept_b = reinterpret_cast<Face*>(s->mem.data() + merge_at + list);
+            merged = reinterpret_cast<Face*>(s->mem.data() + merge_at + 2 * list);
+            const Faces found = run_pass(*s, image, opt);
+            if (p == 0) {
+                for (const Face& f : found) kept_a[na++] = f;
+            } else {
+                // Pass B adds the small faces pass A cannot see: smaller than small_face pixels
+                // in pass A's input.
+                const float to_a = float(w[0]) / float(image.width);
+                for (const Face& f : found) {
+                    const float side = f.box.width() < f.box.height() ? f.box.width() : f.box.height();
+                    if (side * to_a < opt.scale.small_face) kept_b[nb++] = f;
+                }
+            }
+        }
+        // Both lists are sorted by score: merge them (pass A first on equal scores), then NMS.
+        int i = 0, j = 0, n = 0;
+        while (i < na || j < nb) merged[n++] = (j == nb || (i < na && kept_a[i].score >= kept_b[j].score)) ? kept_a[i++] : kept_b[j++];
+        out->data = merged;
+        out->count = detail::nms(merged, n, opt.nms_iou, opt.max_faces);
         return Status();
+    }
+
+    // Bytes of Workspace::use_memory() detect() needs for any picture of this size with these
+    // options (both passes of Scale::automatic included).
+    size_t workspace_bytes_for(int picture_w, int picture_h, const DetectOptions& opt) const {
+        int passes = 0, w[2] = {}, h[2] = {};
+        if (!loaded() || !input_sizes(picture_w, picture_h, opt, &passes, w, h)) return 0;
+        ImageView shape(nullptr, picture_w, picture_h);
+        if (passes == 1)
+            return workspace_bytes(w[0], h[0], resample_scratch_bytes(picture_w, picture_h, w[0], h[0]), opt.top_k);
+        return reserve_bytes(shape, opt, passes, w, h) + 4 * merge_list_bytes(opt) + kAlign;
     }
 
     // The network alone, on an already normalised input (h x w x 3 floats, network channel
@@ -167,7 +246,7 @@ public:
         if (w < 1 || h < 1 || w > kMaxPictureSide || h > kMaxPictureSide || long(w) * h > opt.max_input_pixels)
             return Status::fail(Error::too_large, "forward: input size %dx%d is out of range", w, h);
         detail::Slot* s = nullptr;
-        FACEMASK_TRY(prepare(ws, w, h, 0, 0, &s));
+        FACEMASK_TRY(prepare(ws, w, h, 0, 0, 0, &s));
         const graph::Graph& g = net_.graph();
         unsigned char* arena = s->mem.data();
         const kernels::View in = graph::tensor_view(g, s->plan, g.input, arena);
@@ -277,15 +356,16 @@ private:
     // Sections of a detector slot after the activation arena.
     enum Section { kPriors, kCandidates, kFaces, kScratch };
 
-    // Plans the workspace slot for an input size; allocates only when it must grow.
-    Status prepare(Workspace& ws, int w, int h, size_t scratch, int top_k, detail::Slot** slot) const {
+    // Plans the workspace slot for an input size; allocates only when it must grow (to at least
+    // `at_least` bytes, for callers that keep data after the layout).
+    Status prepare(Workspace& ws, int w, int h, size_t scratch, int top_k, size_t at_least, detail::Slot** slot) const {
         detail::Slot& s = ws.slot_for(net_.id());
         const bool same_input = s.owner == net_.id() && s.plan.width == w && s.plan.height == h;
         if (!same_input) s.plan = graph::make_plan(net_.graph(), w, h);
         const Layout l = layout(s.plan, scratch, top_k > 0 ? top_k : 1);
         unsigned char* before = s.mem.data();
         s.owner = 0;
-        FACEMASK_TRY(ws.reserve(s, l.total));
+        FACEMASK_TRY(ws.reserve(s, l.total > at_least ? l.total : at_least));
         s.offsets[kCandidates] = l.candidates;
         s.offsets[kFaces] = l.faces;
         s.offsets[kScratch] = l.scratch;
@@ -297,6 +377,33 @@ private:
         s.owner = net_.id();
         *slot = &s;
         return Status();
+    }
+
+    // One pass on a prepared slot: resample and normalise, run the network, decode.
+    Faces run_pass(detail::Slot& s, const ImageView& image, const DetectOptions& opt) const {
+        const graph::Graph& g = net_.graph();
+        unsigned char* arena = s.mem.data();
+        preprocess(image, detail::input_norm(config()), graph::tensor_view(g, s.plan, g.input, arena),
+                   arena + s.offsets[kScratch]);
+        graph::run(g, s.plan, arena, thread_count(opt.threads));
+        return decode(s, float(image.width) / float(s.plan.width), float(image.height) / float(s.plan.height), opt);
+    }
+
+    // Bytes of one face list kept across passes: a pass returns at most min(top_k, max_faces).
+    static size_t merge_list_bytes(const DetectOptions& opt) {
+        const int n = opt.top_k < opt.max_faces ? opt.top_k : opt.max_faces;
+        return align_up(size_t(n) * sizeof(Face));
+    }
+
+    // The largest layout of the passes: where data kept across passes can start.
+    size_t reserve_bytes(const ImageView& image, const DetectOptions& opt, int passes, const int* w, const int* h) const {
+        size_t most = 0;
+        for (int p = 0; p < passes; ++p) {
+            const graph::Plan plan = graph::make_plan(net_.graph(), w[p], h[p]);
+            const size_t t = layout(plan, resample_scratch_bytes(image.width, image.height, w[p], h[p]), opt.top_k).total;
+            if (t > most) most = t;
+        }
+        return align_up(most);
     }
 
     // Head outputs -> scored candidates -> top-k -> boxes in picture pixels -> NMS.

@@ -84,10 +84,8 @@ public:
 
     // Bytes of Workspace::use_memory() that run() needs for any picture of this size.
     size_t workspace_bytes_for(int picture_w, int picture_h, const PipelineOptions& opt) const {
-        int w = 0, h = 0;
-        if (!detector_.input_size(picture_w, picture_h, opt.detect, &w, &h)) return 0;
-        return workspace_bytes(w, h, resample_scratch_bytes(picture_w, picture_h, w, h),
-                               classifier_.scratch_bytes(picture_w, picture_h), opt.detect.top_k);
+        return detector_.workspace_bytes_for(picture_w, picture_h, opt.detect) +
+               classifier_.workspace_bytes(classifier_.scratch_bytes(picture_w, picture_h));
     }
 
 private:
