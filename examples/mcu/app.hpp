@@ -80,50 +80,30 @@ private:
 constexpr int kScoreDecimals = 6;  // score and p(masked)
 constexpr int kCoordDecimals = 4;  // pixels
 
-// Memory the example hands to the engine: one block, the detector's part first, then the
-// classifier's (each rounded up to 64 bytes, as Pipeline::workspace_bytes counts them).
-struct Arena {
-    unsigned char* data;
-    size_t detector_bytes, classifier_bytes;
-};
+// What the example asks of the engine: the faces of a picture found at its own size
+// (Scale::native(), so no resampling), at most `top_k` candidates before NMS, one thread, and
+// p(masked) for each. The firmware, its native reference and tools/arena_size (which sizes the
+// arena with Pipeline::workspace_bytes_for) use the same options.
+inline facemask::PipelineOptions options(int top_k) {
+    facemask::PipelineOptions opt;
+    opt.detect.scale = facemask::Scale::native();
+    opt.detect.top_k = top_k;
+    opt.detect.threads = 1;
+    return opt;
+}
 
-// Detection at the picture's own size, then p(masked) for every face; prints the result.
-// Returns 0, or 1 after printing the library's error.
-//
-// Two Workspaces over the one block instead of one: a Workspace given external memory carves a
-// model's slot on its first call and never grows it, so one classify() on a small face followed
-// by one on a larger face (larger crop -> more resampling scratch) fails with out_of_memory even
-// though the block holds Classifier::workspace_bytes(largest scratch). Re-arming the classifier's
-// Workspace for each face (use_memory() forgets the old plan, allocates nothing) sidesteps that.
-inline int run(const facemask::Detector& det, const facemask::Classifier& cls, facemask::Workspace& det_ws,
-               facemask::Workspace& cls_ws, const Arena& arena, const facemask::ImageView& image, int top_k, Sink sink,
-               facemask::Faces* result = nullptr) {
+// Detection and classification (Pipeline::run) in `ws`, which the caller has given its memory
+// (Workspace::use_memory, at least Pipeline::workspace_bytes_for(picture size, options(top_k))
+// bytes); prints the result. Returns 0, or 1 after printing the library's error.
+inline int run(const facemask::Pipeline& fm, facemask::Workspace& ws, const facemask::ImageView& image, int top_k,
+               Sink sink, facemask::Faces* result = nullptr) {
     using namespace facemask;
     Line out(sink);
-    facemask::DetectOptions opt;
-    opt.scale = Scale::native();
-    opt.top_k = top_k;
-    opt.threads = 1;
-    det_ws.use_memory(arena.data, arena.detector_bytes);
     Faces faces;
-    Status st = det.detect(det_ws, image, opt, &faces);
+    const Status st = fm.run(ws, image, options(top_k), &faces);
     if (!st) {
-        out.str("# error: detect: ").str(st.message()).end();
+        out.str("# error: ").str(st.message()).end();
         return 1;
-    }
-    unsigned char* cls_mem = arena.data + align_up(arena.detector_bytes);
-    for (Face& f : faces) {
-        f.mask = -1;
-        Rect r;
-        if (!cls.loaded() || !cls.crop(f.box, image.width, image.height, &r)) continue;  // as Classifier::classify
-        cls_ws.use_memory(cls_mem, arena.classifier_bytes);
-        float p = 0;
-        st = cls.classify(cls_ws, image, f.box, &p);
-        if (!st) {
-            out.str("# error: classify: ").str(st.message()).end();
-            return 1;
-        }
-        f.mask = p;
     }
     out.str("facemask-mcu 1 picture ").num(image.width).str("x").num(image.height).str(" faces ").num(faces.size()).end();
     for (int i = 0; i < faces.size(); ++i) {

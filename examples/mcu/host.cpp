@@ -4,9 +4,11 @@
 //   host picture IN.jpg OUT.ppm WxH
 //       decodes a picture (stb) and resamples it to WxH with the engine's own resampler (PIL's
 //       antialiased bilinear), rounded to 8 bits, as a binary PPM: the pixels the MCU reads.
-//   host run DETECTOR.fmb CLASSIFIER.fmb PICTURE.ppm [--top-k N]
-//       the reference: exactly what main.cpp does (app.hpp), with the arena from the heap sized
-//       by the same workspace_bytes() calls, printing the same text.
+//   host run DETECTOR.fmb CLASSIFIER.fmb PICTURE.ppm [--top-k N] [--offset B]
+//       the reference: exactly what main.cpp does (app.hpp), printing the same text, in one
+//       block of exactly Pipeline::workspace_bytes_for() bytes taken from the heap and started
+//       B bytes past a 64-byte boundary (default 4: a 4-byte aligned block that use_memory()
+//       must align itself, losing 60 bytes of it).
 //
 //   g++ -std=gnu++17 -O2 -DFACEMASK_NO_SIMD -DFACEMASK_NO_OPENMP -I single_include
 //       -isystem /usr/include/stb examples/mcu/host.cpp -o host      (build.sh does this)
@@ -67,31 +69,29 @@ int picture(const char* in, const char* out, const char* size) {
     return 0;
 }
 
-int run(const char* det_path, const char* cls_path, const char* pic_path, int top_k) {
+int run(const char* det_path, const char* cls_path, const char* pic_path, int top_k, int offset) {
     size_t nd = 0, nc = 0, np = 0;
     unsigned char* d = read_all(det_path, &nd);
     unsigned char* c = read_all(cls_path, &nc);
     unsigned char* p = read_all(pic_path, &np);
     if (!d || !c || !p) return std::fprintf(stderr, "host: cannot read the blobs or the picture\n"), 1;
-    Detector det;
-    Classifier cls;
-    Status st = det.load_memory(d, nd, Ownership::borrow);
-    if (st) st = cls.load_memory(c, nc, Ownership::borrow);
+    Pipeline fm;
+    const Status st = fm.load_memory(d, nd, c, nc, Ownership::borrow);
     if (!st) return std::fprintf(stderr, "host: %s\n", st.message()), 1;
     int w = 0, h = 0;
-    size_t offset = 0;
-    if (!fm_mcu::parse_ppm(p, np, &w, &h, &offset)) return std::fprintf(stderr, "host: %s is not a binary PPM\n", pic_path), 2;
-    const ImageView image(p + offset, w, h, PixelFormat::rgb);
-    fm_mcu::Arena arena;
-    arena.detector_bytes = det.workspace_bytes(w, h, resample_scratch_bytes(w, h, w, h), top_k);
-    arena.classifier_bytes =
-        cls.workspace_bytes(resample_scratch_bytes(w, h, whole(image), cls.input_width(), cls.input_height()));
-    const size_t total = align_up(arena.detector_bytes) + align_up(arena.classifier_bytes);
-    arena.data = static_cast<unsigned char*>(std::aligned_alloc(64, total));
-    std::printf("# facemask %s native reference, kernels: %s, arena %zu bytes\n", FACEMASK_VERSION_STRING, simd_name(), total);
-    Workspace dws, cws;
-    const int rc = fm_mcu::run(det, cls, dws, cws, arena, image, top_k, emit);
-    std::free(arena.data);
+    size_t offset_in_file = 0;
+    if (!fm_mcu::parse_ppm(p, np, &w, &h, &offset_in_file))
+        return std::fprintf(stderr, "host: %s is not a binary PPM\n", pic_path), 2;
+    const ImageView image(p + offset_in_file, w, h, PixelFormat::rgb);
+    const size_t bytes = fm.workspace_bytes_for(w, h, fm_mcu::options(top_k));
+    unsigned char* storage = static_cast<unsigned char*>(std::aligned_alloc(64, align_up(size_t(offset) + bytes)));
+    if (!storage) return std::fprintf(stderr, "host: cannot allocate %zu bytes\n", bytes), 1;
+    std::printf("# facemask %s native reference, kernels: %s, arena %zu bytes at +%d from 64-byte alignment\n",
+                FACEMASK_VERSION_STRING, simd_name(), bytes, offset);
+    Workspace ws;
+    ws.use_memory(storage + offset, bytes);
+    const int rc = fm_mcu::run(fm, ws, image, top_k, emit);
+    std::free(storage);
     std::free(d), std::free(c), std::free(p);
     return rc;
 }
@@ -100,16 +100,23 @@ int run(const char* det_path, const char* cls_path, const char* pic_path, int to
 
 int main(int argc, char** argv) {
     if (argc == 5 && !std::strcmp(argv[1], "picture")) return picture(argv[2], argv[3], argv[4]);
-    if ((argc == 5 || argc == 7) && !std::strcmp(argv[1], "run")) {
-        int top_k = 5000;
-        if (argc == 7) {
-            if (std::strcmp(argv[5], "--top-k") != 0 || (top_k = std::atoi(argv[6])) < 1)
-                return std::fprintf(stderr, "host: bad --top-k\n"), 2;
+    if (argc >= 5 && !std::strcmp(argv[1], "run")) {
+        int top_k = 5000, offset = 4;
+        for (int i = 5; i < argc; i += 2) {
+            if (i + 1 >= argc) return std::fprintf(stderr, "host: %s needs a value\n", argv[i]), 2;
+            if (!std::strcmp(argv[i], "--top-k")) {
+                if ((top_k = std::atoi(argv[i + 1])) < 1) return std::fprintf(stderr, "host: bad --top-k\n"), 2;
+            } else if (!std::strcmp(argv[i], "--offset")) {
+                if ((offset = std::atoi(argv[i + 1])) < 0 || offset > 63)
+                    return std::fprintf(stderr, "host: bad --offset (0..63)\n"), 2;
+            } else {
+                return std::fprintf(stderr, "host: unknown option %s\n", argv[i]), 2;
+            }
         }
-        return run(argv[2], argv[3], argv[4], top_k);
+        return run(argv[2], argv[3], argv[4], top_k, offset);
     }
     std::fprintf(stderr,
                  "usage: host picture IN OUT.ppm WxH\n"
-                 "       host run DETECTOR.fmb CLASSIFIER.fmb PICTURE.ppm [--top-k N]\n");
+                 "       host run DETECTOR.fmb CLASSIFIER.fmb PICTURE.ppm [--top-k N] [--offset B]\n");
     return 2;
 }

@@ -1,16 +1,17 @@
 // main.cpp — facemask on a Cortex-M7 / Cortex-M55 under QEMU (bare metal, semihosting).
 //
 // Includes only the single header. The weights are const arrays in flash (generated at build time
-// by tools/blob_to_c.py) that the engine reads in place (Ownership::borrow; the scalar kernels
-// do not repack them). Every activation lives in one static arena whose size the library computed
-// for this input size at build time (tools/arena_size -> fm_mcu_arena.h); it is checked again here
-// against the library's own workspace_bytes(). There is no heap: the library's allocation hook
-// returns null, and malloc & co. are wrapped at link time to stop the program (exit 99).
+// by tools/blob_to_c.py) that a facemask::Pipeline reads in place (Ownership::borrow; the scalar
+// kernels do not repack them). Everything the engine writes lives in one static block handed to
+// one Workspace (use_memory), whose size the library computed for this picture size at build time
+// (Pipeline::workspace_bytes_for, by tools/arena_size -> fm_mcu_arena.h); it is checked again here.
+// There is no heap: the library's allocation hook returns null, and malloc & co. are wrapped at
+// link time to stop the program (exit 99).
 //
 // It reads a WxH binary PPM through semihosting (startup.c's own calls, not newlib's stdio, which
 // would allocate; the path is the first argument after the program, e.g. qemu ... -kernel app.elf
 // -append picture.ppm, else the built-in default), detects the faces at the picture's own size,
-// classifies each, prints them (see app.hpp) and exits 0.
+// classifies each (Pipeline::run), prints them (see app.hpp) and exits 0.
 // Exit codes: 0 done; 1 engine error; 2 picture or size mismatch; 98 failed assertion; 99 heap
 // use; 100 CPU fault.
 #include <cstddef>
@@ -29,7 +30,7 @@ extern "C" void fm_mcu_assert_fail(const char* expr, const char* file, int line)
 #include "facemask.hpp"
 
 #include "app.hpp"
-#include "fm_mcu_arena.h"  // generated: FM_MCU_WIDTH/HEIGHT/TOP_K and the arena sizes
+#include "fm_mcu_arena.h"  // generated: FM_MCU_WIDTH/HEIGHT/TOP_K and FM_MCU_ARENA_BYTES
 
 #ifndef FM_MCU_PICTURE
 #define FM_MCU_PICTURE "picture.ppm"
@@ -66,18 +67,25 @@ void emit_str(const char* s) {
     emit(s, n);
 }
 
-// The one arena, in its own section (.arena in the linker script), sized by the library.
-alignas(64) __attribute__((section(".bss.fm_arena"))) unsigned char g_arena[FM_MCU_ARENA_BYTES];
+// The one block of engine memory, in its own section (.arena in the linker script), exactly the
+// size the library computed. That size includes the bytes use_memory() loses aligning the block
+// to 64, so the block need not be aligned; 64 just loses nothing. FM_MCU_ARENA_OFFSET (default 0)
+// starts it that many bytes past a 64-byte boundary, to check exactly that.
+#ifndef FM_MCU_ARENA_OFFSET
+#define FM_MCU_ARENA_OFFSET 0
+#endif
+alignas(64) __attribute__((section(".bss.fm_arena"))) unsigned char g_arena[FM_MCU_ARENA_OFFSET + FM_MCU_ARENA_BYTES];
+unsigned char* const g_block = g_arena + FM_MCU_ARENA_OFFSET;
+constexpr size_t kBlockBytes = FM_MCU_ARENA_BYTES;
 
 // The picture file as read: a PPM header (< 64 bytes) and W*H*3 bytes.
 constexpr size_t kPictureBytes = size_t(FM_MCU_WIDTH) * FM_MCU_HEIGHT * 3;
 alignas(4) unsigned char g_picture[kPictureBytes + 64];
 
-// The models and workspaces are static: they hold fixed-size graphs and plans (kilobytes) that
-// would otherwise sit on the stack.
-facemask::Detector g_detector;
-facemask::Classifier g_classifier;
-facemask::Workspace g_detector_ws, g_classifier_ws;
+// The models and the workspace are static: they hold fixed-size graphs and plans (kilobytes)
+// that would otherwise sit on the stack.
+facemask::Pipeline g_pipeline;
+facemask::Workspace g_workspace;
 
 int g_malloc_calls = 0;
 
@@ -149,8 +157,8 @@ int main() {
     fm_mcu::Line info(emit);
     info.str("# facemask ").str(FACEMASK_VERSION_STRING).str(" on ").str(FM_MCU_BOARD).str(", kernels: ").str(simd_name()).end();
 
-    Status st = g_detector.load_memory(fm_detector_blob, fm_detector_blob_size, Ownership::borrow);
-    if (st) st = g_classifier.load_memory(fm_classifier_blob, fm_classifier_blob_size, Ownership::borrow);
+    const Status st = g_pipeline.load_memory(fm_detector_blob, fm_detector_blob_size, fm_classifier_blob,
+                                             fm_classifier_blob_size, Ownership::borrow);
     if (!st) {
         info.str("# error: loading the weights: ").str(st.message()).end();
         return 1;
@@ -171,21 +179,19 @@ int main() {
     }
     const ImageView image(g_picture + offset, w, h, PixelFormat::rgb);
 
-    // The sizes the library computes here must be the ones the arena was built with.
-    const size_t det_bytes = g_detector.workspace_bytes(w, h, resample_scratch_bytes(w, h, w, h), FM_MCU_TOP_K);
-    const size_t cls_bytes = g_classifier.workspace_bytes(
-        resample_scratch_bytes(w, h, whole(image), g_classifier.input_width(), g_classifier.input_height()));
-    info.str("# arena ").num(long(sizeof g_arena)).str(" bytes (detector ").num(long(det_bytes)).str(" + classifier ")
-        .num(long(cls_bytes)).str("), weights ").num(long(fm_detector_blob_size)).str(" + ")
+    // The size the library computes here must be the one the arena was built with.
+    const size_t need = g_pipeline.workspace_bytes_for(w, h, fm_mcu::options(FM_MCU_TOP_K));
+    info.str("# arena ").num(long(kBlockBytes)).str(" bytes at +").num(long(reinterpret_cast<uintptr_t>(g_block) % 64))
+        .str(" from 64-byte alignment, weights ").num(long(fm_detector_blob_size)).str(" + ")
         .num(long(fm_classifier_blob_size)).str(" bytes in place").end();
-    if (det_bytes != FM_MCU_DETECTOR_BYTES || cls_bytes != FM_MCU_CLASSIFIER_BYTES ||
-        align_up(det_bytes) + align_up(cls_bytes) > sizeof g_arena) {
-        info.str("# error: the library now needs other workspace sizes than fm_mcu_arena.h says: rebuild").end();
+    if (need != kBlockBytes) {
+        info.str("# error: the library now needs ").num(long(need)).str(" bytes, not the ").num(long(kBlockBytes))
+            .str(" fm_mcu_arena.h says: rebuild").end();
         return 2;
     }
 
-    const fm_mcu::Arena arena = {g_arena, FM_MCU_DETECTOR_BYTES, FM_MCU_CLASSIFIER_BYTES};
-    const int rc = fm_mcu::run(g_detector, g_classifier, g_detector_ws, g_classifier_ws, arena, image, FM_MCU_TOP_K, emit);
+    g_workspace.use_memory(g_block, kBlockBytes);
+    const int rc = fm_mcu::run(g_pipeline, g_workspace, image, FM_MCU_TOP_K, emit);
 
     info.str("# stack used ").num(long(fm_stack_used())).str(" of ").num(long(fm_stack_size())).str(" bytes; library allocation requests ")
         .num(g_malloc_calls).end();
