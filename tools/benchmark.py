@@ -23,7 +23,10 @@ engine that cannot run here (no fm_bench, no node_modules, no cv2, export failed
 with the reason; it never stops the others.
 
 Output: a table (median ms, middle-half spread, forward ratios), then one line per engine and
-configuration: "RESULT engine=<name> size=<W>x<H> threads=<n> median_ms=<x>".
+configuration: "RESULT engine=<name> size=<W>x<H> threads=<n> median_ms=<x>". Then, unless
+--no-pipeline, tools' pipeline_bench: the whole product on a 640x480 picture with two faces
+(decode -> detect -> classify -> draw -> encode) with each stage's share, and the classifier's
+time per face, with their own RESULT lines.
 Python standard library only.
 """
 import argparse
@@ -413,6 +416,7 @@ def parse_args(argv):
                     help="comma-separated subset of: " + ", ".join(e.name for e in ENGINES) + " (default: all)")
     ap.add_argument("--picture", help="picture for the detect engines (default: fm_bench's, the shared ex_img.jpg)")
     ap.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    ap.add_argument("--no-pipeline", action="store_true", help="skip the pipeline/classifier benchmark")
     args = ap.parse_args(argv)
     if args.warmup < 0:
         ap.error("--warmup must be 0 or more")
@@ -443,7 +447,29 @@ def main(argv=None):
     load = load_average()
     times, failed = benchmark(ctx, engines, configs, args.rounds)
     report(ctx, engines, skipped, failed, configs, times, args.rounds, load, args.markdown)
+    if not args.no_pipeline:
+        pipeline(ctx, args.rounds * args.runs)
     return 0
+
+
+def pipeline(ctx, runs):
+    """Runs BUILD/pipeline_bench (stage medians, shares, classifier per face) and prints it."""
+    exe = os.path.join(ctx.build, "pipeline_bench")
+    if not os.path.exists(exe):
+        log("skipping the pipeline benchmark: no %s" % exe)
+        return
+    cmd = [exe, "--runs", str(max(runs, 30)), "--warmup", str(max(ctx.warmup, 3))]
+    if ctx.picture:
+        cmd += ["--picture", ctx.picture]
+    print()
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=PROCESS_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        log("the pipeline benchmark timed out")
+        return
+    sys.stdout.write(p.stdout)
+    if p.returncode != 0:
+        log("the pipeline benchmark failed: %s" % last_line(p.stderr))
 
 
 if __name__ == "__main__":
