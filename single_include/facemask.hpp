@@ -763,6 +763,13 @@ FACEMASK_INLINE float activate(float x, float s) {
     return x > y ? x : y;
 }
 
+// Source index of nearest-neighbour upsampling from `in` to `out` pixels, as PyTorch's
+// F.interpolate(mode='nearest'): min(floor(dst * in / out), in - 1).
+constexpr int nearest_source(int dst, int in, int out) {
+    const int s = int((int64_t(dst) * in) / out);
+    return s < in - 1 ? s : in - 1;
+}
+
 // Output size of a 3x3 convolution with padding 1, or of a 1x1 one, for a given stride.
 constexpr int conv_out(int in, int stride) { return (in - 1) / stride + 1; }
 
@@ -1103,12 +1110,9 @@ inline void upsample_nearest_add(const View& coarse, const View& fine, int y0, i
     FACEMASK_ASSERT(coarse.c == fine.c);
     const int c = fine.c;
     for (int y = y0; y < y1; ++y) {
-        int sy = int((int64_t(y) * coarse.h) / fine.h);
-        if (sy > coarse.h - 1) sy = coarse.h - 1;
+        const int sy = nearest_source(y, coarse.h, fine.h);
         for (int x = 0; x < fine.w; ++x) {
-            int sx = int((int64_t(x) * coarse.w) / fine.w);
-            if (sx > coarse.w - 1) sx = coarse.w - 1;
-            const float* src = coarse.at(sy, sx);
+            const float* src = coarse.at(sy, nearest_source(x, coarse.w, fine.w));
             float* dst = fine.at(y, x);
             int ch = 0;
             for (; ch + V <= c; ch += V) (B::load_unaligned(dst + ch) + B::load_unaligned(src + ch)).store_unaligned(dst + ch);
@@ -1562,12 +1566,9 @@ inline void pwconv1x1(const View& in, const View& out, const float* w, const flo
 inline void upsample_nearest_add(const View& coarse, const View& fine, int y0, int y1) {
     FACEMASK_ASSERT(coarse.c == fine.c);
     for (int y = y0; y < y1; ++y) {
-        int sy = int((int64_t(y) * coarse.h) / fine.h);
-        if (sy > coarse.h - 1) sy = coarse.h - 1;
+        const int sy = nearest_source(y, coarse.h, fine.h);
         for (int x = 0; x < fine.w; ++x) {
-            int sx = int((int64_t(x) * coarse.w) / fine.w);
-            if (sx > coarse.w - 1) sx = coarse.w - 1;
-            const float* src = coarse.at(sy, sx);
+            const float* src = coarse.at(sy, nearest_source(x, coarse.w, fine.w));
             float* dst = fine.at(y, x);
             for (int ch = 0; ch < fine.c; ++ch) dst[ch] += src[ch];
         }
@@ -1905,6 +1906,13 @@ enum class Ownership {
 
 namespace detail {
 
+// Blob files larger than this are refused before reading (memory safety).
+constexpr size_t kMaxBlobBytes = size_t(1) << 30;
+
+#ifndef FACEMASK_NO_STDIO
+inline Status read_file(const char* path, Buffer* out, size_t* size, size_t max_bytes);
+#endif
+
 // A fresh number for every successful load, so a Workspace can tell which model (and which
 // load of it) its plan belongs to.
 inline uint32_t next_model_id() {
@@ -1965,6 +1973,36 @@ public:
         id_ = next_model_id();
         return Status();
     }
+
+    // open() + build(): the whole load of a model from memory; on failure nothing stays loaded.
+    template <class Build>
+    Status load_memory(const void* data, size_t size, Ownership own, blob::ModelKind kind, Build&& build_graph) {
+        Status st = open(data, size, own, kind);
+        if (st) st = build(build_graph);
+        if (!st) reset();
+        return st;
+    }
+
+#ifndef FACEMASK_NO_STDIO
+    // The same from a file; errors after reading name the file.
+    template <class Build>
+    Status load_file(const char* path, blob::ModelKind kind, Build&& build_graph) {
+        Buffer bytes;
+        size_t size = 0;
+        Status st = read_file(path, &bytes, &size, kMaxBlobBytes);
+        if (!st) {
+            reset();
+            return st;
+        }
+        st = adopt(static_cast<Buffer&&>(bytes), size, kind);
+        if (st) st = build(build_graph);
+        if (!st) {
+            reset();
+            return Status::fail(st.code(), "%s: %s", path, st.message());
+        }
+        return st;
+    }
+#endif
 
     bool loaded() const { return loaded_; }
     uint32_t id() const { return id_; }
@@ -2536,20 +2574,11 @@ public:
     // Loads a detector blob from memory. With Ownership::borrow the bytes are used in place
     // (they must outlive the detector); SIMD builds still pack a copy of the weights.
     Status load_memory(const void* data, size_t size, Ownership own = Ownership::copy) {
-        FACEMASK_TRY(net_.open(data, size, own, blob::ModelKind::detector));
-        return finish_load();
+        return net_.load_memory(data, size, own, blob::ModelKind::detector, Build{this});
     }
 
 #ifndef FACEMASK_NO_STDIO
-    Status load_file(const char* path) {
-        Buffer bytes;
-        size_t size = 0;
-        FACEMASK_TRY(detail::read_file(path, &bytes, &size, size_t(1) << 30));
-        Status st = net_.adopt(static_cast<Buffer&&>(bytes), size, blob::ModelKind::detector);
-        if (st) st = finish_load();
-        if (!st) return Status::fail(st.code(), "%s: %s", path, st.message());
-        return st;
-    }
+    Status load_file(const char* path) { return net_.load_file(path, blob::ModelKind::detector, Build{this}); }
 #endif
 
     bool loaded() const { return net_.loaded(); }
@@ -2606,8 +2635,8 @@ public:
         if (opt.scale.mode == Scale::Mode::automatic && longest < opt.scale.long_side) {
             DetectOptions o = opt;
             o.scale = Scale::fixed(2 * w[0], 2 * h[0]);
-            FACEMASK_TRY(input_size(picture_w, picture_h, o, &w[1], &h[1]));
-            *passes = 2;
+            // Beyond max_input_pixels the enlarged pass is left out, not the picture refused.
+            if (input_size(picture_w, picture_h, o, &w[1], &h[1])) *passes = 2;
         }
         return Status();
     }
@@ -2759,13 +2788,11 @@ private:
         return l;
     }
 
-    Status finish_load() {
-        Status st = net_.build([this](const blob::Reader& r, graph::Graph& g, graph::Packer& pk) {
-            return detail::build_retinaface(r, g, pk, head_);
-        });
-        if (!st) net_.reset();
-        return st;
-    }
+    // The graph builder Network::load_* calls (twice: to measure, then to pack).
+    struct Build {
+        Detector* self;
+        Status operator()(const blob::Reader& r, graph::Graph& g, graph::Packer& pk) const { return detail::build_retinaface(r, g, pk, self->head_); }
+    };
 
     Status check_ready(const DetectOptions& opt) const {
         if (!loaded()) return Status::fail(Error::not_loaded, "no detector loaded (load_file/load_memory failed or was not called)");
@@ -2973,20 +3000,11 @@ public:
     Classifier& operator=(Classifier&&) = default;
 
     Status load_memory(const void* data, size_t size, Ownership own = Ownership::copy) {
-        FACEMASK_TRY(net_.open(data, size, own, blob::ModelKind::classifier));
-        return finish_load();
+        return net_.load_memory(data, size, own, blob::ModelKind::classifier, Build{this});
     }
 
 #ifndef FACEMASK_NO_STDIO
-    Status load_file(const char* path) {
-        Buffer bytes;
-        size_t size = 0;
-        FACEMASK_TRY(detail::read_file(path, &bytes, &size, size_t(1) << 30));
-        Status st = net_.adopt(static_cast<Buffer&&>(bytes), size, blob::ModelKind::classifier);
-        if (st) st = finish_load();
-        if (!st) return Status::fail(st.code(), "%s: %s", path, st.message());
-        return st;
-    }
+    Status load_file(const char* path) { return net_.load_file(path, blob::ModelKind::classifier, Build{this}); }
 #endif
 
     bool loaded() const { return net_.loaded(); }
@@ -3112,13 +3130,11 @@ private:
         return l;
     }
 
-    Status finish_load() {
-        Status st = net_.build([this](const blob::Reader& r, graph::Graph& g, graph::Packer& pk) {
-            return build(r, g, pk);
-        });
-        if (!st) net_.reset();
-        return st;
-    }
+    // The graph builder Network::load_* calls (twice: to measure, then to pack).
+    struct Build {
+        Classifier* self;
+        Status operator()(const blob::Reader& r, graph::Graph& g, graph::Packer& pk) const { return self->build(r, g, pk); }
+    };
 
     // The body as a graph; pooling and the dense layers run after it (they read the blob).
     Status build(const blob::Reader& r, graph::Graph& g, graph::Packer& pk) {

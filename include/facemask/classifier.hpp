@@ -47,20 +47,11 @@ public:
     Classifier& operator=(Classifier&&) = default;
 
     Status load_memory(const void* data, size_t size, Ownership own = Ownership::copy) {
-        FACEMASK_TRY(net_.open(data, size, own, blob::ModelKind::classifier));
-        return finish_load();
+        return net_.load_memory(data, size, own, blob::ModelKind::classifier, Build{this});
     }
 
 #ifndef FACEMASK_NO_STDIO
-    Status load_file(const char* path) {
-        Buffer bytes;
-        size_t size = 0;
-        FACEMASK_TRY(detail::read_file(path, &bytes, &size, size_t(1) << 30));
-        Status st = net_.adopt(static_cast<Buffer&&>(bytes), size, blob::ModelKind::classifier);
-        if (st) st = finish_load();
-        if (!st) return Status::fail(st.code(), "%s: %s", path, st.message());
-        return st;
-    }
+    Status load_file(const char* path) { return net_.load_file(path, blob::ModelKind::classifier, Build{this}); }
 #endif
 
     bool loaded() const { return net_.loaded(); }
@@ -186,13 +177,11 @@ private:
         return l;
     }
 
-    Status finish_load() {
-        Status st = net_.build([this](const blob::Reader& r, graph::Graph& g, graph::Packer& pk) {
-            return build(r, g, pk);
-        });
-        if (!st) net_.reset();
-        return st;
-    }
+    // The graph builder Network::load_* calls (twice: to measure, then to pack).
+    struct Build {
+        Classifier* self;
+        Status operator()(const blob::Reader& r, graph::Graph& g, graph::Packer& pk) const { return self->build(r, g, pk); }
+    };
 
     // The body as a graph; pooling and the dense layers run after it (they read the blob).
     Status build(const blob::Reader& r, graph::Graph& g, graph::Packer& pk) {

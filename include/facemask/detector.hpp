@@ -99,20 +99,11 @@ public:
     // Loads a detector blob from memory. With Ownership::borrow the bytes are used in place
     // (they must outlive the detector); SIMD builds still pack a copy of the weights.
     Status load_memory(const void* data, size_t size, Ownership own = Ownership::copy) {
-        FACEMASK_TRY(net_.open(data, size, own, blob::ModelKind::detector));
-        return finish_load();
+        return net_.load_memory(data, size, own, blob::ModelKind::detector, Build{this});
     }
 
 #ifndef FACEMASK_NO_STDIO
-    Status load_file(const char* path) {
-        Buffer bytes;
-        size_t size = 0;
-        FACEMASK_TRY(detail::read_file(path, &bytes, &size, size_t(1) << 30));
-        Status st = net_.adopt(static_cast<Buffer&&>(bytes), size, blob::ModelKind::detector);
-        if (st) st = finish_load();
-        if (!st) return Status::fail(st.code(), "%s: %s", path, st.message());
-        return st;
-    }
+    Status load_file(const char* path) { return net_.load_file(path, blob::ModelKind::detector, Build{this}); }
 #endif
 
     bool loaded() const { return net_.loaded(); }
@@ -169,8 +160,8 @@ public:
         if (opt.scale.mode == Scale::Mode::automatic && longest < opt.scale.long_side) {
             DetectOptions o = opt;
             o.scale = Scale::fixed(2 * w[0], 2 * h[0]);
-            FACEMASK_TRY(input_size(picture_w, picture_h, o, &w[1], &h[1]));
-            *passes = 2;
+            // Beyond max_input_pixels the enlarged pass is left out, not the picture refused.
+            if (input_size(picture_w, picture_h, o, &w[1], &h[1])) *passes = 2;
         }
         return Status();
     }
@@ -322,13 +313,11 @@ private:
         return l;
     }
 
-    Status finish_load() {
-        Status st = net_.build([this](const blob::Reader& r, graph::Graph& g, graph::Packer& pk) {
-            return detail::build_retinaface(r, g, pk, head_);
-        });
-        if (!st) net_.reset();
-        return st;
-    }
+    // The graph builder Network::load_* calls (twice: to measure, then to pack).
+    struct Build {
+        Detector* self;
+        Status operator()(const blob::Reader& r, graph::Graph& g, graph::Packer& pk) const { return detail::build_retinaface(r, g, pk, self->head_); }
+    };
 
     Status check_ready(const DetectOptions& opt) const {
         if (!loaded()) return Status::fail(Error::not_loaded, "no detector loaded (load_file/load_memory failed or was not called)");

@@ -15,6 +15,13 @@ enum class Ownership {
 
 namespace detail {
 
+// Blob files larger than this are refused before reading (memory safety).
+constexpr size_t kMaxBlobBytes = size_t(1) << 30;
+
+#ifndef FACEMASK_NO_STDIO
+inline Status read_file(const char* path, Buffer* out, size_t* size, size_t max_bytes);
+#endif
+
 // A fresh number for every successful load, so a Workspace can tell which model (and which
 // load of it) its plan belongs to.
 inline uint32_t next_model_id() {
@@ -75,6 +82,36 @@ public:
         id_ = next_model_id();
         return Status();
     }
+
+    // open() + build(): the whole load of a model from memory; on failure nothing stays loaded.
+    template <class Build>
+    Status load_memory(const void* data, size_t size, Ownership own, blob::ModelKind kind, Build&& build_graph) {
+        Status st = open(data, size, own, kind);
+        if (st) st = build(build_graph);
+        if (!st) reset();
+        return st;
+    }
+
+#ifndef FACEMASK_NO_STDIO
+    // The same from a file; errors after reading name the file.
+    template <class Build>
+    Status load_file(const char* path, blob::ModelKind kind, Build&& build_graph) {
+        Buffer bytes;
+        size_t size = 0;
+        Status st = read_file(path, &bytes, &size, kMaxBlobBytes);
+        if (!st) {
+            reset();
+            return st;
+        }
+        st = adopt(static_cast<Buffer&&>(bytes), size, kind);
+        if (st) st = build(build_graph);
+        if (!st) {
+            reset();
+            return Status::fail(st.code(), "%s: %s", path, st.message());
+        }
+        return st;
+    }
+#endif
 
     bool loaded() const { return loaded_; }
     uint32_t id() const { return id_; }

@@ -93,12 +93,9 @@ inline void pwconv1x1(const View& in, const View& out, const float* w, const flo
 inline void upsample_nearest_add(const View& coarse, const View& fine, int y0, int y1) {
     FACEMASK_ASSERT(coarse.c == fine.c);
     for (int y = y0; y < y1; ++y) {
-        int sy = int((int64_t(y) * coarse.h) / fine.h);
-        if (sy > coarse.h - 1) sy = coarse.h - 1;
+        const int sy = nearest_source(y, coarse.h, fine.h);
         for (int x = 0; x < fine.w; ++x) {
-            int sx = int((int64_t(x) * coarse.w) / fine.w);
-            if (sx > coarse.w - 1) sx = coarse.w - 1;
-            const float* src = coarse.at(sy, sx);
+            const float* src = coarse.at(sy, nearest_source(x, coarse.w, fine.w));
             float* dst = fine.at(y, x);
             for (int ch = 0; ch < fine.c; ++ch) dst[ch] += src[ch];
         }

@@ -333,12 +333,9 @@ inline void upsample_nearest_add(const View& coarse, const View& fine, int y0, i
     FACEMASK_ASSERT(coarse.c == fine.c);
     const int c = fine.c;
     for (int y = y0; y < y1; ++y) {
-        int sy = int((int64_t(y) * coarse.h) / fine.h);
-        if (sy > coarse.h - 1) sy = coarse.h - 1;
+        const int sy = nearest_source(y, coarse.h, fine.h);
         for (int x = 0; x < fine.w; ++x) {
-            int sx = int((int64_t(x) * coarse.w) / fine.w);
-            if (sx > coarse.w - 1) sx = coarse.w - 1;
-            const float* src = coarse.at(sy, sx);
+            const float* src = coarse.at(sy, nearest_source(x, coarse.w, fine.w));
             float* dst = fine.at(y, x);
             int ch = 0;
             for (; ch + V <= c; ch += V) (B::load_unaligned(dst + ch) + B::load_unaligned(src + ch)).store_unaligned(dst + ch);

@@ -27,6 +27,13 @@ FACEMASK_INLINE float activate(float x, float s) {
     return x > y ? x : y;
 }
 
+// Source index of nearest-neighbour upsampling from `in` to `out` pixels, as PyTorch's
+// F.interpolate(mode='nearest'): min(floor(dst * in / out), in - 1).
+constexpr int nearest_source(int dst, int in, int out) {
+    const int s = int((int64_t(dst) * in) / out);
+    return s < in - 1 ? s : in - 1;
+}
+
 // Output size of a 3x3 convolution with padding 1, or of a 1x1 one, for a given stride.
 constexpr int conv_out(int in, int stride) { return (in - 1) / stride + 1; }
 
