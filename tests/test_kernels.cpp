@@ -1,0 +1,621 @@
+// tests/test_kernels.cpp — the compute kernels.
+//
+// 1. The scalar kernels are the specification; they are checked against direct formulas
+//    written here independently (dense arrays, explicit zero padding, no views).
+// 2. Every SIMD kernel is checked against its scalar counterpart on shapes chosen to straddle
+//    the vector width and the register tiles: odd channel counts, odd widths, heights of 1,
+//    both strides, the three activation slopes, channel slices of wider tensors (as the SSH
+//    concatenation writes them) and partial row ranges (as the thread split runs them).
+//
+// Tensors are laid out exactly as the graph does (graph.hpp: a one-pixel zero border). Input
+// channels outside a view hold NaN, so a kernel that reads them poisons its result; output
+// memory starts as a sentinel (or the previous content, for the accumulating upsample), and
+// everything a kernel must not write — the border, other channels, other rows — is compared
+// bit for bit afterwards. Buffers are exactly sized, so ASan catches any access past them.
+#include "test_support.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace K = facemask::kernels;
+using K::View;
+
+TEST_SUITE_BEGIN("kernels");
+
+namespace {
+
+// xorshift32: reproducible values in [-1, 1).
+struct Rng {
+    uint32_t s = 0x9E3779B9u;
+    explicit Rng(uint32_t seed) : s(seed * 2654435761u + 1u) {}
+    float next() {
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        return float(s >> 8) / float(1 << 23) - 1.0f;
+    }
+    std::vector<float> vec(size_t n, float scale = 1.0f) {
+        std::vector<float> v(n);
+        for (float& x : v) x = next() * scale;
+        return v;
+    }
+};
+
+const float kSentinel = -98765.4375f;  // a value no kernel computes here
+const float kNaN = std::nanf("");
+
+// An activation tensor as the graph lays it out: (h + 2) x (w + 2) pixels of `px` floats, the
+// outer ring being the zero border that 3x3 kernels read as padding.
+struct Act {
+    int h, w, px;
+    std::vector<float> buf;
+    Act(int h_, int w_, int px_, float fill) : h(h_), w(w_), px(px_), buf(size_t(h_ + 2) * size_t(w_ + 2) * size_t(px_), fill) {}
+    float* pixel(int y, int x) { return buf.data() + (size_t(y + 1) * size_t(w + 2) + size_t(x + 1)) * size_t(px); }
+    const float* pixel(int y, int x) const { return const_cast<Act*>(this)->pixel(y, x); }
+    View view(int c0, int c) {
+        View v;
+        v.data = pixel(0, 0) + c0;
+        v.h = h;
+        v.w = w;
+        v.c = c;
+        v.px = px;
+        v.row = ptrdiff_t(w + 2) * px;
+        return v;
+    }
+};
+
+// An input: channels [c0, c0 + c) from `dense` (h x w x c) inside and zero on the border,
+// every other channel NaN.
+Act make_input(const std::vector<float>& dense, int h, int w, int c, int c0, int px) {
+    Act a(h, w, px, kNaN);
+    for (int y = -1; y <= h; ++y)
+        for (int x = -1; x <= w; ++x) {
+            const bool border = y < 0 || x < 0 || y == h || x == w;
+            float* p = a.pixel(y, x) + c0;
+            for (int ch = 0; ch < c; ++ch) p[ch] = border ? 0.0f : dense[(size_t(y) * w + x) * c + ch];
+        }
+    return a;
+}
+
+// Values of the view [c0, c0 + c) of an Act as a dense h x w x c array.
+std::vector<float> dense_of(const Act& a, int c0, int c) {
+    std::vector<float> d(size_t(a.h) * a.w * c);
+    for (int y = 0; y < a.h; ++y)
+        for (int x = 0; x < a.w; ++x)
+            for (int ch = 0; ch < c; ++ch) d[(size_t(y) * a.w + x) * c + ch] = a.pixel(y, x)[c0 + ch];
+    return d;
+}
+
+bool close(float got, float want) { return std::fabs(got - want) <= 1e-4f * (1.0f + std::fabs(want)); }
+bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+// `got` and `want` started as copies of `before`. Inside the view [c0, c0 + c) and rows
+// [y0, y1) they must agree within the tolerance; everywhere else both must still equal
+// `before` bit for bit. Reports the first difference of each kind.
+void check_written(const Act& got, const Act& want, const Act& before, int c0, int c, int y0, int y1,
+                   const std::string& what) {
+    long mismatches = 0, stray = 0;
+    std::string first_mismatch, first_stray;
+    char buf[200];
+    for (int y = -1; y <= got.h; ++y)
+        for (int x = -1; x <= got.w; ++x)
+            for (int ch = 0; ch < got.px; ++ch) {
+                const float g = got.pixel(y, x)[ch], w = want.pixel(y, x)[ch], b = before.pixel(y, x)[ch];
+                const bool inside = y >= y0 && y < y1 && x >= 0 && x < got.w && ch >= c0 && ch < c0 + c;
+                if (inside) {
+                    if (!close(g, w)) {
+                        if (!mismatches++) {
+                            std::snprintf(buf, sizeof buf, "(%d,%d,%d): got %.9g, want %.9g", y, x, ch, double(g), double(w));
+                            first_mismatch = buf;
+                        }
+                    }
+                } else if (!same_bits(g, b) || !same_bits(w, b)) {
+                    if (!stray++) {
+                        std::snprintf(buf, sizeof buf, "(%d,%d,%d): got %.9g, reference %.9g, was %.9g", y, x, ch, double(g),
+                                      double(w), double(b));
+                        first_stray = buf;
+                    }
+                }
+            }
+    CHECK_MESSAGE(mismatches == 0, what, ": ", mismatches, " values differ, first at ", first_mismatch);
+    CHECK_MESSAGE(stray == 0, what, ": ", stray, " values written outside the view/rows, first at ", first_stray);
+}
+
+// The epilogue written independently of kernels::activate: LeakyReLU family for 0 <= s <= 1.
+float act(float x, float slope) { return x >= 0.0f ? x : x * slope; }
+
+// ---- direct formulas (dense h x w x c arrays, explicit zero padding) ------------------------
+
+std::vector<float> naive_conv3x3(const std::vector<float>& in, int h, int w, int cin, const std::vector<float>& wt,
+                                 const std::vector<float>& b, int cout, int stride, float slope) {
+    const int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1;
+    std::vector<float> out(size_t(oh) * ow * cout);
+    for (int oy = 0; oy < oh; ++oy)
+        for (int ox = 0; ox < ow; ++ox)
+            for (int co = 0; co < cout; ++co) {
+                double acc = b[co];
+                for (int ky = 0; ky < 3; ++ky)
+                    for (int kx = 0; kx < 3; ++kx) {
+                        const int iy = oy * stride + ky - 1, ix = ox * stride + kx - 1;
+                        if (iy < 0 || ix < 0 || iy >= h || ix >= w) continue;
+                        for (int ci = 0; ci < cin; ++ci)
+                            acc += double(in[(size_t(iy) * w + ix) * cin + ci]) * wt[((size_t(co) * 3 + ky) * 3 + kx) * cin + ci];
+                    }
+                out[(size_t(oy) * ow + ox) * cout + co] = act(float(acc), slope);
+            }
+    return out;
+}
+
+std::vector<float> naive_dwconv3x3(const std::vector<float>& in, int h, int w, int c, const std::vector<float>& wt,
+                                   const std::vector<float>& b, int stride, float slope) {
+    const int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1;
+    std::vector<float> out(size_t(oh) * ow * c);
+    for (int oy = 0; oy < oh; ++oy)
+        for (int ox = 0; ox < ow; ++ox)
+            for (int ch = 0; ch < c; ++ch) {
+                double acc = b[ch];
+                for (int ky = 0; ky < 3; ++ky)
+                    for (int kx = 0; kx < 3; ++kx) {
+                        const int iy = oy * stride + ky - 1, ix = ox * stride + kx - 1;
+                        if (iy >= 0 && ix >= 0 && iy < h && ix < w)
+                            acc += double(in[(size_t(iy) * w + ix) * c + ch]) * wt[(ky * 3 + kx) * c + ch];
+                    }
+                out[(size_t(oy) * ow + ox) * c + ch] = act(float(acc), slope);
+            }
+    return out;
+}
+
+std::vector<float> naive_pwconv(const std::vector<float>& in, int h, int w, int cin, const std::vector<float>& wt,
+                                const std::vector<float>& b, int cout, float slope) {
+    std::vector<float> out(size_t(h) * w * cout);
+    for (int p = 0; p < h * w; ++p)
+        for (int co = 0; co < cout; ++co) {
+            double acc = b[co];
+            for (int ci = 0; ci < cin; ++ci) acc += double(in[size_t(p) * cin + ci]) * wt[size_t(co) * cin + ci];
+            out[size_t(p) * cout + co] = act(float(acc), slope);
+        }
+    return out;
+}
+
+// fine + F.interpolate(coarse, size=(fh, fw), mode='nearest'): source = floor(dst * in / out).
+std::vector<float> naive_upsample_add(const std::vector<float>& coarse, int ch_, int cw, const std::vector<float>& fine,
+                                      int fh, int fw, int c) {
+    std::vector<float> out = fine;
+    for (int y = 0; y < fh; ++y)
+        for (int x = 0; x < fw; ++x) {
+            const int sy = std::min(int(std::floor(double(y) * ch_ / fh)), ch_ - 1);
+            const int sx = std::min(int(std::floor(double(x) * cw / fw)), cw - 1);
+            for (int k = 0; k < c; ++k) out[(size_t(y) * fw + x) * c + k] += coarse[(size_t(sy) * cw + sx) * c + k];
+        }
+    return out;
+}
+
+void check_dense(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+    REQUIRE(got.size() == want.size());
+    long bad = 0;
+    size_t first = 0;
+    for (size_t i = 0; i < got.size(); ++i)
+        if (!close(got[i], want[i]) && !bad++) first = i;
+    CHECK_MESSAGE(bad == 0, what, ": ", bad, " of ", got.size(), " values differ, first #", first, " got ",
+                  bad ? got[first] : 0.0f, " want ", bad ? want[first] : 0.0f);
+}
+
+}  // namespace
+
+// ============================================================================================
+// Scalar kernels against the direct formulas
+// ============================================================================================
+
+TEST_CASE("scalar conv3x3 (both strides) equals the direct formula") {
+    struct Shape { int h, w, cin, cout, stride; float slope; };
+    for (const Shape s : {Shape{5, 7, 3, 5, 1, 0.1f}, Shape{6, 9, 4, 3, 2, 0.0f}, Shape{7, 5, 2, 6, 2, 1.0f},
+                          Shape{1, 1, 3, 2, 1, 0.1f}, Shape{1, 4, 5, 3, 2, 0.0f}}) {
+        CAPTURE(s.h);
+        CAPTURE(s.w);
+        CAPTURE(s.cin);
+        CAPTURE(s.cout);
+        CAPTURE(s.stride);
+        Rng rng(uint32_t(s.h * 131 + s.w * 17 + s.cin));
+        const auto in = rng.vec(size_t(s.h) * s.w * s.cin);
+        const auto wt = rng.vec(size_t(s.cout) * 9 * s.cin);
+        const auto b = rng.vec(size_t(s.cout));
+        const int oh = K::conv_out(s.h, s.stride), ow = K::conv_out(s.w, s.stride);
+        Act ia = make_input(in, s.h, s.w, s.cin, 0, s.cin);
+        Act oa(oh, ow, s.cout, kSentinel);
+        if (s.stride == 1)
+            K::scalar::conv3x3s1(ia.view(0, s.cin), oa.view(0, s.cout), wt.data(), b.data(), s.slope, 0, oh);
+        else
+            K::scalar::conv3x3s2(ia.view(0, s.cin), oa.view(0, s.cout), wt.data(), b.data(), s.slope, 0, oh);
+        check_dense(dense_of(oa, 0, s.cout), naive_conv3x3(in, s.h, s.w, s.cin, wt, b, s.cout, s.stride, s.slope), "conv3x3");
+    }
+    // conv_out is the PyTorch output size of a 3x3/pad-1 (or 1x1) convolution.
+    CHECK(K::conv_out(1, 2) == 1);
+    CHECK(K::conv_out(7, 2) == 4);
+    CHECK(K::conv_out(8, 2) == 4);
+    CHECK(K::conv_out(13, 1) == 13);
+}
+
+TEST_CASE("scalar depthwise conv3x3 equals the direct formula") {
+    struct Shape { int h, w, c, stride; float slope; };
+    for (const Shape s : {Shape{5, 6, 6, 1, 0.1f}, Shape{7, 9, 3, 2, 0.0f}, Shape{2, 1, 5, 2, 1.0f}, Shape{1, 3, 1, 1, 0.1f}}) {
+        CAPTURE(s.h);
+        CAPTURE(s.w);
+        CAPTURE(s.c);
+        CAPTURE(s.stride);
+        Rng rng(uint32_t(s.h * 7 + s.w * 3 + s.c));
+        const auto in = rng.vec(size_t(s.h) * s.w * s.c);
+        const auto wt = rng.vec(size_t(9) * s.c);
+        const auto b = rng.vec(size_t(s.c));
+        const int oh = K::conv_out(s.h, s.stride), ow = K::conv_out(s.w, s.stride);
+        Act ia = make_input(in, s.h, s.w, s.c, 0, s.c);
+        Act oa(oh, ow, s.c, kSentinel);
+        if (s.stride == 1)
+            K::scalar::dwconv3x3s1(ia.view(0, s.c), oa.view(0, s.c), wt.data(), b.data(), s.slope, 0, oh);
+        else
+            K::scalar::dwconv3x3s2(ia.view(0, s.c), oa.view(0, s.c), wt.data(), b.data(), s.slope, 0, oh);
+        check_dense(dense_of(oa, 0, s.c), naive_dwconv3x3(in, s.h, s.w, s.c, wt, b, s.stride, s.slope), "dwconv3x3");
+    }
+}
+
+TEST_CASE("scalar pointwise conv, upsample-add, average pool and dense equal the direct formulas") {
+    Rng rng(42);
+    {
+        const int h = 3, w = 5, cin = 7, cout = 4;
+        const auto in = rng.vec(size_t(h) * w * cin), wt = rng.vec(size_t(cout) * cin), b = rng.vec(cout);
+        Act ia = make_input(in, h, w, cin, 0, cin);
+        Act oa(h, w, cout, kSentinel);
+        K::scalar::pwconv1x1(ia.view(0, cin), oa.view(0, cout), wt.data(), b.data(), 0.1f, 0, h);
+        check_dense(dense_of(oa, 0, cout), naive_pwconv(in, h, w, cin, wt, b, cout, 0.1f), "pwconv1x1");
+    }
+    struct Up { int ch, cw, fh, fw, c; };
+    for (const Up u : {Up{3, 4, 5, 7, 3}, Up{1, 1, 4, 4, 2}, Up{7, 2, 13, 3, 5}, Up{2, 3, 4, 6, 1}}) {
+        CAPTURE(u.ch);
+        CAPTURE(u.cw);
+        CAPTURE(u.fh);
+        CAPTURE(u.fw);
+        const auto coarse = rng.vec(size_t(u.ch) * u.cw * u.c), fine = rng.vec(size_t(u.fh) * u.fw * u.c);
+        Act ca = make_input(coarse, u.ch, u.cw, u.c, 0, u.c);
+        Act fa = make_input(fine, u.fh, u.fw, u.c, 0, u.c);
+        K::scalar::upsample_nearest_add(ca.view(0, u.c), fa.view(0, u.c), 0, u.fh);
+        check_dense(dense_of(fa, 0, u.c), naive_upsample_add(coarse, u.ch, u.cw, fine, u.fh, u.fw, u.c), "upsample");
+    }
+    {
+        const int h = 3, w = 4, c = 5;
+        const auto in = rng.vec(size_t(h) * w * c);
+        Act ia = make_input(in, h, w, c, 0, c);
+        std::vector<float> got(c), want(c, 0.0f);
+        K::scalar::global_avgpool(ia.view(0, c), got.data());
+        for (int p = 0; p < h * w; ++p)
+            for (int k = 0; k < c; ++k) want[k] += in[size_t(p) * c + k] / float(h * w);
+        check_dense(got, want, "global_avgpool");
+    }
+    {
+        const int nin = 9, nout = 4;
+        const auto in = rng.vec(nin), wt = rng.vec(size_t(nin) * nout), b = rng.vec(nout);
+        std::vector<float> got(nout);
+        K::scalar::dense(in.data(), nin, got.data(), nout, wt.data(), b.data(), 0.0f);
+        check_dense(got, naive_pwconv(in, 1, 1, nin, wt, b, nout, 0.0f), "dense");
+    }
+}
+
+TEST_CASE("the scalar kernels honour channel slices and row ranges") {
+    // conv3x3 writing channels [4, 4 + 3) of a 9-channel tensor, rows [1, 3) of 4, reading a
+    // 2-channel slice at offset 1 of a 5-channel tensor.
+    Rng rng(7);
+    const int h = 4, w = 5, cin = 2, cout = 3;
+    const auto in = rng.vec(size_t(h) * w * cin), wt = rng.vec(size_t(cout) * 9 * cin), b = rng.vec(cout);
+    Act ia = make_input(in, h, w, cin, 1, 5);
+    Act before(h, w, 9, kSentinel), oa(h, w, 9, kSentinel);
+    K::scalar::conv3x3s1(ia.view(1, cin), oa.view(4, cout), wt.data(), b.data(), 0.1f, 1, 3);
+    // The reference for the written rows comes from the direct formula.
+    const auto want = naive_conv3x3(in, h, w, cin, wt, b, cout, 1, 0.1f);
+    Act ref = before;
+    for (int y = 1; y < 3; ++y)
+        for (int x = 0; x < w; ++x)
+            for (int k = 0; k < cout; ++k) ref.pixel(y, x)[4 + k] = want[(size_t(y) * w + x) * cout + k];
+    check_written(oa, ref, before, 4, cout, 1, 3, "scalar conv3x3 slice");
+}
+
+// ============================================================================================
+// SIMD kernels against the scalar reference
+// ============================================================================================
+
+#if FACEMASK_SIMD
+
+namespace {
+
+namespace S = K::simd;
+
+const int kChannels[] = {1, 3, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65};
+const int kWidths[] = {1, 2, 3, 5, 7, 13, 17, 25, 31, 33};
+const int kHeights[] = {1, 2, 3, 5, 7};
+const float kSlopes[] = {0.0f, 0.1f, 1.0f};
+
+// Weights packed for the SIMD kernels (64-byte aligned: they are loaded with aligned loads).
+struct Packed {
+    facemask::Buffer w, b;
+    const float* wp() const { return reinterpret_cast<const float*>(w.data()); }
+    const float* bp() const { return reinterpret_cast<const float*>(b.data()); }
+};
+
+Packed pack_conv(const std::vector<float>& w, const std::vector<float>& b, int cout, int taps, int cin) {
+    Packed p;
+    REQUIRE(p.w.reserve(S::conv_packed_floats(cout, taps, cin) * sizeof(float)));
+    REQUIRE(p.b.reserve(S::conv_bias_floats(cout) * sizeof(float)));
+    S::pack_conv(w.data(), b.data(), cout, taps, cin, reinterpret_cast<float*>(p.w.data()),
+                 reinterpret_cast<float*>(p.b.data()));
+    return p;
+}
+
+Packed pack_dw(const std::vector<float>& w, const std::vector<float>& b, int c) {
+    Packed p;
+    REQUIRE(p.w.reserve(S::dw_packed_floats(c) * sizeof(float)));
+    REQUIRE(p.b.reserve(S::dw_bias_floats(c) * sizeof(float)));
+    S::pack_dw(w.data(), b.data(), c, reinterpret_cast<float*>(p.w.data()), reinterpret_cast<float*>(p.b.data()));
+    return p;
+}
+
+enum class Op { conv3x3, dwconv3x3, pwconv1x1 };
+
+// One kernel call: input view [in_c0, in_c0 + cin) of an in_px-channel tensor, output view
+// [out_c0, out_c0 + cout) of an out_px-channel tensor, output rows [y0, y1) (y1 < 0: all).
+struct Case {
+    Op op = Op::conv3x3;
+    int h = 1, w = 1, cin = 1, cout = 1, stride = 1;
+    float slope = 0.0f;
+    int in_c0 = 0, in_extra = 0, out_c0 = 0, out_extra = 0;
+    int y0 = 0, y1 = -1;
+};
+
+std::string describe(const Case& c) {
+    static const char* names[] = {"conv3x3", "dwconv3x3", "pwconv1x1"};
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "%s s%d %dx%d cin %d cout %d slope %g in[%d of %d] out[%d of %d] rows [%d,%d)",
+                  names[int(c.op)], c.stride, c.h, c.w, c.cin, c.cout, double(c.slope), c.in_c0, c.in_c0 + c.cin + c.in_extra,
+                  c.out_c0, c.out_c0 + c.cout + c.out_extra, c.y0, c.y1);
+    return buf;
+}
+
+// Runs the SIMD kernel and the scalar one on identical tensors and compares everything.
+void run_case(Case c) {
+    if (c.op == Op::dwconv3x3) c.cout = c.cin;
+    if (c.op == Op::pwconv1x1) c.stride = 1;
+    const int oh = K::conv_out(c.h, c.stride), ow = K::conv_out(c.w, c.stride);
+    if (c.y1 < 0 || c.y1 > oh) c.y1 = oh;
+    if (c.y0 >= c.y1) c.y0 = 0;
+    const int taps = c.op == Op::pwconv1x1 ? 1 : 9;
+    Rng rng(uint32_t(c.h * 1000003 + c.w * 10007 + c.cin * 101 + c.cout * 7 + c.stride + int(c.op) * 31));
+    const auto in = rng.vec(size_t(c.h) * c.w * c.cin);
+    const auto w = rng.vec(c.op == Op::dwconv3x3 ? size_t(9) * c.cin : size_t(c.cout) * taps * c.cin, 0.5f);
+    const auto b = rng.vec(size_t(c.cout));
+
+    Act ia = make_input(in, c.h, c.w, c.cin, c.in_c0, c.in_c0 + c.cin + c.in_extra);
+    const Act ia_before = ia;
+    const int out_px = c.out_c0 + c.cout + c.out_extra;
+    const Act before(oh, ow, out_px, kSentinel);
+    Act got = before, want = before;
+    const View iv = ia.view(c.in_c0, c.cin);
+    const View gv = got.view(c.out_c0, c.cout), wv = want.view(c.out_c0, c.cout);
+
+    switch (c.op) {
+        case Op::conv3x3: {
+            const Packed p = pack_conv(w, b, c.cout, 9, c.cin);
+            if (c.stride == 1) {
+                S::conv3x3s1(iv, gv, p.wp(), p.bp(), c.slope, c.y0, c.y1);
+                K::scalar::conv3x3s1(iv, wv, w.data(), b.data(), c.slope, c.y0, c.y1);
+            } else {
+                S::conv3x3s2(iv, gv, p.wp(), p.bp(), c.slope, c.y0, c.y1);
+                K::scalar::conv3x3s2(iv, wv, w.data(), b.data(), c.slope, c.y0, c.y1);
+            }
+            break;
+        }
+        case Op::dwconv3x3: {
+            const Packed p = pack_dw(w, b, c.cin);
+            if (c.stride == 1) {
+                S::dwconv3x3s1(iv, gv, p.wp(), p.bp(), c.slope, c.y0, c.y1);
+                K::scalar::dwconv3x3s1(iv, wv, w.data(), b.data(), c.slope, c.y0, c.y1);
+            } else {
+                S::dwconv3x3s2(iv, gv, p.wp(), p.bp(), c.slope, c.y0, c.y1);
+                K::scalar::dwconv3x3s2(iv, wv, w.data(), b.data(), c.slope, c.y0, c.y1);
+            }
+            break;
+        }
+        case Op::pwconv1x1: {
+            const Packed p = pack_conv(w, b, c.cout, 1, c.cin);
+            S::pwconv1x1(iv, gv, p.wp(), p.bp(), c.slope, c.y0, c.y1);
+            K::scalar::pwconv1x1(iv, wv, w.data(), b.data(), c.slope, c.y0, c.y1);
+            break;
+        }
+    }
+    const std::string what = describe(c);
+    check_written(got, want, before, c.out_c0, c.cout, c.y0, c.y1, what);
+    // Inputs are read-only (bitwise, NaNs included).
+    CHECK_MESSAGE(std::memcmp(ia.buf.data(), ia_before.buf.data(), ia.buf.size() * sizeof(float)) == 0, what,
+                  ": the input was modified");
+}
+
+// Varies the layout details with a case counter so that every combination gets some of them.
+void vary_layout(Case& c, int k) {
+    switch (k % 4) {
+        case 0: break;                                                // tight tensors
+        case 1: c.out_c0 = 5, c.out_extra = 3; break;                 // a slice, as SSH concat writes
+        case 2: c.in_c0 = 3, c.in_extra = 2, c.out_c0 = 1; break;     // slice in and out
+        case 3: c.out_c0 = 16, c.out_extra = 0; break;                // the last slice of a tensor
+    }
+    switch (k % 3) {
+        case 0: break;                                                // all rows
+        case 1: c.y0 = 1, c.y1 = 1 << 20; break;                      // all but the first row
+        case 2: c.y0 = c.h / 4, c.y1 = (c.h + 3) / 4 + 1; break;      // a band in the middle
+    }
+    c.slope = kSlopes[k % 3 == 2 ? (k / 3) % 3 : k % 3];
+}
+
+}  // namespace
+
+TEST_CASE("simd kernels: instruction set in use") {
+    MESSAGE("SIMD kernels for ", std::string(facemask::simd_name()), " with ", S::V, " float lanes");
+    CHECK(S::V >= 4);
+}
+
+TEST_CASE("simd conv3x3 equals scalar: every channel pair, both strides") {
+    int k = 0;
+    for (int cin : kChannels)
+        for (int cout : kChannels)
+            for (int stride : {1, 2}) {
+                Case c;
+                c.op = Op::conv3x3;
+                c.cin = cin, c.cout = cout, c.stride = stride;
+                c.h = kHeights[k % 5];
+                c.w = kWidths[(k * 3 + k / 10) % 10];
+                vary_layout(c, k++);
+                run_case(c);
+            }
+}
+
+TEST_CASE("simd conv3x3 equals scalar: every width and height") {
+    int k = 0;
+    for (int w : kWidths)
+        for (int h : kHeights)
+            for (int cout : {1, 8, 17, 33, 65})
+                for (int stride : {1, 2}) {
+                    Case c;
+                    c.op = Op::conv3x3;
+                    c.cin = (w + h) % 2 ? 5 : 16;
+                    c.cout = cout, c.stride = stride, c.h = h, c.w = w;
+                    vary_layout(c, k++);
+                    run_case(c);
+                }
+}
+
+TEST_CASE("simd pointwise conv equals scalar") {
+    int k = 0;
+    for (int cin : kChannels)
+        for (int cout : kChannels) {
+            Case c;
+            c.op = Op::pwconv1x1;
+            c.cin = cin, c.cout = cout;
+            c.h = kHeights[(k / 3) % 5];
+            c.w = kWidths[(k * 7) % 10];
+            vary_layout(c, k++);
+            run_case(c);
+        }
+    for (int w : kWidths)
+        for (int h : kHeights)
+            for (int cout : {3, 16, 31, 64, 65}) {
+                Case c;
+                c.op = Op::pwconv1x1;
+                c.cin = 9, c.cout = cout, c.h = h, c.w = w;
+                vary_layout(c, k++);
+                run_case(c);
+            }
+}
+
+TEST_CASE("simd depthwise conv3x3 equals scalar") {
+    int k = 0;
+    for (int ch : kChannels)
+        for (int w : kWidths)
+            for (int stride : {1, 2}) {
+                Case c;
+                c.op = Op::dwconv3x3;
+                c.cin = ch, c.stride = stride, c.w = w;
+                c.h = kHeights[(k / 2) % 5];
+                vary_layout(c, k++);
+                run_case(c);
+            }
+    // Channel counts that divide the vector width take a packed-pixels path (stride 1, dense
+    // tensors): every width, so that the pixel groups end everywhere.
+    for (int ch : {1, 2, 4, 8})
+        for (int w : kWidths)
+            for (int h : {1, 3}) {
+                Case c;
+                c.op = Op::dwconv3x3;
+                c.cin = ch, c.stride = 1, c.w = w, c.h = h;
+                c.slope = kSlopes[(w + ch) % 3];
+                if (w % 3 == 0) c.y0 = h / 2;  // also a row range
+                run_case(c);
+            }
+    for (int h : kHeights)
+        for (int ch : {1, 16, 17, 33}) {
+            Case c;
+            c.op = Op::dwconv3x3;
+            c.cin = ch, c.h = h, c.w = 13, c.stride = 2;
+            vary_layout(c, k++);
+            run_case(c);
+        }
+}
+
+TEST_CASE("simd upsample_nearest_add equals scalar, also for sizes that are not 2x") {
+    // (coarse, fine) side pairs: the FPN gives ceil(fine / 2), which is not always half.
+    struct Pair { int coarse, fine; };
+    const Pair pairs[] = {{1, 1}, {1, 4}, {3, 5}, {7, 13}, {4, 8}, {2, 3}, {5, 10}, {13, 25}, {1, 2}};
+    int k = 0;
+    for (const Pair ph : pairs)
+        for (const Pair pw : pairs) {
+            const int c = kChannels[k % 14];
+            const int c0 = k % 2 ? 3 : 0, extra = k % 3 ? 2 : 0;  // slices of wider tensors
+            const int px = c0 + c + extra;
+            int y0 = 0, y1 = ph.fine;
+            if (k % 3 == 1) y0 = ph.fine / 2;
+            if (k % 5 == 2) y1 = (ph.fine + 1) / 2;
+            ++k;
+            Rng rng(uint32_t(k * 977));
+            const auto coarse = rng.vec(size_t(ph.coarse) * pw.coarse * c);
+            const auto fine = rng.vec(size_t(ph.fine) * pw.fine * c);
+            Act ca = make_input(coarse, ph.coarse, pw.coarse, c, c0, px);
+            // The fine tensor's other channels and border hold the sentinel, not NaN: they are
+            // compared bit for bit after the call.
+            Act before(ph.fine, pw.fine, px, kSentinel);
+            for (int y = 0; y < ph.fine; ++y)
+                for (int x = 0; x < pw.fine; ++x)
+                    for (int ch = 0; ch < c; ++ch) before.pixel(y, x)[c0 + ch] = fine[(size_t(y) * pw.fine + x) * c + ch];
+            Act got = before, want = before;
+            S::upsample_nearest_add(ca.view(c0, c), got.view(c0, c), y0, y1);
+            K::scalar::upsample_nearest_add(ca.view(c0, c), want.view(c0, c), y0, y1);
+            char what[120];
+            std::snprintf(what, sizeof what, "upsample %dx%d -> %dx%d, %d channels at %d of %d, rows [%d,%d)", ph.coarse,
+                          pw.coarse, ph.fine, pw.fine, c, c0, px, y0, y1);
+            check_written(got, want, before, c0, c, y0, y1, what);
+            // and the scalar one against the formula, on the rows it was asked to do
+            const auto ref = naive_upsample_add(coarse, ph.coarse, pw.coarse, fine, ph.fine, pw.fine, c);
+            const auto dense = dense_of(want, c0, c);
+            long bad = 0;
+            for (int y = y0; y < y1; ++y)
+                for (int i = 0; i < pw.fine * c; ++i)
+                    bad += !close(dense[size_t(y) * pw.fine * c + i], ref[size_t(y) * pw.fine * c + i]);
+            CHECK_MESSAGE(bad == 0, what, ": scalar differs from the formula");
+        }
+}
+
+TEST_CASE("packed weights: zero padding up to whole vectors") {
+    // The SIMD kernels load whole vectors of weights and bias: the padding must be zero so the
+    // lanes beyond cout compute nothing that could leak into a store.
+    Rng rng(5);
+    const int cout = 17, cin = 3;
+    const auto w = rng.vec(size_t(cout) * 9 * cin), b = rng.vec(cout);
+    const Packed p = pack_conv(w, b, cout, 9, cin);
+    const int nb = S::nr_for(cout) * S::V;
+    const size_t n = S::conv_packed_floats(cout, 9, cin);
+    CHECK(n % size_t(nb) == 0);
+    long nonzero_padding = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const int j = int(i % size_t(nb)), g = int(i / (size_t(9) * cin * nb));
+        if (g * nb + j >= cout) nonzero_padding += p.wp()[i] != 0.0f;
+    }
+    CHECK(nonzero_padding == 0);
+    for (size_t i = size_t(cout); i < S::conv_bias_floats(cout); ++i) CHECK(p.bp()[i] == 0.0f);
+    // One weight traced through the layout: [group][tap][cin][nb].
+    const int co = 16, tap = 4, ci = 2;
+    const int g = co / nb, j = co % nb;
+    CHECK(p.wp()[((size_t(g) * 9 + tap) * cin + ci) * nb + j] == w[(size_t(co) * 9 + tap) * cin + ci]);
+}
+
+#else  // !FACEMASK_SIMD
+
+TEST_CASE("simd kernels: not in this build") {
+    MESSAGE("built without SIMD kernels (", std::string(facemask::simd_name()), "): the SIMD-vs-scalar comparisons are skipped");
+}
+
+#endif  // FACEMASK_SIMD
+
+TEST_SUITE_END();
