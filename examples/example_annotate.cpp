@@ -40,6 +40,7 @@ const char* kUsage =
     "                        (default: " FACEMASK_DEFAULT_WEIGHTS_DIR ")\n"
     "  --detector FILE       detector blob (default: DIR/retinaface_mnet025.fmb)\n"
     "  --classifier FILE     classifier blob (default: DIR/mask_classifier.fmb)\n"
+    "  --no-classify         detection only: no classifier needed, mask and label are null\n"
     "  --landmarks           also draw the five landmarks\n"
     "  --quiet               no per-picture lines, no progress\n"
     "  --help                this text\n"
@@ -105,6 +106,7 @@ int parse_args(int argc, char** argv, Args* a) {
         if (arg == "--no-draw") { a->draw = false; continue; }
         if (arg == "--quiet") { a->quiet = true; continue; }
         if (arg == "--landmarks") { a->landmarks = true; continue; }
+        if (arg == "--no-classify") { a->opt.classify = false; continue; }
         if (arg.size() > 2 && arg[0] == '-' && arg[1] == '-') {
             if (!has_value) return fail("%s needs a value", arg.c_str());
             ++i;
@@ -202,7 +204,7 @@ int main(int argc, char** argv) {
     facemask::Pipeline fm;
     const std::string det = a.detector.empty() ? a.weights + "/" + facemask::kDetectorFile : a.detector;
     const std::string cls = a.classifier.empty() ? a.weights + "/" + facemask::kClassifierFile : a.classifier;
-    facemask::Status st = fm.load_files(det.c_str(), cls.c_str());
+    facemask::Status st = fm.load_files(det.c_str(), a.opt.classify ? cls.c_str() : nullptr);
     if (!st) {
         std::fprintf(stderr, "example_annotate: cannot load the weights: %s\n", st.message());
         return 1;
