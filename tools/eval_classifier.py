@@ -258,14 +258,14 @@ def main(argv=None):
                     help="also: the whole pipeline (example_annotate), faces matched to detections (IoU >= 0.5)")
     ap.add_argument("--scale", default=None, help="example_annotate --scale for --detector-boxes (default: its own)")
     a = ap.parse_args(argv)
-    exe = os.path.join(a.build, "classify_boxes")
+    exe = os.path.abspath(os.path.join(a.build, "classify_boxes"))
     if not os.access(exe, os.X_OK):
         raise SystemExit(f"eval_classifier: {exe} not found (cmake --build {a.build} --target classify_boxes)")
     rows = run_engine(exe, a.classifier, a.shared)
     threshold = a.threshold if a.threshold is not None else blob_threshold(a.classifier)
     print(report(rows, threshold))
     if a.detector_boxes:
-        annotate = os.path.join(a.build, "example_annotate")
+        annotate = os.path.abspath(os.path.join(a.build, "example_annotate"))
         drows, total = run_pipeline(annotate, a.classifier, a.shared, a.scale)
         print(f"\nPipeline (example_annotate{' --scale ' + a.scale if a.scale else ''}): the classifier on the "
               f"detector's boxes; {len(drows)} of {total} annotated faces matched a detection (IoU >= 0.5)\n")
