@@ -154,7 +154,7 @@ EMSCRIPTEN_KEEPALIVE const char* fm_run(Engine* e, const uint8_t* rgba, int w, i
     opt.mask_threshold = mask_threshold;
     opt.classify = !(flags & kNoClassify);
     if (scale && *scale && !opt.detect.scale.parse(scale)) {
-        set_error("scale '%s' is not native, long=N, factor=F or WxH", scale);
+        set_error("scale '%s' is not auto, native, long=N, factor=F or WxH", scale);
         return nullptr;
     }
     const facemask::ImageView view(rgba, w, h, facemask::PixelFormat::rgba);
