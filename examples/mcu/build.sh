@@ -11,7 +11,7 @@
 #
 # Environment (all optional):
 #   FM_CLASSIFIER  classifier blob (default: NATIVE_BUILD/weights/mask_classifier.fmb, then the
-#                  repository's weights/mask_classifier.fmb, then /tmp/cls_test.fmb)
+#                  repository's weights/mask_classifier.fmb)
 #   FM_PICTURE     source picture (default: ../shared/images/ex_img.jpg next to the repository)
 #   FM_SIZE        network input = picture size, WxH (default 320x240)
 #   FM_TOP_K       detection candidates kept before NMS (default 100; sizes the face list)
@@ -49,8 +49,7 @@ if [ -n "${FM_CLASSIFIER:-}" ]; then CLASSIFIER=$FM_CLASSIFIER
 elif [ -f "$NATIVE/weights/mask_classifier.fmb" ]; then CLASSIFIER="$NATIVE/weights/mask_classifier.fmb"
 elif [ -f "$ROOT/weights/mask_classifier.fmb" ]; then CLASSIFIER="$ROOT/weights/mask_classifier.fmb"
 else
-    CLASSIFIER=/tmp/cls_test.fmb
-    echo "build.sh: note: no trained classifier yet, using the placeholder $CLASSIFIER" >&2
+    echo "build.sh: no mask_classifier.fmb in $NATIVE/weights or $ROOT/weights" >&2; exit 1
 fi
 PICTURE=${FM_PICTURE:-$ROOT/../shared/images/ex_img.jpg}
 for f in "$DETECTOR" "$CLASSIFIER" "$PICTURE"; do

@@ -8,8 +8,7 @@
 # NATIVE_BUILD_DIR is the CMake build folder: its weights/ holds retinaface_mnet025.fmb (made
 # from the public checkpoints) and, once trained, mask_classifier.fmb. The classifier blob is,
 # in order: --classifier FILE, $FACEMASK_CLASSIFIER, NATIVE_BUILD_DIR/weights/mask_classifier.fmb,
-# <repo>/weights/mask_classifier.fmb, /tmp/cls_test.fmb (a placeholder); none found: the page
-# detects faces only.
+# <repo>/weights/mask_classifier.fmb; none found: the page detects faces only.
 #
 # OUT_DIR receives: index.html app.js style.css facemask.js serve.mjs
 #   facemask_simd.js/.wasm    -msimd128 -msse4.1: xsimd's SSE4.1 kernels on wasm SIMD128
@@ -41,7 +40,7 @@ if [ ! -f "$DETECTOR" ]; then
   exit 1
 fi
 if [ -z "$CLASSIFIER" ]; then
-  for c in "$NATIVE/weights/mask_classifier.fmb" "$REPO/weights/mask_classifier.fmb" /tmp/cls_test.fmb; do
+  for c in "$NATIVE/weights/mask_classifier.fmb" "$REPO/weights/mask_classifier.fmb"; do
     if [ -f "$c" ]; then CLASSIFIER=$c; break; fi
   done
 fi
