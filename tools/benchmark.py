@@ -26,7 +26,10 @@ Output: a table (median ms, middle-half spread, forward ratios), then one line p
 configuration: "RESULT engine=<name> size=<W>x<H> threads=<n> median_ms=<x>". Then, unless
 --no-pipeline, tools' pipeline_bench: the whole product on a 640x480 picture with two faces
 (decode -> detect -> classify -> draw -> encode) with each stage's share, and the classifier's
-time per face, with their own RESULT lines.
+time per face, with their own RESULT lines. Then, unless --no-web, and when BUILD/web holds
+the WebAssembly build (examples/web/build.sh BUILD BUILD/web), tools/bench/web/web_bench.mjs:
+facemask in headless Chromium (SIMD128 and scalar) next to onnxruntime-web on the same network
+and to the native build, in one browser session.
 Python standard library only.
 """
 import argparse
@@ -417,6 +420,7 @@ def parse_args(argv):
     ap.add_argument("--picture", help="picture for the detect engines (default: fm_bench's, the shared ex_img.jpg)")
     ap.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     ap.add_argument("--no-pipeline", action="store_true", help="skip the pipeline/classifier benchmark")
+    ap.add_argument("--no-web", action="store_true", help="skip the in-browser benchmark")
     args = ap.parse_args(argv)
     if args.warmup < 0:
         ap.error("--warmup must be 0 or more")
@@ -449,7 +453,32 @@ def main(argv=None):
     report(ctx, engines, skipped, failed, configs, times, args.rounds, load, args.markdown)
     if not args.no_pipeline:
         pipeline(ctx, args.rounds * args.runs)
+    if not args.no_web:
+        web(ctx)
     return 0
+
+
+def web(ctx):
+    """Runs tools/bench/web/web_bench.mjs on BUILD/web (skipped with the reason when it cannot)."""
+    web_dir = os.path.join(ctx.build, "web")
+    script = os.path.join(BENCH, "web", "web_bench.mjs")
+    if not os.path.exists(os.path.join(web_dir, "facemask.js")):
+        log("skipping the browser benchmark: no %s (examples/web/build.sh %s %s)" % (web_dir, ctx.build, web_dir))
+        return
+    if not os.path.isdir(os.path.join(BENCH, "web", "node_modules", "onnxruntime-web")):
+        log("skipping the browser benchmark: run npm install --no-audit --no-fund --ignore-scripts in tools/bench/web")
+        return
+    env = dict(os.environ, NODE_PATH="/usr/share/nodejs")
+    print()
+    try:
+        p = subprocess.run(["node", script, "--web", web_dir, "--native", ctx.build], capture_output=True, text=True,
+                           timeout=PROCESS_TIMEOUT_S, env=env)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        log("the browser benchmark did not run: %s" % e)
+        return
+    sys.stdout.write(p.stdout)
+    if p.returncode != 0:
+        log("the browser benchmark failed: %s" % last_line(p.stderr))
 
 
 def pipeline(ctx, runs):
