@@ -162,15 +162,14 @@ FACEMASK_INLINE void conv_tile(const View& in, const View& out, const float* FAC
     }
 }
 
-// The last, narrower tile of a row: picks the instantiation for the remaining pixel count.
+// The rest of a row after the full tiles: tiles of 8, 4, 2 and 1 pixels, so that only a few
+// tile widths are instantiated (each is a fully unrolled block; tails are a small share).
 template <int MR, int NR, int K, int S>
 FACEMASK_INLINE void conv_tail(int m, const View& in, const View& out, const float* wg, const float* bg,
                                const B& slope, int oy, int ox, int co0) {
     if constexpr (MR > 0) {
-        if (m == MR)
-            conv_tile<MR, NR, K, S>(in, out, wg, bg, slope, oy, ox, co0);
-        else
-            conv_tail<MR - 1, NR, K, S>(m, in, out, wg, bg, slope, oy, ox, co0);
+        for (; m >= MR; m -= MR, ox += MR) conv_tile<MR, NR, K, S>(in, out, wg, bg, slope, oy, ox, co0);
+        conv_tail<MR / 2, NR, K, S>(m, in, out, wg, bg, slope, oy, ox, co0);
     }
 }
 
@@ -188,7 +187,7 @@ inline void conv_rows(const View& in, const View& out, const float* wp, const fl
             const float* bg = bp + g * NB;
             int ox = 0;
             for (; ox + MR <= out.w; ox += MR) conv_tile<MR, NR, K, S>(in, out, wg, bg, s, oy, ox, g * NB);
-            if (ox < out.w) conv_tail<MR - 1, NR, K, S>(out.w - ox, in, out, wg, bg, s, oy, ox, g * NB);
+            if (ox < out.w) conv_tail<(MR > 8 ? 8 : MR / 2), NR, K, S>(out.w - ox, in, out, wg, bg, s, oy, ox, g * NB);
         }
 }
 
