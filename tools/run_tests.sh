@@ -32,8 +32,10 @@ if wants release; then
 fi
 if wants asan; then
     step "AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
-    cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFACEMASK_SANITIZE=ON \
-        -DFACEMASK_SHARED_DIR="$shared" >/dev/null
+    # -O1 -g1 and no tools: the sanitized -O2 -g build of the detector's kernels took ~14 of CI's
+    # minutes; this one checks the same tests in ~4.
+    cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -g1" \
+        -DFACEMASK_SANITIZE=ON -DFACEMASK_BUILD_TOOLS=OFF -DFACEMASK_SHARED_DIR="$shared" >/dev/null
     cmake --build build-asan
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
         ctest --test-dir build-asan --output-on-failure -j "$jobs" -E 'single_header|python'
