@@ -34,7 +34,7 @@ const char* kUsage =
     "  --nms X               NMS IoU threshold (default 0.4)\n"
     "  --mask-threshold X    p(masked) > X is masked (default 0.5)\n"
     "  --scale S             network input: auto | native | long=N | factor=F | WxH (default auto:\n"
-    "                        own size + twice enlarged for small pictures, long side 640 for large)\n"
+    "                        own size + 3x enlarged for small pictures, long side 640 for large)\n"
     "  --threads N           threads, 0 = all cores (default 1)\n"
     "  --weights DIR         folder with retinaface_mnet025.fmb and mask_classifier.fmb\n"
     "                        (default: " FACEMASK_DEFAULT_WEIGHTS_DIR ")\n"

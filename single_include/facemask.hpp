@@ -2368,6 +2368,21 @@ inline int nms(Face* faces, int n, float iou_threshold, int keep) {
     return kept;
 }
 
+// True when at least 70 % of `f`'s box lies inside one of `faces` that scores at least as
+// high: used to drop a part of a face (an eye, an ear) found again on an enlarged picture.
+inline bool inside_stronger(const Face& f, const Face* faces, int n) {
+    const Box& b = f.box;
+    const float area = (b.x2 - b.x1) * (b.y2 - b.y1);
+    for (int i = 0; i < n; ++i) {
+        if (faces[i].score < f.score) continue;
+        const Box& a = faces[i].box;
+        const float w = (a.x2 < b.x2 ? a.x2 : b.x2) - (a.x1 > b.x1 ? a.x1 : b.x1);
+        const float h = (a.y2 < b.y2 ? a.y2 : b.y2) - (a.y1 > b.y1 ? a.y1 : b.y1);
+        if (w > 0 && h > 0 && w * h >= 0.7f * area) return true;
+    }
+    return false;
+}
+
 }  // namespace detail
 }  // namespace facemask
 
@@ -2495,9 +2510,10 @@ namespace facemask {
 // The anchors cover faces of about 16 to 512 input pixels, so small faces need a picture
 // enlarged and close-ups need it shrunk. `automatic` (the default) does both for small
 // pictures: pass A sees the picture at its own size (or with the long side brought down to
-// 640), pass B sees pass A's input enlarged twice; pass B contributes only faces smaller than
-// 64 pixels in pass A's input, and the two lists are merged with NMS. Pictures whose long side
-// is 640 or more get pass A only (eval-dev, README: "Scale policy").
+// 640), pass B sees pass A's input enlarged 3 times (its long side at most 1280); pass B
+// contributes only faces smaller than 64 pixels in pass A's input that are not mostly inside a
+// pass-A face, and the two lists are merged with NMS. Pictures whose long side is 640 or more
+// get pass A only (measured on eval-dev, README: "Scale policy").
 struct Scale {
     enum class Mode : uint8_t { automatic, native, long_side, factor, fixed };
     Mode mode = Mode::automatic;
@@ -2506,6 +2522,8 @@ struct Scale {
     float factor = 1.0f;     // factor: both sides multiplied
     int width = 0, height = 0;  // fixed: exactly this size (the aspect ratio may change)
     float small_face = 64.0f;   // automatic: pass B faces must be smaller than this (pass A pixels)
+    float enlarge = 3.0f;       // automatic: pass B's input is pass A's times this, its long
+                                // side capped at 2 * long_side (but never under 2 times pass A)
 
     static Scale automatic() { return Scale(); }
     static Scale native() { Scale s; s.mode = Mode::native; return s; }
@@ -2633,7 +2651,11 @@ public:
         const int longest = picture_w > picture_h ? picture_w : picture_h;
         if (opt.scale.mode == Scale::Mode::automatic && longest < opt.scale.long_side) {
             DetectOptions o = opt;
-            o.scale = Scale::fixed(2 * w[0], 2 * h[0]);
+            const int longest_a = w[0] > h[0] ? w[0] : h[0];
+            float f = opt.scale.enlarge;
+            if (f * float(longest_a) > 2.0f * float(opt.scale.long_side)) f = 2.0f * float(opt.scale.long_side) / float(longest_a);
+            if (f < 2.0f) f = 2.0f;
+            o.scale = Scale::fixed(int(f * float(w[0]) + 0.5f), int(f * float(h[0]) + 0.5f));
             // Beyond max_input_pixels the enlarged pass is left out, not the picture refused.
             if (input_size(picture_w, picture_h, o, &w[1], &h[1])) *passes = 2;
         }
@@ -2674,11 +2696,12 @@ public:
                 for (const Face& f : found) kept_a[na++] = f;
             } else {
                 // Pass B adds the small faces pass A cannot see: smaller than small_face pixels
-                // in pass A's input.
+                // in pass A's input, and not a part of a face pass A found (enlarged 3 times, an
+                // eye or an ear of a close-up can pass for a small face).
                 const float to_a = float(w[0]) / float(image.width);
                 for (const Face& f : found) {
                     const float side = f.box.width() < f.box.height() ? f.box.width() : f.box.height();
-                    if (side * to_a < opt.scale.small_face) kept_b[nb++] = f;
+                    if (side * to_a < opt.scale.small_face && !detail::inside_stronger(f, kept_a, na)) kept_b[nb++] = f;
                 }
             }
         }

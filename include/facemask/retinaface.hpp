@@ -188,5 +188,20 @@ inline int nms(Face* faces, int n, float iou_threshold, int keep) {
     return kept;
 }
 
+// True when at least 70 % of `f`'s box lies inside one of `faces` that scores at least as
+// high: used to drop a part of a face (an eye, an ear) found again on an enlarged picture.
+inline bool inside_stronger(const Face& f, const Face* faces, int n) {
+    const Box& b = f.box;
+    const float area = (b.x2 - b.x1) * (b.y2 - b.y1);
+    for (int i = 0; i < n; ++i) {
+        if (faces[i].score < f.score) continue;
+        const Box& a = faces[i].box;
+        const float w = (a.x2 < b.x2 ? a.x2 : b.x2) - (a.x1 > b.x1 ? a.x1 : b.x1);
+        const float h = (a.y2 < b.y2 ? a.y2 : b.y2) - (a.y1 > b.y1 ? a.y1 : b.y1);
+        if (w > 0 && h > 0 && w * h >= 0.7f * area) return true;
+    }
+    return false;
+}
+
 }  // namespace detail
 }  // namespace facemask
