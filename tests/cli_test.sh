@@ -115,6 +115,9 @@ for i, f in enumerate(faces):
         assert number(f["mask"]) and 0.0 <= f["mask"] <= 1.0, f"face {i} mask {f['mask']}"
         assert f["label"] == ("masked" if f["mask"] > 0.5 else "not_masked"), f"face {i} label {f['label']}"
 assert faces[0]["score"] >= faces[1]["score"], "faces not best first"
+# The demo picture: one person with a mask, one without.
+labels = sorted(str(f["label"]) for f in faces)
+assert labels == ["masked", "not_masked"], f"labels {labels}, expected one masked and one not_masked"
 EOF
     }
     check_json faces.jsonl "--json FILE"

@@ -293,6 +293,93 @@ TEST_CASE("every cut of a small JPEG and PNG loads or fails cleanly") {
     }
 }
 
+namespace {
+
+// A PNG written by hand (zlib "stored" blocks, no compression), so that the test can make the
+// kinds stb_image_write cannot: 16-bit samples, grey + alpha. `rows` are the raw scanlines
+// without filter bytes (big-endian samples for 16 bit).
+Bytes handmade_png(int w, int h, int color_type, int depth, const Bytes& rows) {
+    auto crc32 = [](const unsigned char* p, size_t n, uint32_t c) {
+        for (size_t i = 0; i < n; ++i) {
+            c ^= p[i];
+            for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+        }
+        return c;
+    };
+    auto be32 = [](Bytes& b, uint32_t v) {
+        for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<unsigned char>(v >> s));
+    };
+    Bytes out = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    auto chunk = [&](const char* type, const Bytes& data) {
+        be32(out, uint32_t(data.size()));
+        Bytes typed(type, type + 4);
+        typed.insert(typed.end(), data.begin(), data.end());
+        out.insert(out.end(), typed.begin(), typed.end());
+        be32(out, ~crc32(typed.data(), typed.size(), 0xFFFFFFFFu));
+    };
+    Bytes ihdr;
+    be32(ihdr, uint32_t(w));
+    be32(ihdr, uint32_t(h));
+    ihdr.insert(ihdr.end(), {static_cast<unsigned char>(depth), static_cast<unsigned char>(color_type), 0, 0, 0});
+    chunk("IHDR", ihdr);
+    Bytes raw;  // each scanline: filter type 0, then the samples
+    const size_t stride = rows.size() / size_t(h);
+    for (int y = 0; y < h; ++y) {
+        raw.push_back(0);
+        raw.insert(raw.end(), rows.begin() + long(y * stride), rows.begin() + long((y + 1) * stride));
+    }
+    Bytes z = {0x78, 0x01, 1};  // zlib header, one final stored block (raw is small)
+    z.insert(z.end(), {static_cast<unsigned char>(raw.size()), static_cast<unsigned char>(raw.size() >> 8),
+                       static_cast<unsigned char>(~raw.size()), static_cast<unsigned char>(~raw.size() >> 8)});
+    z.insert(z.end(), raw.begin(), raw.end());
+    uint32_t a = 1, b = 0;  // Adler-32 of the uncompressed data
+    for (unsigned char c : raw) a = (a + c) % 65521, b = (b + a) % 65521;
+    be32(z, b << 16 | a);
+    chunk("IDAT", z);
+    chunk("IEND", Bytes());
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("grey, grey + alpha, RGBA and 16-bit PNGs load as RGB") {
+    // Two pixels each; grey becomes (g, g, g), alpha is dropped, 16-bit keeps the high byte.
+    struct Kind {
+        const char* name;
+        int color_type, depth;
+        Bytes rows;
+    };
+    const Kind kinds[] = {
+        {"grey 8", 0, 8, {7, 200}},
+        {"grey + alpha 8", 4, 8, {7, 0, 200, 255}},
+        {"RGB 8", 2, 8, {1, 2, 3, 250, 251, 252}},
+        {"RGBA 8", 6, 8, {1, 2, 3, 0, 250, 251, 252, 128}},
+        {"grey 16", 0, 16, {7, 0xFF, 200, 0x01}},
+        {"RGB 16", 2, 16, {1, 0x80, 2, 0x7F, 3, 0, 250, 0xFF, 251, 1, 252, 0x10}},
+        {"RGBA 16", 6, 16, {1, 0, 2, 0, 3, 0, 0, 0, 250, 0, 251, 0, 252, 0, 0xFF, 0xFF}},
+    };
+    const unsigned char want[2][3] = {{1, 2, 3}, {250, 251, 252}};
+    const unsigned char want_grey[2] = {7, 200};
+    for (const Kind& k : kinds) {
+        CAPTURE(std::string(k.name));
+        const Bytes png = handmade_png(2, 1, k.color_type, k.depth, k.rows);
+        Image img;
+        FM_REQUIRE_OK(img.load_memory(png.data(), png.size()));
+        CHECK(img.width() == 2);
+        CHECK(img.height() == 1);
+        const bool grey = k.color_type == 0 || k.color_type == 4;
+        for (int x = 0; x < 2; ++x)
+            for (int c = 0; c < 3; ++c) CHECK(int(img.row(0)[x * 3 + c]) == int(grey ? want_grey[x] : want[x][c]));
+    }
+    // The same bytes through a file, as example_annotate reads them.
+    const Bytes png16 = handmade_png(2, 1, 2, 16, kinds[5].rows);
+    const std::string path = fmtest::temp_dir() + "/rgb16.png";
+    REQUIRE(fmtest::write_bytes(path, png16));
+    Image img;
+    FM_REQUIRE_OK(img.load(path.c_str()));
+    CHECK(int(img.row(0)[3]) == 250);
+}
+
 #if FACEMASK_TEST_HAVE_BLOBS
 TEST_CASE("a real JPEG and PNG cut in half") {
     for (const char* name : {"images/ex_img.jpg", "images/toon_masked.png"}) {
