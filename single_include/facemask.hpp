@@ -330,11 +330,14 @@ struct Faces {
 //
 // Tensor table: tensor count entries of 64 bytes at offset 384
 //     0  32   char name[32]  NUL-terminated, NUL-padded, unique
-//    32   4   u32 dtype: 1 = float32
+//    32   4   u32 dtype: 1 = float32, 2 = float16 (IEEE binary16; only the convolution
+//                 weights "*.w" of b*, fpn*, ssh*, head* may be float16 — halves the blob, e.g.
+//                 for flash; the loader reads them as they are or widens them when it packs)
 //    36   4   u32 rank 1..4
 //    40  16   u32 shape[4]   (unused dimensions 0; used ones >= 1)
 //    56   8   u64 offset of the data, relative to the data offset, multiple of 64
-//   A tensor's bytes (product of shape x 4) lie inside the data section.  Padding bytes are zero.
+//   A tensor's bytes (product of shape x 4, or x 2 for float16) lie inside the data section.
+//   Padding bytes are zero.
 //
 // Tensor layouts (NHWC activations; BN folded; "C" depends on the width multiplier):
 //   b0.w  [Cout, 3, 3, Cin]     first 3x3 stride-2 convolution (OHWI), b0.b [Cout]
@@ -370,6 +373,7 @@ constexpr uint32_t kEntrySize = 64;
 constexpr uint32_t kMaxTensors = 1024;
 constexpr uint32_t kEndianTag = 0x01020304u;
 constexpr uint32_t kDtypeF32 = 1;
+constexpr uint32_t kDtypeF16 = 2;
 constexpr size_t kChecksumOffset = 64;
 
 enum class ModelKind : uint32_t { detector = 1, classifier = 2 };
@@ -416,7 +420,9 @@ struct Tensor {
     uint32_t rank = 0;
     uint32_t shape[4] = {};
     size_t numel = 0;
-    const float* data = nullptr;  // points into the blob
+    uint32_t dtype = kDtypeF32;
+    const float* data = nullptr;     // float32 tensors: points into the blob (else null)
+    const uint16_t* half = nullptr;  // float16 tensors: points into the blob (else null)
 };
 
 namespace detail {
@@ -518,12 +524,18 @@ public:
             t.shape[d] = detail::rd32(e + 40 + 4 * d);
             if (d < t.rank) t.numel *= t.shape[d];
         }
-        t.data = reinterpret_cast<const float*>(base_ + data_offset_ + detail::rd64(e + 56));
+        t.dtype = detail::rd32(e + 32);
+        const unsigned char* p = base_ + data_offset_ + detail::rd64(e + 56);
+        if (t.dtype == kDtypeF16)
+            t.half = reinterpret_cast<const uint16_t*>(p);
+        else
+            t.data = reinterpret_cast<const float*>(p);
         return t;
     }
 
-    // Looks up a tensor by name and checks its shape; the error names both.
-    Status find(const char* name, uint32_t rank, const uint32_t* shape, Tensor* out) const {
+    // Looks up a tensor by name and checks its shape (the error names both) and its dtype:
+    // float32, or also float16 when `half_ok` (convolution weights).
+    Status find(const char* name, uint32_t rank, const uint32_t* shape, Tensor* out, bool half_ok = false) const {
         for (uint32_t i = 0; i < count_; ++i) {
             Tensor t = tensor(i);
             if (std::strcmp(t.name, name) != 0) continue;
@@ -536,6 +548,9 @@ public:
                 return Status::fail(Error::bad_blob, "tensor '%s' has shape %s, expected %s", name, got,
                                     want);
             }
+            if (t.dtype == kDtypeF16 && !half_ok)
+                return Status::fail(Error::bad_blob, "tensor '%s' is float16; it must be float32 (only convolution "
+                                    "weights may be float16)", name);
             *out = t;
             return Status();
         }
@@ -701,9 +716,11 @@ private:
             char name[32];
             if (!read_name(e, 32, name, false))
                 return Status::fail(Error::bad_blob, "tensor #%u has no valid NUL-terminated ASCII name", unsigned(i));
-            if (rd32(e + 32) != kDtypeF32)
-                return Status::fail(Error::bad_blob, "tensor '%s' has dtype %u; only 1 (float32) is supported", name,
-                                    unsigned(rd32(e + 32)));
+            const uint32_t dtype = rd32(e + 32);
+            if (dtype != kDtypeF32 && dtype != kDtypeF16)
+                return Status::fail(Error::bad_blob, "tensor '%s' has dtype %u; 1 (float32) and 2 (float16) are defined",
+                                    name, unsigned(dtype));
+            const uint64_t esize = dtype == kDtypeF16 ? 2 : 4;
             uint32_t rank = rd32(e + 36);
             if (rank < 1 || rank > 4) return Status::fail(Error::bad_blob, "tensor '%s' has rank %u (1..4 allowed)", name, unsigned(rank));
             uint64_t numel = 1;
@@ -715,7 +732,7 @@ private:
                 if (numel > data_size_) break;  // also guards the multiplication
             }
             uint64_t offset = rd64(e + 56);
-            if (offset % 64 != 0 || numel > data_size_ / 4 || offset > data_size_ || numel * 4 > data_size_ - offset)
+            if (offset % 64 != 0 || numel > data_size_ / esize || offset > data_size_ || numel * esize > data_size_ - offset)
                 return Status::fail(Error::bad_blob, "tensor '%s' lies outside the data section", name);
             for (uint32_t j = 0; j < i; ++j)
                 if (std::strcmp(name, reinterpret_cast<const char*>(base_ + kTableOffset + size_t(j) * kEntrySize)) == 0)
@@ -772,6 +789,42 @@ constexpr int nearest_source(int dst, int in, int out) {
 
 // Output size of a 3x3 convolution with padding 1, or of a 1x1 one, for a given stride.
 constexpr int conv_out(int in, int stride) { return (in - 1) / stride + 1; }
+
+// IEEE binary16 -> float32, exactly (every half is a float). float16 weights are read through
+// this, so a blob in flash can hold them at half the size. On Arm with the IEEE half format
+// the compiler's conversion (one VCVTB on Cortex-M7/M55) is used; elsewhere the bits are moved.
+FACEMASK_INLINE float half_to_float(uint16_t h) {
+#if defined(__ARM_FP16_FORMAT_IEEE)
+    __fp16 v;
+    std::memcpy(&v, &h, sizeof v);
+    return float(v);
+#else
+    const uint32_t sign = uint32_t(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1Fu, man = h & 0x3FFu;
+    uint32_t bits;
+    if (exp == 0x1Fu) {
+        bits = sign | 0x7F800000u | man << 13;  // infinity, NaN
+    } else if (exp != 0) {
+        bits = sign | (exp + 112u) << 23 | man << 13;  // normal: rebias 15 -> 127
+    } else if (man == 0) {
+        bits = sign;  // signed zero
+    } else {  // subnormal: normalise the mantissa
+        exp = 113;
+        while (!(man & 0x400u)) {
+            man <<= 1;
+            --exp;
+        }
+        bits = sign | exp << 23 | (man & 0x3FFu) << 13;
+    }
+    float f;
+    std::memcpy(&f, &bits, sizeof f);
+    return f;
+#endif
+}
+
+// A weight as float, whatever the blob stores (kernels are templates over the weight type).
+FACEMASK_INLINE float weight(float w) { return w; }
+FACEMASK_INLINE float weight(uint16_t w) { return half_to_float(w); }
 
 }  // namespace kernels
 }  // namespace facemask
@@ -1476,8 +1529,9 @@ inline void preprocess(const ImageView& img, const detail::InputNorm& norm, cons
 //
 // They are the specification the SIMD kernels are tested against, and the kernels of builds
 // without SIMD (microcontrollers, wasm without simd128, FACEMASK_NO_SIMD). They read the
-// weights in the blob's own layouts, so a scalar build uses a blob in place (zero-copy, e.g.
-// from flash). Like every kernel: no allocation, no threads, no failure — callers validate.
+// weights in the blob's own layouts and types (W = float, or uint16_t for float16 weights), so a
+// scalar build uses a blob in place (zero-copy, e.g. from flash). Like every kernel: no
+// allocation, no threads, no failure — callers validate.
 //
 // Each kernel computes output rows [y0, y1), so the caller can split rows across threads.
 
@@ -1487,8 +1541,8 @@ namespace scalar {
 
 // Dense 3x3 convolution, padding 1, stride S, bias and activation fused.
 // w: [cout][3][3][cin] (OHWI), b: [cout].
-template <int S>
-inline void conv3x3(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+template <int S, class W>
+inline void conv3x3(const View& in, const View& out, const W* w, const float* b, float slope, int y0, int y1) {
     FACEMASK_ASSERT(out.h == conv_out(in.h, S) && out.w == conv_out(in.w, S));
     FACEMASK_ASSERT(y0 >= 0 && y1 <= out.h);
     const int cin = in.c;
@@ -1497,29 +1551,31 @@ inline void conv3x3(const View& in, const View& out, const float* w, const float
             const float* src = in.at(oy * S - 1, ox * S - 1);
             float* dst = out.at(oy, ox);
             for (int co = 0; co < out.c; ++co) {
-                const float* wk = w + size_t(co) * 9 * cin;
+                const W* wk = w + size_t(co) * 9 * cin;
                 float acc = b[co];
                 for (int ky = 0; ky < 3; ++ky)
                     for (int kx = 0; kx < 3; ++kx) {
                         const float* p = src + ky * in.row + kx * in.px;
-                        const float* q = wk + (ky * 3 + kx) * cin;
-                        for (int ci = 0; ci < cin; ++ci) acc += p[ci] * q[ci];
+                        const W* q = wk + (ky * 3 + kx) * cin;
+                        for (int ci = 0; ci < cin; ++ci) acc += p[ci] * weight(q[ci]);
                     }
                 dst[co] = activate(acc, slope);
             }
         }
 }
 
-inline void conv3x3s1(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+template <class W>
+inline void conv3x3s1(const View& in, const View& out, const W* w, const float* b, float slope, int y0, int y1) {
     conv3x3<1>(in, out, w, b, slope, y0, y1);
 }
-inline void conv3x3s2(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+template <class W>
+inline void conv3x3s2(const View& in, const View& out, const W* w, const float* b, float slope, int y0, int y1) {
     conv3x3<2>(in, out, w, b, slope, y0, y1);
 }
 
 // Depthwise 3x3 convolution, padding 1, stride S. w: [3][3][c] (HWC), b: [c].
-template <int S>
-inline void dwconv3x3(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+template <int S, class W>
+inline void dwconv3x3(const View& in, const View& out, const W* w, const float* b, float slope, int y0, int y1) {
     FACEMASK_ASSERT(in.c == out.c);
     FACEMASK_ASSERT(out.h == conv_out(in.h, S) && out.w == conv_out(in.w, S));
     const int c = in.c;
@@ -1530,21 +1586,24 @@ inline void dwconv3x3(const View& in, const View& out, const float* w, const flo
             for (int ch = 0; ch < c; ++ch) {
                 float acc = b[ch];
                 for (int ky = 0; ky < 3; ++ky)
-                    for (int kx = 0; kx < 3; ++kx) acc += src[ky * in.row + kx * in.px + ch] * w[(ky * 3 + kx) * c + ch];
+                    for (int kx = 0; kx < 3; ++kx) acc += src[ky * in.row + kx * in.px + ch] * weight(w[(ky * 3 + kx) * c + ch]);
                 dst[ch] = activate(acc, slope);
             }
         }
 }
 
-inline void dwconv3x3s1(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+template <class W>
+inline void dwconv3x3s1(const View& in, const View& out, const W* w, const float* b, float slope, int y0, int y1) {
     dwconv3x3<1>(in, out, w, b, slope, y0, y1);
 }
-inline void dwconv3x3s2(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+template <class W>
+inline void dwconv3x3s2(const View& in, const View& out, const W* w, const float* b, float slope, int y0, int y1) {
     dwconv3x3<2>(in, out, w, b, slope, y0, y1);
 }
 
 // Pointwise (1x1, stride 1) convolution. w: [cout][cin], b: [cout].
-inline void pwconv1x1(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+template <class W>
+inline void pwconv1x1(const View& in, const View& out, const W* w, const float* b, float slope, int y0, int y1) {
     FACEMASK_ASSERT(in.h == out.h && in.w == out.w);
     const int cin = in.c;
     for (int y = y0; y < y1; ++y)
@@ -1552,9 +1611,9 @@ inline void pwconv1x1(const View& in, const View& out, const float* w, const flo
             const float* src = in.at(y, x);
             float* dst = out.at(y, x);
             for (int co = 0; co < out.c; ++co) {
-                const float* q = w + size_t(co) * cin;
+                const W* q = w + size_t(co) * cin;
                 float acc = b[co];
-                for (int ci = 0; ci < cin; ++ci) acc += src[ci] * q[ci];
+                for (int ci = 0; ci < cin; ++ci) acc += src[ci] * weight(q[ci]);
                 dst[co] = activate(acc, slope);
             }
         }
@@ -1641,6 +1700,13 @@ constexpr int kMaxOps = 96;
 constexpr int kMaxTensors = 64;
 constexpr int kMaxLevels = 8;  // spatial resolutions: level k is the input downsampled k times
 
+// A layer's weights as the blob stores them: float32, or float16 (scalar builds read those in
+// place; SIMD builds widen them when they pack). At most one of the two is set.
+struct Weights {
+    const float* f32 = nullptr;
+    const uint16_t* f16 = nullptr;
+};
+
 struct Op {
     OpKind kind = OpKind::pwconv1x1;
     int8_t in = -1, out = -1;   // tensor ids (upsample_add: in = coarse, out = fine, updated)
@@ -1648,7 +1714,7 @@ struct Op {
     int16_t cout = 0;           // channels this op writes
     bool first_write = false;   // this op is the first to write `out`: it zeroes the border
     float slope = 1.0f;         // epilogue: y = max(x, x * slope)
-    const float* w = nullptr;   // weights in the active kernels' layout
+    Weights w;                  // weights in the active kernels' layout
     const float* b = nullptr;
 };
 
@@ -1678,7 +1744,7 @@ struct Graph {
         return n_tensors++;
     }
 
-    void add_op(OpKind kind, int in, int out, const float* w, const float* b, float slope, int out_offset = 0,
+    void add_op(OpKind kind, int in, int out, Weights w, const float* b, float slope, int out_offset = 0,
                 int cout = -1) {
         if (n_ops >= kMaxOps) {
             overflow = true;
@@ -1801,9 +1867,22 @@ inline void zero_border(const View& v) {
     }
 }
 
+// One weighted kernel call of the active kernel set, for weights of type W.
+template <class W>
+inline void run_weighted(const Op& o, const View& in, const View& out, const W* w, int y0, int y1) {
+    namespace K = kernels::active;
+    switch (o.kind) {
+        case OpKind::conv3x3s1: K::conv3x3s1(in, out, w, o.b, o.slope, y0, y1); break;
+        case OpKind::conv3x3s2: K::conv3x3s2(in, out, w, o.b, o.slope, y0, y1); break;
+        case OpKind::dwconv3x3s1: K::dwconv3x3s1(in, out, w, o.b, o.slope, y0, y1); break;
+        case OpKind::dwconv3x3s2: K::dwconv3x3s2(in, out, w, o.b, o.slope, y0, y1); break;
+        case OpKind::pwconv1x1: K::pwconv1x1(in, out, w, o.b, o.slope, y0, y1); break;
+        case OpKind::upsample_add: break;
+    }
+}
+
 // Runs op k on output rows [part * h / parts, (part + 1) * h / parts).
 inline void run_op(const Graph& g, const Plan& p, unsigned char* arena, int k, int part, int parts) {
-    namespace K = kernels::active;
     const Op& o = g.ops[k];
     const View in = tensor_view(g, p, o.in, arena);
     const View full = tensor_view(g, p, o.out, arena);
@@ -1813,14 +1892,17 @@ inline void run_op(const Graph& g, const Plan& p, unsigned char* arena, int k, i
     if (o.first_write && part == 0) zero_border(full);
     const int y0 = int(int64_t(out.h) * part / parts), y1 = int(int64_t(out.h) * (part + 1) / parts);
     if (y0 >= y1) return;
-    switch (o.kind) {
-        case OpKind::conv3x3s1: K::conv3x3s1(in, out, o.w, o.b, o.slope, y0, y1); break;
-        case OpKind::conv3x3s2: K::conv3x3s2(in, out, o.w, o.b, o.slope, y0, y1); break;
-        case OpKind::dwconv3x3s1: K::dwconv3x3s1(in, out, o.w, o.b, o.slope, y0, y1); break;
-        case OpKind::dwconv3x3s2: K::dwconv3x3s2(in, out, o.w, o.b, o.slope, y0, y1); break;
-        case OpKind::pwconv1x1: K::pwconv1x1(in, out, o.w, o.b, o.slope, y0, y1); break;
-        case OpKind::upsample_add: K::upsample_nearest_add(in, out, y0, y1); break;
+    if (o.kind == OpKind::upsample_add) {
+        kernels::active::upsample_nearest_add(in, out, y0, y1);
+        return;
     }
+#if !FACEMASK_SIMD
+    if (o.w.f16) {  // packed (SIMD) weights are always float32
+        run_weighted(o, in, out, o.w.f16, y0, y1);
+        return;
+    }
+#endif
+    run_weighted(o, in, out, o.w.f32, y0, y1);
 }
 
 // Runs the whole graph; the input tensor must already be filled (its border is zeroed here).
@@ -1845,21 +1927,28 @@ inline void run(const Graph& g, const Plan& p, unsigned char* arena, int threads
 }
 
 // Packs weights for the active kernels. Used twice by a network builder: first to measure
-// (base == nullptr), then to fill one allocation. Scalar builds use the blob in place.
+// (base == nullptr), then to fill one allocation. Scalar builds use the blob in place, float16
+// included; SIMD builds widen float16 weights into `scratch` (measured as `scratch_used`,
+// needed only during the load) before packing them.
 struct Packer {
     float* base = nullptr;
     size_t used = 0;  // floats
+    float* scratch = nullptr;
+    size_t scratch_used = 0;  // floats: the largest float16 tensor
 
     static size_t round16(size_t n) { return (n + 15) / 16 * 16; }  // keep 64-byte alignment
 
-    void conv(const float* w, const float* b, int cout, int taps, int cin, const float** wp, const float** bp) {
+    void conv(Weights w, const float* b, int cout, int taps, int cin, Weights* wp, const float** bp) {
 #if FACEMASK_SIMD
         const size_t nw = round16(kernels::simd::conv_packed_floats(cout, taps, cin));
         const size_t nb = round16(kernels::simd::conv_bias_floats(cout));
         if (base) {
-            kernels::simd::pack_conv(w, b, cout, taps, cin, base + used, base + used + nw);
-            *wp = base + used;
+            kernels::simd::pack_conv(widen(w, size_t(cout) * size_t(taps) * size_t(cin)), b, cout, taps, cin,
+                                     base + used, base + used + nw);
+            *wp = Weights{base + used, nullptr};
             *bp = base + used + nw;
+        } else {
+            note(w, size_t(cout) * size_t(taps) * size_t(cin));
         }
         used += nw + nb;
 #else
@@ -1869,14 +1958,16 @@ struct Packer {
 #endif
     }
 
-    void dw(const float* w, const float* b, int c, const float** wp, const float** bp) {
+    void dw(Weights w, const float* b, int c, Weights* wp, const float** bp) {
 #if FACEMASK_SIMD
         const size_t nw = round16(kernels::simd::dw_packed_floats(c));
         const size_t nb = round16(kernels::simd::dw_bias_floats(c));
         if (base) {
-            kernels::simd::pack_dw(w, b, c, base + used, base + used + nw);
-            *wp = base + used;
+            kernels::simd::pack_dw(widen(w, size_t(9) * size_t(c)), b, c, base + used, base + used + nw);
+            *wp = Weights{base + used, nullptr};
             *bp = base + used + nw;
+        } else {
+            note(w, size_t(9) * size_t(c));
         }
         used += nw + nb;
 #else
@@ -1884,6 +1975,17 @@ struct Packer {
         *wp = w;
         *bp = b;
 #endif
+    }
+
+private:
+    void note(Weights w, size_t n) {
+        if (w.f16 && n > scratch_used) scratch_used = n;
+    }
+    const float* widen(Weights w, size_t n) {
+        if (!w.f16) return w.f32;
+        FACEMASK_ASSERT(scratch != nullptr && n <= scratch_used);
+        for (size_t i = 0; i < n; ++i) scratch[i] = kernels::half_to_float(w.f16[i]);
+        return scratch;
     }
 };
 
@@ -1962,8 +2064,14 @@ public:
             if (!packed_.reserve(measure.used * sizeof(float)))
                 return Status::fail(Error::out_of_memory, "cannot allocate %zu bytes for packed weights",
                                     measure.used * sizeof(float));
+            Buffer scratch;  // float16 weights widened before packing; freed at the end of the load
+            if (measure.scratch_used && !scratch.reserve(measure.scratch_used * sizeof(float)))
+                return Status::fail(Error::out_of_memory, "cannot allocate %zu bytes to widen float16 weights",
+                                    measure.scratch_used * sizeof(float));
             graph::Packer fill;
             fill.base = reinterpret_cast<float*>(packed_.data());
+            fill.scratch = reinterpret_cast<float*>(scratch.data());
+            fill.scratch_used = measure.scratch_used;
             graph_ = graph::Graph();
             FACEMASK_TRY(build_graph(reader_, graph_, fill));
         }
@@ -2070,22 +2178,26 @@ constexpr int kMobileNetBlocks = 14;  // b0 (dense) + b1..b13 (depthwise separab
 constexpr int kMobileNetChannels[kMobileNetBlocks] = {32, 64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024};
 constexpr int kMobileNetStride[kMobileNetBlocks] = {2, 1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1};
 
-inline Status find2(const blob::Reader& r, const char* name, uint32_t d0, uint32_t d1, blob::Tensor* t) {
+// Tensor lookups by rank; `half_ok` lets convolution weights be float16.
+inline Status find2(const blob::Reader& r, const char* name, uint32_t d0, uint32_t d1, blob::Tensor* t,
+                    bool half_ok = false) {
     const uint32_t shape[2] = {d0, d1};
-    return r.find(name, 2, shape, t);
+    return r.find(name, 2, shape, t, half_ok);
 }
 inline Status find1(const blob::Reader& r, const char* name, uint32_t d0, blob::Tensor* t) {
     return r.find(name, 1, &d0, t);
 }
-inline Status find3(const blob::Reader& r, const char* name, uint32_t d0, uint32_t d1, uint32_t d2, blob::Tensor* t) {
+inline Status find3(const blob::Reader& r, const char* name, uint32_t d0, uint32_t d1, uint32_t d2, blob::Tensor* t,
+                    bool half_ok = false) {
     const uint32_t shape[3] = {d0, d1, d2};
-    return r.find(name, 3, shape, t);
+    return r.find(name, 3, shape, t, half_ok);
 }
 inline Status find4(const blob::Reader& r, const char* name, uint32_t d0, uint32_t d1, uint32_t d2, uint32_t d3,
-                    blob::Tensor* t) {
+                    blob::Tensor* t, bool half_ok = false) {
     const uint32_t shape[4] = {d0, d1, d2, d3};
-    return r.find(name, 4, shape, t);
+    return r.find(name, 4, shape, t, half_ok);
 }
+inline graph::Weights weights_of(const blob::Tensor& t) { return graph::Weights{t.data, t.half}; }
 
 // Adds "<prefix>.w" [cout, 3, 3, cin] / "<prefix>.b" as a dense 3x3 convolution.
 inline Status add_conv3x3(const blob::Reader& r, graph::Graph& g, graph::Packer& pk, const char* prefix, int stride,
@@ -2093,11 +2205,12 @@ inline Status add_conv3x3(const blob::Reader& r, graph::Graph& g, graph::Packer&
     char name[40];
     blob::Tensor w, b;
     std::snprintf(name, sizeof name, "%s.w", prefix);
-    FACEMASK_TRY(find4(r, name, uint32_t(cout), 3, 3, uint32_t(cin), &w));
+    FACEMASK_TRY(find4(r, name, uint32_t(cout), 3, 3, uint32_t(cin), &w, true));
     std::snprintf(name, sizeof name, "%s.b", prefix);
     FACEMASK_TRY(find1(r, name, uint32_t(cout), &b));
-    const float *wp = nullptr, *bp = nullptr;
-    pk.conv(w.data, b.data, cout, 9, cin, &wp, &bp);
+    graph::Weights wp;
+    const float* bp = nullptr;
+    pk.conv(weights_of(w), b.data, cout, 9, cin, &wp, &bp);
     g.add_op(stride == 1 ? graph::OpKind::conv3x3s1 : graph::OpKind::conv3x3s2, in, out, wp, bp, slope, out_offset,
              cout);
     return Status();
@@ -2109,11 +2222,12 @@ inline Status add_pwconv(const blob::Reader& r, graph::Graph& g, graph::Packer& 
     char name[40];
     blob::Tensor w, b;
     std::snprintf(name, sizeof name, "%s.w", prefix);
-    FACEMASK_TRY(find2(r, name, uint32_t(cout), uint32_t(cin), &w));
+    FACEMASK_TRY(find2(r, name, uint32_t(cout), uint32_t(cin), &w, true));
     std::snprintf(name, sizeof name, "%s.b", prefix);
     FACEMASK_TRY(find1(r, name, uint32_t(cout), &b));
-    const float *wp = nullptr, *bp = nullptr;
-    pk.conv(w.data, b.data, cout, 1, cin, &wp, &bp);
+    graph::Weights wp;
+    const float* bp = nullptr;
+    pk.conv(weights_of(w), b.data, cout, 1, cin, &wp, &bp);
     g.add_op(graph::OpKind::pwconv1x1, in, out, wp, bp, slope);
     return Status();
 }
@@ -2123,11 +2237,12 @@ inline Status add_dwconv(const blob::Reader& r, graph::Graph& g, graph::Packer& 
     char name[40];
     blob::Tensor w, b;
     std::snprintf(name, sizeof name, "%s.w", prefix);
-    FACEMASK_TRY(find3(r, name, 3, 3, uint32_t(c), &w));
+    FACEMASK_TRY(find3(r, name, 3, 3, uint32_t(c), &w, true));
     std::snprintf(name, sizeof name, "%s.b", prefix);
     FACEMASK_TRY(find1(r, name, uint32_t(c), &b));
-    const float *wp = nullptr, *bp = nullptr;
-    pk.dw(w.data, b.data, c, &wp, &bp);
+    graph::Weights wp;
+    const float* bp = nullptr;
+    pk.dw(weights_of(w), b.data, c, &wp, &bp);
     g.add_op(stride == 1 ? graph::OpKind::dwconv3x3s1 : graph::OpKind::dwconv3x3s2, in, out, wp, bp, slope);
     return Status();
 }
@@ -2235,7 +2350,7 @@ inline Status build_retinaface(const blob::Reader& r, graph::Graph& g, graph::Pa
         lat[k] = g.add_tensor(kRetinaTensorLevel[k], F);
         FACEMASK_TRY(add_pwconv(r, g, pk, name, body.out[tap], lat[k], body.channels[tap], F, act));
         if (k < kRetinaLevels - 1) {
-            g.add_op(graph::OpKind::upsample_add, lat[k + 1], lat[k], nullptr, nullptr, 1.0f);
+            g.add_op(graph::OpKind::upsample_add, lat[k + 1], lat[k], graph::Weights(), nullptr, 1.0f);
             const int merged = g.add_tensor(kRetinaTensorLevel[k], F);
             std::snprintf(name, sizeof name, "fpn.merge%d", k + 1);
             FACEMASK_TRY(add_conv3x3(r, g, pk, name, 1, lat[k], merged, F, F, act));

@@ -375,11 +375,26 @@ TEST_CASE("tensor table entries are validated") {
         bytes.reseal();
         check_rejected(bytes.open(), Error::bad_blob, "outside the data");
     }
-    SUBCASE("dtype other than float32") {
+    SUBCASE("a dtype that is neither float32 nor float16") {
+        for (uint32_t dtype : {0u, 3u, 0x100u}) {
+            CAPTURE(dtype);
+            BlobBytes bytes;
+            bytes.put32(bytes.entry(2) + 32, dtype);
+            bytes.reseal();
+            char phrase[24];
+            std::snprintf(phrase, sizeof phrase, "dtype %u", dtype);
+            check_rejected(bytes.open(), Error::bad_blob, phrase);
+        }
+    }
+    SUBCASE("float16 where float32 is required: a bias") {
         BlobBytes bytes;
-        bytes.put32(bytes.entry(2) + 32, 2);
+        bytes.put32(bytes.entry(bytes.index_of("b0.b")) + 32, blob::kDtypeF16);
         bytes.reseal();
-        check_rejected(bytes.open(), Error::bad_blob, "dtype 2");
+        FM_CHECK_OK(bytes.open());  // a valid table: half the bytes of the tensor are read
+        Detector det;
+        const Status st = bytes.load(det);
+        check_rejected(st, Error::bad_blob, "'b0.b' is float16");
+        CHECK_FALSE(det.loaded());
     }
     SUBCASE("rank 0 and rank 5") {
         for (uint32_t rank : {0u, 5u}) {

@@ -678,3 +678,43 @@ TEST_CASE("threads give identical results") {
 #endif  // FACEMASK_TEST_HAVE_BLOBS && FACEMASK_HAS_IO
 
 TEST_SUITE_END();
+
+TEST_CASE("float16 blobs (tools/blob_half.py) pass their self-test and find the float32 faces") {
+    const Detector* full = fmtest::detector(fmtest::kDetectorBlob);
+    const Detector* half = fmtest::detector("retinaface_mnet025_f16.fmb");
+    FM_REQUIRE(full != nullptr);
+    FM_REQUIRE(half != nullptr);
+    Workspace ws;
+    FM_CHECK_OK(half->self_test(ws));
+    facemask::Classifier cls_full, cls_half;
+    FM_REQUIRE_OK(cls_full.load_file(fmtest::weights_path(fmtest::kClassifierBlob).c_str()));
+    FM_REQUIRE_OK(cls_half.load_file(fmtest::weights_path("mask_classifier_f16.fmb").c_str()));
+    FM_CHECK_OK(cls_half.self_test(ws));
+    double d_score = 0, d_box = 0, d_mask = 0;
+    size_t faces = 0;
+    for (const char* name : {kGroup, "images/ex_img.jpg"}) {
+        CAPTURE(std::string(name));
+        const facemask::Image* img = fmtest::picture(name);
+        FM_REQUIRE(img != nullptr);
+        const DetectOptions opt = with_scale(Scale::longest(640));
+        const std::vector<Face> a = run(*full, img->view(), opt), b = run(*half, img->view(), opt);
+        REQUIRE(a.size() == b.size());
+        faces += a.size();
+        for (size_t i = 0; i < a.size(); ++i) {
+            d_score = std::max(d_score, double(std::fabs(a[i].score - b[i].score)));
+            const float da[4] = {a[i].box.x1 - b[i].box.x1, a[i].box.y1 - b[i].box.y1, a[i].box.x2 - b[i].box.x2,
+                                 a[i].box.y2 - b[i].box.y2};
+            for (float d : da) d_box = std::max(d_box, double(std::fabs(d)) / double(a[i].box.width()));
+            float pa = 0, pb = 0;
+            FM_CHECK_OK(cls_full.classify(ws, img->view(), a[i].box, &pa));
+            FM_CHECK_OK(cls_half.classify(ws, img->view(), a[i].box, &pb));
+            d_mask = std::max(d_mask, double(std::fabs(pa - pb)));
+        }
+    }
+    MESSAGE("float16 vs float32 over ", faces, " faces: max |d score| ", d_score, ", max |d box| / box width ", d_box,
+            ", max |d p(masked)| ", d_mask);
+    CHECK(faces >= 10);
+    CHECK(d_score <= 5e-3);
+    CHECK(d_box <= 5e-3);
+    CHECK(d_mask <= 1e-2);
+}

@@ -299,6 +299,88 @@ TEST_CASE("scalar pointwise conv, upsample-add, average pool and dense equal the
     }
 }
 
+TEST_CASE("half_to_float widens IEEE binary16 exactly") {
+    struct Case { uint16_t h; float f; };
+    for (const Case c : {Case{0x0000, 0.0f}, Case{0x3C00, 1.0f}, Case{0xC000, -2.0f}, Case{0x3555, 0.333251953125f},
+                         Case{0x7BFF, 65504.0f}, Case{0x0400, 6.103515625e-05f}, Case{0x0001, 5.9604644775390625e-08f},
+                         Case{0x03FF, 6.09755516052246094e-05f}, Case{0x8001, -5.9604644775390625e-08f},
+                         Case{0x2E66, 0.0999755859375f}}) {
+        CAPTURE(c.h);
+        CHECK(same_bits(K::half_to_float(c.h), c.f));
+    }
+    CHECK(std::signbit(K::half_to_float(0x8000)));
+    CHECK(K::half_to_float(0x8000) == 0.0f);
+    CHECK(std::isinf(K::half_to_float(0x7C00)));
+    CHECK(K::half_to_float(0xFC00) < 0.0f);
+    CHECK(std::isnan(K::half_to_float(0x7E00)));
+    // Every finite half round-trips through float to the same value class and sign, and the
+    // normal ones are exactly m * 2^(e - 25) (m the 11-bit significand).
+    for (uint32_t h = 0; h < 0x7C00; h += 7) {
+        const int e = int(h >> 10), m = int(h & 0x3FF);
+        const double want = e ? std::ldexp(double(m | 0x400), e - 25) : std::ldexp(double(m), -24);
+        CHECK(double(K::half_to_float(uint16_t(h))) == want);
+        CHECK(double(K::half_to_float(uint16_t(h | 0x8000))) == -want);
+    }
+}
+
+TEST_CASE("scalar kernels read float16 weights as their float32 widening") {
+    // Random halves of moderate size; the float32 weights are their exact widening, so both
+    // kernel instantiations compute the same sums (equal up to the compiler's FMA contraction).
+    Rng rng(77);
+    auto halves = [&](size_t n) {
+        std::vector<uint16_t> h(n);
+        for (uint16_t& v : h) {
+            const float r = rng.next();
+            const uint32_t exp = 11 + uint32_t((r + 1.0f) * 3.0f);  // 2^-4 .. 2^1
+            h[&v - h.data()] = uint16_t((r < 0 ? 0x8000u : 0u) | exp << 10 | (uint32_t(rng.next() * 1023.0f + 1023.0f) / 2));
+        }
+        return h;
+    };
+    auto widen = [](const std::vector<uint16_t>& h) {
+        std::vector<float> f(h.size());
+        for (size_t i = 0; i < h.size(); ++i) f[i] = K::half_to_float(h[i]);
+        return f;
+    };
+    struct Shape { int h, w, cin, cout; };
+    for (const Shape s : {Shape{5, 7, 3, 5}, Shape{4, 9, 8, 3}, Shape{1, 1, 17, 2}, Shape{6, 3, 1, 9}}) {
+        CAPTURE(s.h);
+        CAPTURE(s.w);
+        CAPTURE(s.cin);
+        const auto in = rng.vec(size_t(s.h) * s.w * s.cin);
+        const auto b = rng.vec(size_t(s.cout));
+        const auto bdw = rng.vec(size_t(s.cin));
+        const auto w3 = halves(size_t(s.cout) * 9 * s.cin), wdw = halves(size_t(9) * s.cin), wpw = halves(size_t(s.cout) * s.cin);
+        const auto w3f = widen(w3), wdwf = widen(wdw), wpwf = widen(wpw);
+        Act ia = make_input(in, s.h, s.w, s.cin, 0, s.cin);
+        for (int stride : {1, 2}) {
+            CAPTURE(stride);
+            const int oh = K::conv_out(s.h, stride), ow = K::conv_out(s.w, stride);
+            Act a(oh, ow, s.cout, kSentinel), f(oh, ow, s.cout, kSentinel);
+            Act da(oh, ow, s.cin, kSentinel), df(oh, ow, s.cin, kSentinel);
+            if (stride == 1) {
+                K::scalar::conv3x3s1(ia.view(0, s.cin), a.view(0, s.cout), w3.data(), b.data(), 0.1f, 0, oh);
+                K::scalar::conv3x3s1(ia.view(0, s.cin), f.view(0, s.cout), w3f.data(), b.data(), 0.1f, 0, oh);
+                K::scalar::dwconv3x3s1(ia.view(0, s.cin), da.view(0, s.cin), wdw.data(), bdw.data(), 0.0f, 0, oh);
+                K::scalar::dwconv3x3s1(ia.view(0, s.cin), df.view(0, s.cin), wdwf.data(), bdw.data(), 0.0f, 0, oh);
+            } else {
+                K::scalar::conv3x3s2(ia.view(0, s.cin), a.view(0, s.cout), w3.data(), b.data(), 0.1f, 0, oh);
+                K::scalar::conv3x3s2(ia.view(0, s.cin), f.view(0, s.cout), w3f.data(), b.data(), 0.1f, 0, oh);
+                K::scalar::dwconv3x3s2(ia.view(0, s.cin), da.view(0, s.cin), wdw.data(), bdw.data(), 0.0f, 0, oh);
+                K::scalar::dwconv3x3s2(ia.view(0, s.cin), df.view(0, s.cin), wdwf.data(), bdw.data(), 0.0f, 0, oh);
+            }
+            check_dense(dense_of(a, 0, s.cout), dense_of(f, 0, s.cout), "conv3x3 f16 vs f32");
+            check_dense(dense_of(da, 0, s.cin), dense_of(df, 0, s.cin), "dwconv3x3 f16 vs f32");
+            check_dense(dense_of(a, 0, s.cout), naive_conv3x3(in, s.h, s.w, s.cin, w3f, b, s.cout, stride, 0.1f), "conv3x3 f16");
+            check_dense(dense_of(da, 0, s.cin), naive_dwconv3x3(in, s.h, s.w, s.cin, wdwf, bdw, stride, 0.0f), "dwconv3x3 f16");
+        }
+        Act p(s.h, s.w, s.cout, kSentinel), pf(s.h, s.w, s.cout, kSentinel);
+        K::scalar::pwconv1x1(ia.view(0, s.cin), p.view(0, s.cout), wpw.data(), b.data(), 1.0f, 0, s.h);
+        K::scalar::pwconv1x1(ia.view(0, s.cin), pf.view(0, s.cout), wpwf.data(), b.data(), 1.0f, 0, s.h);
+        check_dense(dense_of(p, 0, s.cout), dense_of(pf, 0, s.cout), "pwconv1x1 f16 vs f32");
+        check_dense(dense_of(p, 0, s.cout), naive_pwconv(in, s.h, s.w, s.cin, wpwf, b, s.cout, 1.0f), "pwconv1x1 f16");
+    }
+}
+
 TEST_CASE("the scalar kernels honour channel slices and row ranges") {
     // conv3x3 writing channels [4, 4 + 3) of a 9-channel tensor, rows [1, 3) of 4, reading a
     // 2-channel slice at offset 1 of a 5-channel tensor.

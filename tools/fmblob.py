@@ -32,6 +32,8 @@ ENTRY_SIZE = 64
 ALIGN = 64
 CHECKSUM_OFFSET = 64
 DTYPE_F32 = 1
+DTYPE_F16 = 2                                     # IEEE binary16: convolution weights only
+DTYPE_SIZES = {DTYPE_F32: 4, DTYPE_F16: 2}
 
 KIND_DETECTOR = 1
 KIND_CLASSIFIER = 2
@@ -80,7 +82,7 @@ class BlobError(ValueError):
     """A blob (or the data meant for one) breaks the format; the message says which rule."""
 
 
-Blob = namedtuple("Blob", "kind config tensors file_size checksum")
+Blob = namedtuple("Blob", "kind config tensors file_size checksum dtypes")
 Blob.__doc__ = """A parsed blob: kind (1/2), config dict, tensors {name: (shape, array('f'))}
 in file order, file size in bytes and the stored CRC-32."""
 
@@ -287,13 +289,17 @@ def normalize_config(kind, config):
 # ---------------------------------------------------------------------------------------------
 
 def blob_bytes(kind, config, tensors):
-    """The complete blob as bytes; tensors is a list of (name, shape, flat float values)."""
+    """The complete blob as bytes; tensors is a list of (name, shape, flat float values) or
+    (name, shape, values, dtype) with dtype DTYPE_F32 (the default) or DTYPE_F16."""
     kind = kind_code(kind)
     config_raw = pack_config(kind, config)
     table_end = TABLE_OFFSET + ENTRY_SIZE * len(tensors)
     data_offset = align_up(table_end)
     entries, chunks, seen, pos = [], [], set(), 0
-    for name, shape, values in tensors:
+    for name, shape, values, *rest in tensors:
+        dtype = rest[0] if rest else DTYPE_F32
+        if dtype not in DTYPE_SIZES:
+            raise BlobError(f"tensor {name}: dtype {dtype} is not 1 (float32) or 2 (float16)")
         raw_name = _encode_cstr(name, "tensor name")
         if name in seen:
             raise BlobError(f"tensor name {name!r} is used twice")
@@ -304,11 +310,17 @@ def blob_bytes(kind, config, tensors):
         data = to_f32_array(values, f"tensor {name}")
         if len(data) != numel(shape):
             raise BlobError(f"tensor {name}: {len(data)} values for shape {shape}")
-        if sys.byteorder == "big":
-            data.byteswap()
-        entries.append(_ENTRY.pack(raw_name, DTYPE_F32, len(shape),
+        if dtype == DTYPE_F16:
+            try:
+                payload = struct.pack(f"<{len(data)}e", *data)
+            except (OverflowError, struct.error):
+                raise BlobError(f"tensor {name}: a value is out of float16's range") from None
+        else:
+            if sys.byteorder == "big":
+                data.byteswap()
+            payload = data.tobytes()
+        entries.append(_ENTRY.pack(raw_name, dtype, len(shape),
                                    *(shape + (0,) * (4 - len(shape))), pos))
-        payload = data.tobytes()
         chunks.append(payload + bytes(align_up(len(payload)) - len(payload)))
         pos += len(chunks[-1])
     data_size = pos
@@ -411,12 +423,12 @@ def parse_blob(data):
     config = unpack_config(kind, bytes(data[CONFIG_OFFSET:CONFIG_OFFSET + CONFIG_SIZE]))
     tensors = _parse_table(data, count, data_offset, data_size)
     _check_padding(data, table_end, tensors)
-    return Blob(kind, config, {k: (shape, vals) for k, (shape, vals, _) in tensors.items()},
-                file_size, checksum)
+    return Blob(kind, config, {k: (shape, vals) for k, (shape, vals, _, _) in tensors.items()},
+                file_size, checksum, {k: dtype for k, (_, _, _, dtype) in tensors.items()})
 
 
 def _parse_table(data, count, data_offset, data_size):
-    """Tensor table entries -> {name: (shape, array('f'), (start, end) in the file)}."""
+    """Tensor table entries -> {name: (shape, array('f'), (start, end) in the file, dtype)}."""
     tensors = {}
     for i in range(count):
         raw_name, dtype, rank, *dims, offset = _ENTRY.unpack_from(data, TABLE_OFFSET + ENTRY_SIZE * i)
@@ -425,30 +437,33 @@ def _parse_table(data, count, data_offset, data_size):
             raise BlobError(f"tensor {i} has an empty name")
         if name in tensors:
             raise BlobError(f"tensor name {name!r} appears twice")
-        if dtype != DTYPE_F32:
-            raise BlobError(f"tensor {name}: dtype {dtype}, only 1 (float32) is defined")
+        if dtype not in DTYPE_SIZES:
+            raise BlobError(f"tensor {name}: dtype {dtype}, only 1 (float32) and 2 (float16) are defined")
         if not 1 <= rank <= 4:
             raise BlobError(f"tensor {name}: rank {rank} not in 1..4")
         if min(dims[:rank]) < 1 or any(dims[rank:]):
             raise BlobError(f"tensor {name}: shape {dims} (rank {rank}) has a zero used "
                             "dimension or a non-zero unused one")
         shape = tuple(dims[:rank])
-        nbytes = 4 * numel(shape)
+        nbytes = DTYPE_SIZES[dtype] * numel(shape)
         if offset % ALIGN or offset + nbytes > data_size:
             raise BlobError(f"tensor {name}: data at +{offset} ({nbytes} bytes) is misaligned "
                             f"or outside the {data_size}-byte data section")
         start = data_offset + offset
-        values = array("f")
-        values.frombytes(data[start:start + nbytes])
-        if sys.byteorder == "big":
-            values.byteswap()
-        tensors[name] = (shape, values, (start, start + nbytes))
+        if dtype == DTYPE_F16:
+            values = array("f", struct.unpack_from(f"<{numel(shape)}e", data, start))
+        else:
+            values = array("f")
+            values.frombytes(data[start:start + nbytes])
+            if sys.byteorder == "big":
+                values.byteswap()
+        tensors[name] = (shape, values, (start, start + nbytes), dtype)
     return tensors
 
 
 def _check_padding(data, table_end, tensors):
     """Tensors may not overlap, and every byte no tensor owns (padding) must be zero."""
-    spans = sorted(span for _, _, span in tensors.values())
+    spans = sorted(span for _, _, span, _ in tensors.values())
     pos = table_end
     for start, end in spans:
         if start < pos:

@@ -22,6 +22,7 @@ from array import array
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import blob_half  # noqa: E402
 import export_weights as ew  # noqa: E402
 import fmblob  # noqa: E402
 
@@ -289,6 +290,63 @@ class ForwardTest(unittest.TestCase):
         del blob.tensors["fc2.b"]
         with self.assertRaisesRegex(fmblob.BlobError, "missing tensors: fc2.b"):
             fmblob.validate_network(2, config, blob.tensors)
+
+
+class HalfBlobTest(unittest.TestCase):
+    """tools/blob_half.py and the float16 dtype of the format."""
+
+    def test_float16_tensor_round_trip(self):
+        config = ew.detector_config("pytorch-retinaface")
+        values = [0.1, -2.5, 65504.0, 1e-7, 0.0, 1.0 / 3.0]
+        data = fmblob.blob_bytes(1, config, [("a.w", (6,), values, fmblob.DTYPE_F16), ("a.b", (2,), [1.0, 2.0])])
+        blob = fmblob.parse_blob(data)
+        self.assertEqual(blob.dtypes, {"a.w": fmblob.DTYPE_F16, "a.b": fmblob.DTYPE_F32})
+        # Each value is the nearest half: 0.1 -> 0.0999755859375, 1e-7 -> the subnormal 2^-23.
+        self.assertEqual(list(blob.tensors["a.w"][1]),
+                         [0.0999755859375, -2.5, 65504.0, 2.0 ** -23, 0.0, 0.333251953125])
+        entry = struct.unpack_from("<32sII4IQ", data, fmblob.TABLE_OFFSET)
+        self.assertEqual(entry[1], 2)                      # dtype
+        with self.assertRaisesRegex(fmblob.BlobError, "out of float16's range"):
+            fmblob.blob_bytes(1, config, [("a.w", (1,), [70000.0], fmblob.DTYPE_F16)])
+        with self.assertRaisesRegex(fmblob.BlobError, "dtype 3"):
+            fmblob.blob_bytes(1, config, [("a.w", (1,), [1.0], 3)])
+
+    def test_halve_synthetic_networks(self):
+        for kind, config, hw in ((1, fmblob.normalize_config(1, ew.detector_config("face-detector-1mb")), (24, 40)),
+                                 (2, fmblob.normalize_config(2, classifier_config()), (32, 32))):
+            with self.subTest(kind=kind):
+                tensors = synthetic_network(kind, config, hw)
+                entries = [(n, s, v) for n, (s, v) in tensors.items()]
+                entries += (fmblob.selftest_detector if kind == 1 else fmblob.selftest_classifier)(tensors, config)
+                blob = fmblob.parse_blob(fmblob.blob_bytes(kind, config, entries))
+                half = fmblob.parse_blob(fmblob.blob_bytes(kind, config, blob_half.halve(blob)))
+                self.assertTrue(fmblob.run_selftest(half)["ok"])
+                for name, dtype in half.dtypes.items():
+                    want = blob_half.is_conv_weight(name)
+                    self.assertEqual(dtype == fmblob.DTYPE_F16, want, name)
+                    self.assertEqual(want, name.endswith(".w") and not name.startswith("fc"), name)
+                # The weights are the rounded originals; the self-test was recomputed from them.
+                self.assertEqual(list(half.tensors["b0.w"][1]), blob_half.round_half(blob.tensors["b0.w"][1]))
+                self.assertEqual(half.tensors["selftest.input"], blob.tensors["selftest.input"])
+
+    def test_command_line(self):
+        tmp = tempfile.mkdtemp()
+        try:
+            src, dst = os.path.join(tmp, "in.fmb"), os.path.join(tmp, "out.fmb")
+            config = fmblob.normalize_config(2, classifier_config())
+            tensors = synthetic_network(2, config, (32, 32))
+            entries = [(n, s, v) for n, (s, v) in tensors.items()] + fmblob.selftest_classifier(tensors, config)
+            fmblob.write_blob(src, 2, config, entries)
+            with contextlib.redirect_stdout(io.StringIO()):
+                self.assertEqual(blob_half.main([src, dst]), 0)
+            self.assertLess(os.path.getsize(dst), os.path.getsize(src))
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                self.assertEqual(blob_half.main([dst, os.path.join(tmp, "again.fmb")]), 1)
+                self.assertEqual(blob_half.main([os.path.join(tmp, "none.fmb"), dst]), 1)
+            self.assertIn("already holds float16", err.getvalue())
+        finally:
+            shutil.rmtree(tmp)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,15 +3,17 @@
 #
 #   examples/mcu/build.sh NATIVE_BUILD OUT m7|m55
 #
-#   NATIVE_BUILD  a native CMake build of the project: its weights/retinaface_mnet025.fmb is the
-#                 detector (cmake -S . -B NATIVE_BUILD ... && cmake --build NATIVE_BUILD)
+#   NATIVE_BUILD  a native CMake build of the project: its weights/retinaface_mnet025_f16.fmb is
+#                 the detector (cmake -S . -B NATIVE_BUILD ... && cmake --build NATIVE_BUILD)
 #   OUT           output folder: OUT/common (host tools, picture, generated sources, shared by
 #                 the boards) and OUT/<board> (objects, facemask_<board>.elf, .map, sizes.txt)
 #   m7            Cortex-M7, QEMU mps2-an500;  m55: Cortex-M55 (+MVE), QEMU mps3-an547
 #
 # Environment (all optional):
-#   FM_CLASSIFIER  classifier blob (default: NATIVE_BUILD/weights/mask_classifier.fmb, then the
-#                  repository's weights/mask_classifier.fmb)
+#   FM_WEIGHTS     f16 (default: the float16 blobs tools/blob_half.py makes in the build, half
+#                  the flash) or f32 (the float32 blobs)
+#   FM_CLASSIFIER  classifier blob (default: NATIVE_BUILD/weights/mask_classifier_f16.fmb, or
+#                  for f32 NATIVE_BUILD/weights/mask_classifier.fmb, then the repository's)
 #   FM_PICTURE     source picture (default: ../shared/images/ex_img.jpg next to the repository)
 #   FM_SIZE        network input = picture size, WxH (default 320x240)
 #   FM_TOP_K       detection candidates kept before NMS (default 100; sizes the face list)
@@ -35,8 +37,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 
 case "$BOARD" in
-    m7) CPU="-mcpu=cortex-m7 -mfpu=fpv5-d16 -mfloat-abi=hard"; LDSCRIPT=mps2_an500.ld; NAME="Cortex-M7 (mps2-an500)" ;;
-    m55) CPU="-mcpu=cortex-m55 -mfloat-abi=hard"; LDSCRIPT=mps3_an547.ld; NAME="Cortex-M55 (mps3-an547)" ;;
+    # -mfp16-format=ieee: float16 weights are widened by the FPU's VCVTB (kernels/view.hpp).
+    m7) CPU="-mcpu=cortex-m7 -mfpu=fpv5-d16 -mfloat-abi=hard -mfp16-format=ieee"; LDSCRIPT=mps2_an500.ld; NAME="Cortex-M7 (mps2-an500)" ;;
+    m55) CPU="-mcpu=cortex-m55 -mfloat-abi=hard -mfp16-format=ieee"; LDSCRIPT=mps3_an547.ld; NAME="Cortex-M55 (mps3-an547)" ;;
     *) echo "build.sh: board must be m7 or m55, not '$BOARD'" >&2; exit 2 ;;
 esac
 
@@ -44,12 +47,17 @@ SIZE=${FM_SIZE:-320x240}
 TOP_K=${FM_TOP_K:-100}
 OPT=${FM_OPT:--O2}
 STACK=${FM_STACK:-16384}
-DETECTOR="$NATIVE/weights/retinaface_mnet025.fmb"
+case "${FM_WEIGHTS:-f16}" in
+    f16) SUFFIX=_f16 ;;
+    f32) SUFFIX= ;;
+    *) echo "build.sh: FM_WEIGHTS must be f16 or f32, not '$FM_WEIGHTS'" >&2; exit 2 ;;
+esac
+DETECTOR="$NATIVE/weights/retinaface_mnet025$SUFFIX.fmb"
 if [ -n "${FM_CLASSIFIER:-}" ]; then CLASSIFIER=$FM_CLASSIFIER
-elif [ -f "$NATIVE/weights/mask_classifier.fmb" ]; then CLASSIFIER="$NATIVE/weights/mask_classifier.fmb"
-elif [ -f "$ROOT/weights/mask_classifier.fmb" ]; then CLASSIFIER="$ROOT/weights/mask_classifier.fmb"
+elif [ -f "$NATIVE/weights/mask_classifier$SUFFIX.fmb" ]; then CLASSIFIER="$NATIVE/weights/mask_classifier$SUFFIX.fmb"
+elif [ -z "$SUFFIX" ] && [ -f "$ROOT/weights/mask_classifier.fmb" ]; then CLASSIFIER="$ROOT/weights/mask_classifier.fmb"
 else
-    echo "build.sh: no mask_classifier.fmb in $NATIVE/weights or $ROOT/weights" >&2; exit 1
+    echo "build.sh: no mask_classifier$SUFFIX.fmb in $NATIVE/weights (build the facemask_weights target)" >&2; exit 1
 fi
 PICTURE=${FM_PICTURE:-$ROOT/../shared/images/ex_img.jpg}
 for f in "$DETECTOR" "$CLASSIFIER" "$PICTURE"; do
@@ -86,10 +94,12 @@ H=${SIZE#*x}
 "$COMMON/arena_size" "$DETECTOR" "$CLASSIFIER" --header "$COMMON/fm_mcu_arena.h.new" "$SIZE" --top-k "$TOP_K" >/dev/null
 if cmp -s "$COMMON/fm_mcu_arena.h.new" "$COMMON/fm_mcu_arena.h"; then rm "$COMMON/fm_mcu_arena.h.new"
 else mv "$COMMON/fm_mcu_arena.h.new" "$COMMON/fm_mcu_arena.h"; fi
-if newer "$COMMON/detector_blob.S" "$DETECTOR" "$ROOT/tools/blob_to_c.py"; then
+# The blobs may change path between builds (f16 / f32): regenerate when the path or the file changes.
+if [ "$(cat "$COMMON/detector_blob.path" 2>/dev/null || true)" != "$DETECTOR" ] ||
+    newer "$COMMON/detector_blob.S" "$DETECTOR" "$ROOT/tools/blob_to_c.py"; then
     python3 "$ROOT/tools/blob_to_c.py" "$DETECTOR" fm_detector_blob "$COMMON/detector_blob.S"
+    echo "$DETECTOR" > "$COMMON/detector_blob.path"
 fi
-# The classifier may change path between builds: regenerate when the path or the file changes.
 if [ "$(cat "$COMMON/classifier_blob.path" 2>/dev/null || true)" != "$CLASSIFIER" ] ||
     newer "$COMMON/classifier_blob.S" "$CLASSIFIER" "$ROOT/tools/blob_to_c.py"; then
     python3 "$ROOT/tools/blob_to_c.py" "$CLASSIFIER" fm_classifier_blob "$COMMON/classifier_blob.S"
@@ -120,6 +130,7 @@ $CXX_ARM $CPU -mthumb -nostartfiles -L"$HERE" -T "$LDSCRIPT" -Wl,--defsym=STACK_
 # ---- sizes ------------------------------------------------------------------------------------------
 {
     echo "board: $NAME  input: $SIZE  top-k: $TOP_K  flags: $OPT"
+    echo "detector blob: $DETECTOR"
     echo "classifier blob: $CLASSIFIER"
     sed -n '2,$p' "$B/memory_usage.txt"
     arm-none-eabi-size -A -d "$ELF" | grep -E '^\.(text|weights|rodata|init_array|fini_array|preinit_array|ARM|data|arena|bss|stack) '

@@ -59,11 +59,14 @@
 //
 // Tensor table: tensor count entries of 64 bytes at offset 384
 //     0  32   char name[32]  NUL-terminated, NUL-padded, unique
-//    32   4   u32 dtype: 1 = float32
+//    32   4   u32 dtype: 1 = float32, 2 = float16 (IEEE binary16; only the convolution
+//                 weights "*.w" of b*, fpn*, ssh*, head* may be float16 — halves the blob, e.g.
+//                 for flash; the loader reads them as they are or widens them when it packs)
 //    36   4   u32 rank 1..4
 //    40  16   u32 shape[4]   (unused dimensions 0; used ones >= 1)
 //    56   8   u64 offset of the data, relative to the data offset, multiple of 64
-//   A tensor's bytes (product of shape x 4) lie inside the data section.  Padding bytes are zero.
+//   A tensor's bytes (product of shape x 4, or x 2 for float16) lie inside the data section.
+//   Padding bytes are zero.
 //
 // Tensor layouts (NHWC activations; BN folded; "C" depends on the width multiplier):
 //   b0.w  [Cout, 3, 3, Cin]     first 3x3 stride-2 convolution (OHWI), b0.b [Cout]
@@ -101,6 +104,7 @@ constexpr uint32_t kEntrySize = 64;
 constexpr uint32_t kMaxTensors = 1024;
 constexpr uint32_t kEndianTag = 0x01020304u;
 constexpr uint32_t kDtypeF32 = 1;
+constexpr uint32_t kDtypeF16 = 2;
 constexpr size_t kChecksumOffset = 64;
 
 enum class ModelKind : uint32_t { detector = 1, classifier = 2 };
@@ -147,7 +151,9 @@ struct Tensor {
     uint32_t rank = 0;
     uint32_t shape[4] = {};
     size_t numel = 0;
-    const float* data = nullptr;  // points into the blob
+    uint32_t dtype = kDtypeF32;
+    const float* data = nullptr;     // float32 tensors: points into the blob (else null)
+    const uint16_t* half = nullptr;  // float16 tensors: points into the blob (else null)
 };
 
 namespace detail {
@@ -249,12 +255,18 @@ public:
             t.shape[d] = detail::rd32(e + 40 + 4 * d);
             if (d < t.rank) t.numel *= t.shape[d];
         }
-        t.data = reinterpret_cast<const float*>(base_ + data_offset_ + detail::rd64(e + 56));
+        t.dtype = detail::rd32(e + 32);
+        const unsigned char* p = base_ + data_offset_ + detail::rd64(e + 56);
+        if (t.dtype == kDtypeF16)
+            t.half = reinterpret_cast<const uint16_t*>(p);
+        else
+            t.data = reinterpret_cast<const float*>(p);
         return t;
     }
 
-    // Looks up a tensor by name and checks its shape; the error names both.
-    Status find(const char* name, uint32_t rank, const uint32_t* shape, Tensor* out) const {
+    // Looks up a tensor by name and checks its shape (the error names both) and its dtype:
+    // float32, or also float16 when `half_ok` (convolution weights).
+    Status find(const char* name, uint32_t rank, const uint32_t* shape, Tensor* out, bool half_ok = false) const {
         for (uint32_t i = 0; i < count_; ++i) {
             Tensor t = tensor(i);
             if (std::strcmp(t.name, name) != 0) continue;
@@ -267,6 +279,9 @@ public:
                 return Status::fail(Error::bad_blob, "tensor '%s' has shape %s, expected %s", name, got,
                                     want);
             }
+            if (t.dtype == kDtypeF16 && !half_ok)
+                return Status::fail(Error::bad_blob, "tensor '%s' is float16; it must be float32 (only convolution "
+                                    "weights may be float16)", name);
             *out = t;
             return Status();
         }
@@ -432,9 +447,11 @@ private:
             char name[32];
             if (!read_name(e, 32, name, false))
                 return Status::fail(Error::bad_blob, "tensor #%u has no valid NUL-terminated ASCII name", unsigned(i));
-            if (rd32(e + 32) != kDtypeF32)
-                return Status::fail(Error::bad_blob, "tensor '%s' has dtype %u; only 1 (float32) is supported", name,
-                                    unsigned(rd32(e + 32)));
+            const uint32_t dtype = rd32(e + 32);
+            if (dtype != kDtypeF32 && dtype != kDtypeF16)
+                return Status::fail(Error::bad_blob, "tensor '%s' has dtype %u; 1 (float32) and 2 (float16) are defined",
+                                    name, unsigned(dtype));
+            const uint64_t esize = dtype == kDtypeF16 ? 2 : 4;
             uint32_t rank = rd32(e + 36);
             if (rank < 1 || rank > 4) return Status::fail(Error::bad_blob, "tensor '%s' has rank %u (1..4 allowed)", name, unsigned(rank));
             uint64_t numel = 1;
@@ -446,7 +463,7 @@ private:
                 if (numel > data_size_) break;  // also guards the multiplication
             }
             uint64_t offset = rd64(e + 56);
-            if (offset % 64 != 0 || numel > data_size_ / 4 || offset > data_size_ || numel * 4 > data_size_ - offset)
+            if (offset % 64 != 0 || numel > data_size_ / esize || offset > data_size_ || numel * esize > data_size_ - offset)
                 return Status::fail(Error::bad_blob, "tensor '%s' lies outside the data section", name);
             for (uint32_t j = 0; j < i; ++j)
                 if (std::strcmp(name, reinterpret_cast<const char*>(base_ + kTableOffset + size_t(j) * kEntrySize)) == 0)

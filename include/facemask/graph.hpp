@@ -22,6 +22,13 @@ constexpr int kMaxOps = 96;
 constexpr int kMaxTensors = 64;
 constexpr int kMaxLevels = 8;  // spatial resolutions: level k is the input downsampled k times
 
+// A layer's weights as the blob stores them: float32, or float16 (scalar builds read those in
+// place; SIMD builds widen them when they pack). At most one of the two is set.
+struct Weights {
+    const float* f32 = nullptr;
+    const uint16_t* f16 = nullptr;
+};
+
 struct Op {
     OpKind kind = OpKind::pwconv1x1;
     int8_t in = -1, out = -1;   // tensor ids (upsample_add: in = coarse, out = fine, updated)
@@ -29,7 +36,7 @@ struct Op {
     int16_t cout = 0;           // channels this op writes
     bool first_write = false;   // this op is the first to write `out`: it zeroes the border
     float slope = 1.0f;         // epilogue: y = max(x, x * slope)
-    const float* w = nullptr;   // weights in the active kernels' layout
+    Weights w;                  // weights in the active kernels' layout
     const float* b = nullptr;
 };
 
@@ -59,7 +66,7 @@ struct Graph {
         return n_tensors++;
     }
 
-    void add_op(OpKind kind, int in, int out, const float* w, const float* b, float slope, int out_offset = 0,
+    void add_op(OpKind kind, int in, int out, Weights w, const float* b, float slope, int out_offset = 0,
                 int cout = -1) {
         if (n_ops >= kMaxOps) {
             overflow = true;
@@ -182,9 +189,22 @@ inline void zero_border(const View& v) {
     }
 }
 
+// One weighted kernel call of the active kernel set, for weights of type W.
+template <class W>
+inline void run_weighted(const Op& o, const View& in, const View& out, const W* w, int y0, int y1) {
+    namespace K = kernels::active;
+    switch (o.kind) {
+        case OpKind::conv3x3s1: K::conv3x3s1(in, out, w, o.b, o.slope, y0, y1); break;
+        case OpKind::conv3x3s2: K::conv3x3s2(in, out, w, o.b, o.slope, y0, y1); break;
+        case OpKind::dwconv3x3s1: K::dwconv3x3s1(in, out, w, o.b, o.slope, y0, y1); break;
+        case OpKind::dwconv3x3s2: K::dwconv3x3s2(in, out, w, o.b, o.slope, y0, y1); break;
+        case OpKind::pwconv1x1: K::pwconv1x1(in, out, w, o.b, o.slope, y0, y1); break;
+        case OpKind::upsample_add: break;
+    }
+}
+
 // Runs op k on output rows [part * h / parts, (part + 1) * h / parts).
 inline void run_op(const Graph& g, const Plan& p, unsigned char* arena, int k, int part, int parts) {
-    namespace K = kernels::active;
     const Op& o = g.ops[k];
     const View in = tensor_view(g, p, o.in, arena);
     const View full = tensor_view(g, p, o.out, arena);
@@ -194,14 +214,17 @@ inline void run_op(const Graph& g, const Plan& p, unsigned char* arena, int k, i
     if (o.first_write && part == 0) zero_border(full);
     const int y0 = int(int64_t(out.h) * part / parts), y1 = int(int64_t(out.h) * (part + 1) / parts);
     if (y0 >= y1) return;
-    switch (o.kind) {
-        case OpKind::conv3x3s1: K::conv3x3s1(in, out, o.w, o.b, o.slope, y0, y1); break;
-        case OpKind::conv3x3s2: K::conv3x3s2(in, out, o.w, o.b, o.slope, y0, y1); break;
-        case OpKind::dwconv3x3s1: K::dwconv3x3s1(in, out, o.w, o.b, o.slope, y0, y1); break;
-        case OpKind::dwconv3x3s2: K::dwconv3x3s2(in, out, o.w, o.b, o.slope, y0, y1); break;
-        case OpKind::pwconv1x1: K::pwconv1x1(in, out, o.w, o.b, o.slope, y0, y1); break;
-        case OpKind::upsample_add: K::upsample_nearest_add(in, out, y0, y1); break;
+    if (o.kind == OpKind::upsample_add) {
+        kernels::active::upsample_nearest_add(in, out, y0, y1);
+        return;
     }
+#if !FACEMASK_SIMD
+    if (o.w.f16) {  // packed (SIMD) weights are always float32
+        run_weighted(o, in, out, o.w.f16, y0, y1);
+        return;
+    }
+#endif
+    run_weighted(o, in, out, o.w.f32, y0, y1);
 }
 
 // Runs the whole graph; the input tensor must already be filled (its border is zeroed here).
@@ -226,21 +249,28 @@ inline void run(const Graph& g, const Plan& p, unsigned char* arena, int threads
 }
 
 // Packs weights for the active kernels. Used twice by a network builder: first to measure
-// (base == nullptr), then to fill one allocation. Scalar builds use the blob in place.
+// (base == nullptr), then to fill one allocation. Scalar builds use the blob in place, float16
+// included; SIMD builds widen float16 weights into `scratch` (measured as `scratch_used`,
+// needed only during the load) before packing them.
 struct Packer {
     float* base = nullptr;
     size_t used = 0;  // floats
+    float* scratch = nullptr;
+    size_t scratch_used = 0;  // floats: the largest float16 tensor
 
     static size_t round16(size_t n) { return (n + 15) / 16 * 16; }  // keep 64-byte alignment
 
-    void conv(const float* w, const float* b, int cout, int taps, int cin, const float** wp, const float** bp) {
+    void conv(Weights w, const float* b, int cout, int taps, int cin, Weights* wp, const float** bp) {
 #if FACEMASK_SIMD
         const size_t nw = round16(kernels::simd::conv_packed_floats(cout, taps, cin));
         const size_t nb = round16(kernels::simd::conv_bias_floats(cout));
         if (base) {
-            kernels::simd::pack_conv(w, b, cout, taps, cin, base + used, base + used + nw);
-            *wp = base + used;
+            kernels::simd::pack_conv(widen(w, size_t(cout) * size_t(taps) * size_t(cin)), b, cout, taps, cin,
+                                     base + used, base + used + nw);
+            *wp = Weights{base + used, nullptr};
             *bp = base + used + nw;
+        } else {
+            note(w, size_t(cout) * size_t(taps) * size_t(cin));
         }
         used += nw + nb;
 #else
@@ -250,14 +280,16 @@ struct Packer {
 #endif
     }
 
-    void dw(const float* w, const float* b, int c, const float** wp, const float** bp) {
+    void dw(Weights w, const float* b, int c, Weights* wp, const float** bp) {
 #if FACEMASK_SIMD
         const size_t nw = round16(kernels::simd::dw_packed_floats(c));
         const size_t nb = round16(kernels::simd::dw_bias_floats(c));
         if (base) {
-            kernels::simd::pack_dw(w, b, c, base + used, base + used + nw);
-            *wp = base + used;
+            kernels::simd::pack_dw(widen(w, size_t(9) * size_t(c)), b, c, base + used, base + used + nw);
+            *wp = Weights{base + used, nullptr};
             *bp = base + used + nw;
+        } else {
+            note(w, size_t(9) * size_t(c));
         }
         used += nw + nb;
 #else
@@ -265,6 +297,17 @@ struct Packer {
         *wp = w;
         *bp = b;
 #endif
+    }
+
+private:
+    void note(Weights w, size_t n) {
+        if (w.f16 && n > scratch_used) scratch_used = n;
+    }
+    const float* widen(Weights w, size_t n) {
+        if (!w.f16) return w.f32;
+        FACEMASK_ASSERT(scratch != nullptr && n <= scratch_used);
+        for (size_t i = 0; i < n; ++i) scratch[i] = kernels::half_to_float(w.f16[i]);
+        return scratch;
     }
 };
 

@@ -12,22 +12,26 @@ constexpr int kMobileNetBlocks = 14;  // b0 (dense) + b1..b13 (depthwise separab
 constexpr int kMobileNetChannels[kMobileNetBlocks] = {32, 64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024};
 constexpr int kMobileNetStride[kMobileNetBlocks] = {2, 1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1};
 
-inline Status find2(const blob::Reader& r, const char* name, uint32_t d0, uint32_t d1, blob::Tensor* t) {
+// Tensor lookups by rank; `half_ok` lets convolution weights be float16.
+inline Status find2(const blob::Reader& r, const char* name, uint32_t d0, uint32_t d1, blob::Tensor* t,
+                    bool half_ok = false) {
     const uint32_t shape[2] = {d0, d1};
-    return r.find(name, 2, shape, t);
+    return r.find(name, 2, shape, t, half_ok);
 }
 inline Status find1(const blob::Reader& r, const char* name, uint32_t d0, blob::Tensor* t) {
     return r.find(name, 1, &d0, t);
 }
-inline Status find3(const blob::Reader& r, const char* name, uint32_t d0, uint32_t d1, uint32_t d2, blob::Tensor* t) {
+inline Status find3(const blob::Reader& r, const char* name, uint32_t d0, uint32_t d1, uint32_t d2, blob::Tensor* t,
+                    bool half_ok = false) {
     const uint32_t shape[3] = {d0, d1, d2};
-    return r.find(name, 3, shape, t);
+    return r.find(name, 3, shape, t, half_ok);
 }
 inline Status find4(const blob::Reader& r, const char* name, uint32_t d0, uint32_t d1, uint32_t d2, uint32_t d3,
-                    blob::Tensor* t) {
+                    blob::Tensor* t, bool half_ok = false) {
     const uint32_t shape[4] = {d0, d1, d2, d3};
-    return r.find(name, 4, shape, t);
+    return r.find(name, 4, shape, t, half_ok);
 }
+inline graph::Weights weights_of(const blob::Tensor& t) { return graph::Weights{t.data, t.half}; }
 
 // Adds "<prefix>.w" [cout, 3, 3, cin] / "<prefix>.b" as a dense 3x3 convolution.
 inline Status add_conv3x3(const blob::Reader& r, graph::Graph& g, graph::Packer& pk, const char* prefix, int stride,
@@ -35,11 +39,12 @@ inline Status add_conv3x3(const blob::Reader& r, graph::Graph& g, graph::Packer&
     char name[40];
     blob::Tensor w, b;
     std::snprintf(name, sizeof name, "%s.w", prefix);
-    FACEMASK_TRY(find4(r, name, uint32_t(cout), 3, 3, uint32_t(cin), &w));
+    FACEMASK_TRY(find4(r, name, uint32_t(cout), 3, 3, uint32_t(cin), &w, true));
     std::snprintf(name, sizeof name, "%s.b", prefix);
     FACEMASK_TRY(find1(r, name, uint32_t(cout), &b));
-    const float *wp = nullptr, *bp = nullptr;
-    pk.conv(w.data, b.data, cout, 9, cin, &wp, &bp);
+    graph::Weights wp;
+    const float* bp = nullptr;
+    pk.conv(weights_of(w), b.data, cout, 9, cin, &wp, &bp);
     g.add_op(stride == 1 ? graph::OpKind::conv3x3s1 : graph::OpKind::conv3x3s2, in, out, wp, bp, slope, out_offset,
              cout);
     return Status();
@@ -51,11 +56,12 @@ inline Status add_pwconv(const blob::Reader& r, graph::Graph& g, graph::Packer& 
     char name[40];
     blob::Tensor w, b;
     std::snprintf(name, sizeof name, "%s.w", prefix);
-    FACEMASK_TRY(find2(r, name, uint32_t(cout), uint32_t(cin), &w));
+    FACEMASK_TRY(find2(r, name, uint32_t(cout), uint32_t(cin), &w, true));
     std::snprintf(name, sizeof name, "%s.b", prefix);
     FACEMASK_TRY(find1(r, name, uint32_t(cout), &b));
-    const float *wp = nullptr, *bp = nullptr;
-    pk.conv(w.data, b.data, cout, 1, cin, &wp, &bp);
+    graph::Weights wp;
+    const float* bp = nullptr;
+    pk.conv(weights_of(w), b.data, cout, 1, cin, &wp, &bp);
     g.add_op(graph::OpKind::pwconv1x1, in, out, wp, bp, slope);
     return Status();
 }
@@ -65,11 +71,12 @@ inline Status add_dwconv(const blob::Reader& r, graph::Graph& g, graph::Packer& 
     char name[40];
     blob::Tensor w, b;
     std::snprintf(name, sizeof name, "%s.w", prefix);
-    FACEMASK_TRY(find3(r, name, 3, 3, uint32_t(c), &w));
+    FACEMASK_TRY(find3(r, name, 3, 3, uint32_t(c), &w, true));
     std::snprintf(name, sizeof name, "%s.b", prefix);
     FACEMASK_TRY(find1(r, name, uint32_t(c), &b));
-    const float *wp = nullptr, *bp = nullptr;
-    pk.dw(w.data, b.data, c, &wp, &bp);
+    graph::Weights wp;
+    const float* bp = nullptr;
+    pk.dw(weights_of(w), b.data, c, &wp, &bp);
     g.add_op(stride == 1 ? graph::OpKind::dwconv3x3s1 : graph::OpKind::dwconv3x3s2, in, out, wp, bp, slope);
     return Status();
 }

@@ -72,8 +72,14 @@ public:
             if (!packed_.reserve(measure.used * sizeof(float)))
                 return Status::fail(Error::out_of_memory, "cannot allocate %zu bytes for packed weights",
                                     measure.used * sizeof(float));
+            Buffer scratch;  // float16 weights widened before packing; freed at the end of the load
+            if (measure.scratch_used && !scratch.reserve(measure.scratch_used * sizeof(float)))
+                return Status::fail(Error::out_of_memory, "cannot allocate %zu bytes to widen float16 weights",
+                                    measure.scratch_used * sizeof(float));
             graph::Packer fill;
             fill.base = reinterpret_cast<float*>(packed_.data());
+            fill.scratch = reinterpret_cast<float*>(scratch.data());
+            fill.scratch_used = measure.scratch_used;
             graph_ = graph::Graph();
             FACEMASK_TRY(build_graph(reader_, graph_, fill));
         }

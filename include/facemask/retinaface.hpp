@@ -55,7 +55,7 @@ inline Status build_retinaface(const blob::Reader& r, graph::Graph& g, graph::Pa
         lat[k] = g.add_tensor(kRetinaTensorLevel[k], F);
         FACEMASK_TRY(add_pwconv(r, g, pk, name, body.out[tap], lat[k], body.channels[tap], F, act));
         if (k < kRetinaLevels - 1) {
-            g.add_op(graph::OpKind::upsample_add, lat[k + 1], lat[k], nullptr, nullptr, 1.0f);
+            g.add_op(graph::OpKind::upsample_add, lat[k + 1], lat[k], graph::Weights(), nullptr, 1.0f);
             const int merged = g.add_tensor(kRetinaTensorLevel[k], F);
             std::snprintf(name, sizeof name, "fpn.merge%d", k + 1);
             FACEMASK_TRY(add_conv3x3(r, g, pk, name, 1, lat[k], merged, F, F, act));

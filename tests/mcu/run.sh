@@ -14,7 +14,8 @@
 #                   configured here if it does not exist, and its weights and example_annotate
 #                   targets are brought up to date
 #     OUT           work folder (default: /tmp/fmmcu-test)
-#   Environment: FM_CLASSIFIER, FM_PICTURE (see examples/mcu/build.sh), FM_QEMU_TIMEOUT (s, 300);
+#   Environment: FM_WEIGHTS (f16 by default), FM_CLASSIFIER, FM_PICTURE (see examples/mcu/build.sh),
+#   FM_QEMU_TIMEOUT (s, 300);
 #   FM_MCU_EXACT=1 also builds the M7 firmware with -ffp-contract=off (no fused multiply-add) and
 #   requires its results to be bit-identical to the native scalar reference (about +1 minute).
 # Exit status 0 when every check passes, 1 otherwise.
@@ -58,7 +59,7 @@ for board in m7 m55; do
 done
 PPM="$OUT/common/picture_320x240.ppm"
 CLASSIFIER=$(cat "$OUT/common/classifier_blob.path" 2>/dev/null || echo "")
-DETECTOR="$NATIVE/weights/retinaface_mnet025.fmb"
+DETECTOR=$(cat "$OUT/common/detector_blob.path" 2>/dev/null || echo "")
 TOP_K=$(sed -n 's/^#define FM_MCU_TOP_K \([0-9]*\)$/\1/p' "$OUT/common/fm_mcu_arena.h" 2>/dev/null)
 
 # ---- references ----------------------------------------------------------------------------------

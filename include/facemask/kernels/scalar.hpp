@@ -2,8 +2,9 @@
 //
 // They are the specification the SIMD kernels are tested against, and the kernels of builds
 // without SIMD (microcontrollers, wasm without simd128, FACEMASK_NO_SIMD). They read the
-// weights in the blob's own layouts, so a scalar build uses a blob in place (zero-copy, e.g.
-// from flash). Like every kernel: no allocation, no threads, no failure — callers validate.
+// weights in the blob's own layouts and types (W = float, or uint16_t for float16 weights), so a
+// scalar build uses a blob in place (zero-copy, e.g. from flash). Like every kernel: no
+// allocation, no threads, no failure — callers validate.
 //
 // Each kernel computes output rows [y0, y1), so the caller can split rows across threads.
 #pragma once
@@ -15,8 +16,8 @@ namespace scalar {
 
 // Dense 3x3 convolution, padding 1, stride S, bias and activation fused.
 // w: [cout][3][3][cin] (OHWI), b: [cout].
-template <int S>
-inline void conv3x3(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+template <int S, class W>
+inline void conv3x3(const View& in, const View& out, const W* w, const float* b, float slope, int y0, int y1) {
     FACEMASK_ASSERT(out.h == conv_out(in.h, S) && out.w == conv_out(in.w, S));
     FACEMASK_ASSERT(y0 >= 0 && y1 <= out.h);
     const int cin = in.c;
@@ -25,29 +26,31 @@ inline void conv3x3(const View& in, const View& out, const float* w, const float
             const float* src = in.at(oy * S - 1, ox * S - 1);
             float* dst = out.at(oy, ox);
             for (int co = 0; co < out.c; ++co) {
-                const float* wk = w + size_t(co) * 9 * cin;
+                const W* wk = w + size_t(co) * 9 * cin;
                 float acc = b[co];
                 for (int ky = 0; ky < 3; ++ky)
                     for (int kx = 0; kx < 3; ++kx) {
                         const float* p = src + ky * in.row + kx * in.px;
-                        const float* q = wk + (ky * 3 + kx) * cin;
-                        for (int ci = 0; ci < cin; ++ci) acc += p[ci] * q[ci];
+                        const W* q = wk + (ky * 3 + kx) * cin;
+                        for (int ci = 0; ci < cin; ++ci) acc += p[ci] * weight(q[ci]);
                     }
                 dst[co] = activate(acc, slope);
             }
         }
 }
 
-inline void conv3x3s1(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+template <class W>
+inline void conv3x3s1(const View& in, const View& out, const W* w, const float* b, float slope, int y0, int y1) {
     conv3x3<1>(in, out, w, b, slope, y0, y1);
 }
-inline void conv3x3s2(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+template <class W>
+inline void conv3x3s2(const View& in, const View& out, const W* w, const float* b, float slope, int y0, int y1) {
     conv3x3<2>(in, out, w, b, slope, y0, y1);
 }
 
 // Depthwise 3x3 convolution, padding 1, stride S. w: [3][3][c] (HWC), b: [c].
-template <int S>
-inline void dwconv3x3(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+template <int S, class W>
+inline void dwconv3x3(const View& in, const View& out, const W* w, const float* b, float slope, int y0, int y1) {
     FACEMASK_ASSERT(in.c == out.c);
     FACEMASK_ASSERT(out.h == conv_out(in.h, S) && out.w == conv_out(in.w, S));
     const int c = in.c;
@@ -58,21 +61,24 @@ inline void dwconv3x3(const View& in, const View& out, const float* w, const flo
             for (int ch = 0; ch < c; ++ch) {
                 float acc = b[ch];
                 for (int ky = 0; ky < 3; ++ky)
-                    for (int kx = 0; kx < 3; ++kx) acc += src[ky * in.row + kx * in.px + ch] * w[(ky * 3 + kx) * c + ch];
+                    for (int kx = 0; kx < 3; ++kx) acc += src[ky * in.row + kx * in.px + ch] * weight(w[(ky * 3 + kx) * c + ch]);
                 dst[ch] = activate(acc, slope);
             }
         }
 }
 
-inline void dwconv3x3s1(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+template <class W>
+inline void dwconv3x3s1(const View& in, const View& out, const W* w, const float* b, float slope, int y0, int y1) {
     dwconv3x3<1>(in, out, w, b, slope, y0, y1);
 }
-inline void dwconv3x3s2(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+template <class W>
+inline void dwconv3x3s2(const View& in, const View& out, const W* w, const float* b, float slope, int y0, int y1) {
     dwconv3x3<2>(in, out, w, b, slope, y0, y1);
 }
 
 // Pointwise (1x1, stride 1) convolution. w: [cout][cin], b: [cout].
-inline void pwconv1x1(const View& in, const View& out, const float* w, const float* b, float slope, int y0, int y1) {
+template <class W>
+inline void pwconv1x1(const View& in, const View& out, const W* w, const float* b, float slope, int y0, int y1) {
     FACEMASK_ASSERT(in.h == out.h && in.w == out.w);
     const int cin = in.c;
     for (int y = y0; y < y1; ++y)
@@ -80,9 +86,9 @@ inline void pwconv1x1(const View& in, const View& out, const float* w, const flo
             const float* src = in.at(y, x);
             float* dst = out.at(y, x);
             for (int co = 0; co < out.c; ++co) {
-                const float* q = w + size_t(co) * cin;
+                const W* q = w + size_t(co) * cin;
                 float acc = b[co];
-                for (int ci = 0; ci < cin; ++ci) acc += src[ci] * q[ci];
+                for (int ci = 0; ci < cin; ++ci) acc += src[ci] * weight(q[ci]);
                 dst[co] = activate(acc, slope);
             }
         }

@@ -37,5 +37,41 @@ constexpr int nearest_source(int dst, int in, int out) {
 // Output size of a 3x3 convolution with padding 1, or of a 1x1 one, for a given stride.
 constexpr int conv_out(int in, int stride) { return (in - 1) / stride + 1; }
 
+// IEEE binary16 -> float32, exactly (every half is a float). float16 weights are read through
+// this, so a blob in flash can hold them at half the size. On Arm with the IEEE half format
+// the compiler's conversion (one VCVTB on Cortex-M7/M55) is used; elsewhere the bits are moved.
+FACEMASK_INLINE float half_to_float(uint16_t h) {
+#if defined(__ARM_FP16_FORMAT_IEEE)
+    __fp16 v;
+    std::memcpy(&v, &h, sizeof v);
+    return float(v);
+#else
+    const uint32_t sign = uint32_t(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1Fu, man = h & 0x3FFu;
+    uint32_t bits;
+    if (exp == 0x1Fu) {
+        bits = sign | 0x7F800000u | man << 13;  // infinity, NaN
+    } else if (exp != 0) {
+        bits = sign | (exp + 112u) << 23 | man << 13;  // normal: rebias 15 -> 127
+    } else if (man == 0) {
+        bits = sign;  // signed zero
+    } else {  // subnormal: normalise the mantissa
+        exp = 113;
+        while (!(man & 0x400u)) {
+            man <<= 1;
+            --exp;
+        }
+        bits = sign | exp << 23 | (man & 0x3FFu) << 13;
+    }
+    float f;
+    std::memcpy(&f, &bits, sizeof f);
+    return f;
+#endif
+}
+
+// A weight as float, whatever the blob stores (kernels are templates over the weight type).
+FACEMASK_INLINE float weight(float w) { return w; }
+FACEMASK_INLINE float weight(uint16_t w) { return half_to_float(w); }
+
 }  // namespace kernels
 }  // namespace facemask
