@@ -433,6 +433,73 @@ TEST_CASE("Image::assign converts every pixel format to RGB") {
     CHECK(img.assign(facemask::ImageView(&grey[0][0], 3, 2, facemask::PixelFormat::rgb, 4)).code() == Error::bad_image);
 }
 
+TEST_CASE("labels say the class and how probable it is") {
+    char buf[48];
+    facemask::Face f;
+    f.score = 0.987f;
+    facemask::face_label(f, 0.5f, buf, sizeof buf);
+    CHECK(std::string(buf) == "face: 0.99");  // not classified: the detector's score
+    f.mask = 0.97f;
+    facemask::face_label(f, 0.5f, buf, sizeof buf);
+    CHECK(std::string(buf) == "masked: 0.97");
+    f.mask = 0.03f;
+    facemask::face_label(f, 0.5f, buf, sizeof buf);
+    CHECK(std::string(buf) == "not masked: 0.97");
+    f.mask = 0.6f;  // the threshold decides the class
+    facemask::face_label(f, 0.7f, buf, sizeof buf);
+    CHECK(std::string(buf) == "not masked: 0.40");
+}
+
+TEST_CASE("annotate draws coloured boxes and labelled bands, and nothing else") {
+    const int w = 300, h = 200;
+    std::vector<unsigned char> grey(size_t(w) * h * 3, 128);
+    Image img;
+    FM_REQUIRE_OK(img.assign(facemask::ImageView(grey.data(), w, h)));
+    facemask::Face faces[4];
+    faces[0].box = {20, 60, 100, 150};  // masked
+    faces[0].mask = 0.9f;
+    faces[0].landmarks[0] = {60, 100};
+    faces[1].box = {150, 60, 250, 150};  // not masked
+    faces[1].mask = 0.1f;
+    faces[2].box = {260, 10, 290, 40};  // not classified
+    faces[2].score = 0.88f;
+    faces[3].box = {std::nanf(""), 5, 1e30f, 9};  // garbage coordinates: skipped safely
+    faces[3].mask = 0.5f;
+    auto px = [&](int x, int y) {
+        const uint8_t* p = img.row(y) + 3 * x;
+        return facemask::Color{p[0], p[1], p[2]};
+    };
+    auto is = [](facemask::Color a, facemask::Color b) { return a.r == b.r && a.g == b.g && a.b == b.b; };
+    const facemask::Color bg{128, 128, 128};
+    facemask::annotate(img, facemask::Faces{faces, 4});
+    // Boxes: 1 px lines on a 300x200 picture (line_width), in the original project's colours.
+    CHECK(facemask::line_width(img) == 1);
+    CHECK(is(px(20, 100), facemask::colors::masked));
+    CHECK(is(px(99, 100), facemask::colors::masked));
+    CHECK(is(px(150, 100), facemask::colors::not_masked));
+    CHECK(is(px(200, 149), facemask::colors::not_masked));
+    CHECK(is(px(260, 25), facemask::colors::unclassified));
+    CHECK(is(px(21, 100), bg));  // inside the box: untouched
+    CHECK(is(px(60, 100), bg));  // landmarks are off by default
+    CHECK(is(px(5, 190), bg));   // far from every face
+    // The label band sits on the box's top edge: 9-px glyphs + 1 px padding above and below.
+    const int band_top = 60 - (facemask::font::kGlyphH + 2);
+    CHECK(is(px(20, band_top), facemask::colors::masked));
+    CHECK(is(px(20, band_top - 1), bg));
+    int white = 0;
+    for (int y = band_top; y < 60; ++y)
+        for (int x = 20; x < 100; ++x) white += is(px(x, y), facemask::colors::text);
+    CHECK(white > 40);  // "masked: 0.90" was written
+    // Landmarks on request: a dot in the landmark colour; no labels when they are off.
+    FM_REQUIRE_OK(img.assign(facemask::ImageView(grey.data(), w, h)));
+    facemask::AnnotateOptions opt;
+    opt.landmarks = true;
+    opt.labels = false;
+    facemask::annotate(img, facemask::Faces{faces, 1}, opt);
+    CHECK(is(px(60, 100), facemask::colors::landmark));
+    CHECK(is(px(20, band_top), bg));
+}
+
 TEST_SUITE_END();
 
 // ---- writing pictures ------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // facemask/draw.hpp — drawing results onto an RGB picture: a box per face (green masked, blue
-// not masked, as the original project drew them), a label such as "masked: 0.97" (the mask
-// probability) on a filled band, and optionally the landmarks. Sizes follow the picture's.
+// not masked, as the original project drew them), a label such as "masked: 0.97" (the class
+// and how probable it is) on a filled band, and optionally the landmarks. Sizes follow the
+// picture's.
 #pragma once
 #include "font.hpp"
 #include "io.hpp"
@@ -82,16 +83,20 @@ inline Color face_color(const Face& f, float mask_threshold = 0.5f) {
 
 struct AnnotateOptions {
     float mask_threshold = 0.5f;  // p(masked) > this is drawn as masked
-    bool labels = true;           // "masked: 0.97" / "not masked: 0.03" (or the score if unclassified)
+    bool labels = true;           // "masked: 0.97" / "not masked: 0.98" (or the score if unclassified)
     bool landmarks = false;       // dots on eyes, nose and mouth corners
 };
 
-// The label of a face: its class and p(masked), or "face: <score>" when not classified.
+// The label of a face: its class and the probability of that class (p(masked) for "masked",
+// 1 - p(masked) for "not masked", so the number always says how sure the label is), or
+// "face: <score>" when not classified.
 inline void face_label(const Face& f, float mask_threshold, char* buf, size_t n) {
-    if (f.classified())
-        std::snprintf(buf, n, "%s: %.2f", f.masked(mask_threshold) ? "masked" : "not masked", double(f.mask));
-    else
+    if (f.classified()) {
+        const bool masked = f.masked(mask_threshold);
+        std::snprintf(buf, n, "%s: %.2f", masked ? "masked" : "not masked", double(masked ? f.mask : 1.0f - f.mask));
+    } else {
         std::snprintf(buf, n, "face: %.2f", double(f.score));
+    }
 }
 
 // Draws every face onto the picture.
