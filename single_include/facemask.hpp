@@ -2761,16 +2761,17 @@ public:
     // The network input sizes of every pass for a picture: 1 pass, or 2 (Scale::automatic on
     // a picture whose long side is under the limit).
     Status input_sizes(int picture_w, int picture_h, const DetectOptions& opt, int* passes, int w[2], int h[2]) const {
+        FACEMASK_TRY(check_scale(opt.scale));
         FACEMASK_TRY(input_size(picture_w, picture_h, opt, &w[0], &h[0]));
         *passes = 1;
         const int longest = picture_w > picture_h ? picture_w : picture_h;
         if (opt.scale.mode == Scale::Mode::automatic && longest < opt.scale.long_side) {
             DetectOptions o = opt;
-            const int longest_a = w[0] > h[0] ? w[0] : h[0];
-            float f = opt.scale.enlarge;
-            if (f * float(longest_a) > 2.0f * float(opt.scale.long_side)) f = 2.0f * float(opt.scale.long_side) / float(longest_a);
-            if (f < 2.0f) f = 2.0f;
-            o.scale = Scale::fixed(int(f * float(w[0]) + 0.5f), int(f * float(h[0]) + 0.5f));
+            const double longest_a = w[0] > h[0] ? w[0] : h[0];
+            double f = opt.scale.enlarge;  // check_scale: in [1, 16]
+            if (f * longest_a > 2.0 * opt.scale.long_side) f = 2.0 * opt.scale.long_side / longest_a;
+            if (f < 2.0) f = 2.0;
+            o.scale = Scale::fixed(int(f * w[0] + 0.5), int(f * h[0] + 0.5));
             // Beyond max_input_pixels the enlarged pass is left out, not the picture refused.
             if (input_size(picture_w, picture_h, o, &w[1], &h[1])) *passes = 2;
         }
@@ -2872,8 +2873,8 @@ public:
             blob::Tensor t = r.tensor(i);
             if (std::strcmp(t.name, "selftest.input") == 0) input = t, found = true;
         }
-        if (!found || input.rank != 3 || input.shape[2] != 3)
-            return Status::fail(Error::bad_blob, "self-test: tensor 'selftest.input' [H, W, 3] is missing");
+        if (!found || input.rank != 3 || input.shape[2] != 3 || !input.data)
+            return Status::fail(Error::bad_blob, "self-test: tensor 'selftest.input' [H, W, 3] float32 is missing");
         const int h = int(input.shape[0]), w = int(input.shape[1]);
         HeadOutputs heads;
         FACEMASK_TRY(forward(ws, input.data, w, h, 1, &heads));
@@ -2942,6 +2943,20 @@ private:
                                 opt.max_faces);
         if (opt.threads < 0) return Status::fail(Error::invalid_argument, "thread count %d is negative", opt.threads);
         if (opt.max_input_pixels < 1) return Status::fail(Error::invalid_argument, "max input pixels must be positive");
+        return check_scale(opt.scale);
+    }
+
+    // The automatic policy's parameters (the other modes are bounded by max_input_pixels).
+    static Status check_scale(const Scale& s) {
+        if (s.mode != Scale::Mode::automatic) return Status();
+        if (s.long_side < 1 || s.long_side > kMaxPictureSide)
+            return Status::fail(Error::invalid_argument, "automatic scale: long side %d is outside [1, %d]", s.long_side,
+                                kMaxPictureSide);
+        if (!(s.enlarge >= 1.0f && s.enlarge <= 16.0f))
+            return Status::fail(Error::invalid_argument, "automatic scale: enlarge %g is outside [1, 16]", double(s.enlarge));
+        if (!(s.small_face > 0.0f && s.small_face <= float(kMaxPictureSide)))
+            return Status::fail(Error::invalid_argument, "automatic scale: small face %g px is not positive",
+                                double(s.small_face));
         return Status();
     }
 
@@ -3223,8 +3238,8 @@ public:
             blob::Tensor t = r.tensor(i);
             if (std::strcmp(t.name, "selftest.input") == 0) input = t, found = true;
         }
-        if (!found || input.rank != 3 || input.shape[2] != 3)
-            return Status::fail(Error::bad_blob, "self-test: tensor 'selftest.input' [H, W, 3] is missing");
+        if (!found || input.rank != 3 || input.shape[2] != 3 || !input.data)
+            return Status::fail(Error::bad_blob, "self-test: tensor 'selftest.input' [H, W, 3] float32 is missing");
         const uint32_t one = 1;
         FACEMASK_TRY(r.find("selftest.output", 1, &one, &want));
         float logit = 0;

@@ -232,6 +232,12 @@ TEST_CASE("options out of range are refused with invalid_argument") {
     add("max_faces 0", [](DetectOptions& o) { o.max_faces = 0; });
     add("threads -1", [](DetectOptions& o) { o.threads = -1; });
     add("max_input_pixels 0", [](DetectOptions& o) { o.max_input_pixels = 0; });
+    add("auto enlarge NaN", [](DetectOptions& o) { o.scale.enlarge = std::nanf(""); });
+    add("auto enlarge 0.5", [](DetectOptions& o) { o.scale.enlarge = 0.5f; });
+    add("auto enlarge 100", [](DetectOptions& o) { o.scale.enlarge = 100.0f; });
+    add("auto small_face 0", [](DetectOptions& o) { o.scale.small_face = 0.0f; });
+    add("auto long_side 0", [](DetectOptions& o) { o.scale.long_side = 0; });
+    add("auto long_side 1e9", [](DetectOptions& o) { o.scale.long_side = 1000000000; });
     Workspace ws;
     for (const Bad& b : cases) {
         CAPTURE(std::string(b.what));

@@ -22,13 +22,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fmblob  # noqa: E402
 
-# Prefixes of the tensors whose ".w" may be float16 (the engine accepts float16 only there).
-CONV_PREFIXES = ("b", "fpn.", "ssh", "head")
-
 
 def is_conv_weight(name):
     """True for convolution weights: "b3.pw.w", "fpn.lat1.w", "ssh2.c3.w", "head1.w"."""
-    return name.endswith(".w") and name.startswith(CONV_PREFIXES) and not name.startswith("fc")
+    return fmblob.may_be_half(name)
 
 
 def round_half(values):
@@ -51,14 +48,15 @@ def halve(blob):
         else:
             tensors[name] = (shape, list(values))
             dtypes[name] = fmblob.DTYPE_F32
-    # The self-test outputs of the rounded network, from the same reference forward.
+    # The self-test outputs of the rounded network on the blob's own self-test input, from the
+    # same reference forward.
+    shape, image = tensors["selftest.input"]
+    h, w = shape[0], shape[1]
     if blob.kind == fmblob.KIND_DETECTOR:
-        fresh = fmblob.selftest_detector(tensors, blob.config, *tensors["selftest.input"][0][:2])
+        for k, (out_shape, values) in enumerate(fmblob.forward_detector(tensors, blob.config, h, w, image), 1):
+            tensors[f"selftest.head{k}"] = (tuple(out_shape), list(values))
     else:
-        fresh = fmblob.selftest_classifier(tensors, blob.config, *tensors["selftest.input"][0][:2])
-    for name, shape, values in fresh:
-        if name != "selftest.input":
-            tensors[name] = (tuple(shape), list(values))
+        tensors["selftest.output"] = ((1,), [fmblob.forward_classifier(tensors, blob.config, h, w, image)])
     return [(name, shape, values, dtypes[name]) for name, (shape, values) in tensors.items()]
 
 
@@ -72,10 +70,12 @@ def main(argv=None):
         if any(d != fmblob.DTYPE_F32 for d in blob.dtypes.values()):
             raise fmblob.BlobError(f"{args.input} already holds float16 tensors")
         tensors = halve(blob)
-        size = fmblob.write_blob(args.output, blob.kind, blob.config, tensors)
-        check = fmblob.run_selftest(fmblob.read_blob(args.output))
+        data = fmblob.blob_bytes(blob.kind, blob.config, tensors)
+        check = fmblob.run_selftest(fmblob.parse_blob(data))  # before anything is written
         if not check["ok"]:
-            raise fmblob.BlobError(f"{args.output}: its self-test does not pass ({check})")
+            raise fmblob.BlobError(f"the float16 blob's self-test does not pass ({check})")
+        fmblob.atomic_write(args.output, data)
+        size = len(data)
     except fmblob.BlobError as e:
         print(f"blob_half: {e}", file=sys.stderr)
         return 1

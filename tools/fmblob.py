@@ -543,9 +543,20 @@ def expected_shapes(kind, config, selftest_hw):
     return shapes
 
 
-def validate_network(kind, config, tensors):
-    """Check that tensors ({name: (shape, values)}) are exactly the network blob.hpp lists."""
+def may_be_half(name):
+    """Whether the engine accepts tensor `name` as float16: convolution weights only
+    ("b3.pw.w", "fpn.lat1.w", "ssh2.c3.w", "head1.w"; not fc*, biases or the self-test)."""
+    return name.endswith(".w") and name.startswith(("b", "fpn.", "ssh", "head"))
+
+
+def validate_network(kind, config, tensors, dtypes=None):
+    """Check that tensors ({name: (shape, values)}) are exactly the network blob.hpp lists,
+    and, given their dtypes ({name: code}), that only convolution weights are float16."""
     tensors = as_tensor_dict(tensors)
+    if dtypes:
+        bad = [n for n, d in dtypes.items() if d == DTYPE_F16 and not may_be_half(n)]
+        if bad:
+            raise BlobError("float16 is allowed for convolution weights only, not: " + ", ".join(bad))
     if "selftest.input" not in tensors or len(tensors["selftest.input"][0]) != 3:
         raise BlobError("missing selftest.input [H, W, 3]")
     want = expected_shapes(kind, config, tensors["selftest.input"][0][:2])
@@ -782,7 +793,7 @@ def run_selftest(blob):
     """Re-run a parsed blob's self-test; returns a summary dict with 'ok'.
 
     The rule is the one in blob.hpp: |got - want| <= t * (1 + |want|) for every value."""
-    validate_network(blob.kind, blob.config, blob.tensors)
+    validate_network(blob.kind, blob.config, blob.tensors, blob.dtypes)
     shape, image = blob.tensors["selftest.input"]
     h, w = shape[0], shape[1]
     if blob.kind == KIND_DETECTOR:

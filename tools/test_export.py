@@ -325,6 +325,10 @@ class HalfBlobTest(unittest.TestCase):
                     want = blob_half.is_conv_weight(name)
                     self.assertEqual(dtype == fmblob.DTYPE_F16, want, name)
                     self.assertEqual(want, name.endswith(".w") and not name.startswith("fc"), name)
+                # Only convolution weights may be float16: a float16 bias fails validation.
+                wrong = dict(half.dtypes, **{"b0.b": fmblob.DTYPE_F16})
+                with self.assertRaisesRegex(fmblob.BlobError, "convolution weights only, not: b0.b"):
+                    fmblob.validate_network(kind, config, half.tensors, wrong)
                 # The weights are the rounded originals; the self-test was recomputed from them.
                 self.assertEqual(list(half.tensors["b0.w"][1]), blob_half.round_half(blob.tensors["b0.w"][1]))
                 self.assertEqual(half.tensors["selftest.input"], blob.tensors["selftest.input"])

@@ -133,8 +133,8 @@ public:
             blob::Tensor t = r.tensor(i);
             if (std::strcmp(t.name, "selftest.input") == 0) input = t, found = true;
         }
-        if (!found || input.rank != 3 || input.shape[2] != 3)
-            return Status::fail(Error::bad_blob, "self-test: tensor 'selftest.input' [H, W, 3] is missing");
+        if (!found || input.rank != 3 || input.shape[2] != 3 || !input.data)
+            return Status::fail(Error::bad_blob, "self-test: tensor 'selftest.input' [H, W, 3] float32 is missing");
         const uint32_t one = 1;
         FACEMASK_TRY(r.find("selftest.output", 1, &one, &want));
         float logit = 0;
