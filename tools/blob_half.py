@@ -23,11 +23,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fmblob  # noqa: E402
 
 
-def is_conv_weight(name):
-    """True for convolution weights: "b3.pw.w", "fpn.lat1.w", "ssh2.c3.w", "head1.w"."""
-    return fmblob.may_be_half(name)
-
-
 def round_half(values):
     """Each value rounded to the nearest float16 (ties to even), as float."""
     n = len(values)
@@ -39,7 +34,7 @@ def halve(blob):
     tensors = {}
     dtypes = {}
     for name, (shape, values) in blob.tensors.items():
-        if is_conv_weight(name):
+        if fmblob.may_be_half(name):  # convolution weights
             try:
                 tensors[name] = (shape, round_half(values))
             except (OverflowError, struct.error):

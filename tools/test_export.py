@@ -322,7 +322,7 @@ class HalfBlobTest(unittest.TestCase):
                 half = fmblob.parse_blob(fmblob.blob_bytes(kind, config, blob_half.halve(blob)))
                 self.assertTrue(fmblob.run_selftest(half)["ok"])
                 for name, dtype in half.dtypes.items():
-                    want = blob_half.is_conv_weight(name)
+                    want = fmblob.may_be_half(name)
                     self.assertEqual(dtype == fmblob.DTYPE_F16, want, name)
                     self.assertEqual(want, name.endswith(".w") and not name.startswith("fc"), name)
                 # Only convolution weights may be float16: a float16 bias fails validation.
