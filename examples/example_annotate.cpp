@@ -8,6 +8,8 @@
 #define FACEMASK_STB_IMPLEMENTATION
 #include <facemask/facemask.hpp>
 
+#include "faces_json.hpp"
+
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -145,36 +147,6 @@ int parse_args(int argc, char** argv, Args* a) {
     return 0;
 }
 
-void json_string(FILE* f, const std::string& s) {
-    std::fputc('"', f);
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') std::fprintf(f, "\\%c", c);
-        else if (c < 0x20) std::fprintf(f, "\\u%04x", c);
-        else std::fputc(c, f);
-    }
-    std::fputc('"', f);
-}
-
-void json_line(FILE* f, const std::string& path, int w, int h, const facemask::Faces& faces, float threshold) {
-    std::fprintf(f, "{\"image\": ");
-    json_string(f, path);
-    std::fprintf(f, ", \"width\": %d, \"height\": %d, \"faces\": [", w, h);
-    for (int i = 0; i < faces.size(); ++i) {
-        const facemask::Face& face = faces[i];
-        std::fprintf(f, "%s{\"box\": [%.3f, %.3f, %.3f, %.3f], \"score\": %.6f, \"landmarks\": [", i ? ", " : "",
-                     double(face.box.x1), double(face.box.y1), double(face.box.x2), double(face.box.y2),
-                     double(face.score));
-        for (int j = 0; j < 5; ++j)
-            std::fprintf(f, "%s[%.3f, %.3f]", j ? ", " : "", double(face.landmarks[j].x), double(face.landmarks[j].y));
-        if (face.classified())
-            std::fprintf(f, "], \"mask\": %.6f, \"label\": \"%s\"}", double(face.mask),
-                         face.masked(threshold) ? "masked" : "not_masked");
-        else
-            std::fprintf(f, "], \"mask\": null, \"label\": null}");
-    }
-    std::fprintf(f, "]}\n");
-}
-
 // Where the annotated picture of `input` goes.
 std::string output_path(const Args& a, const std::string& input) {
     const size_t slash = input.rfind('/');
@@ -241,7 +213,11 @@ int main(int argc, char** argv) {
             ++failures;
             continue;
         }
-        if (json) json_line(json, input, img.width(), img.height(), faces, a.opt.mask_threshold);
+        if (json)
+            std::fprintf(json, "%s\n",
+                         facemask_examples::faces_json(input.c_str(), img.width(), img.height(), faces,
+                                                       a.opt.mask_threshold)
+                             .c_str());
         if (a.draw) {
             facemask::annotate(img, faces, look);
             const std::string out = output_path(a, input);
