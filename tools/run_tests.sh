@@ -5,7 +5,9 @@
 #      with g++ and clang++, scalar and SIMD, same faces as the main build);
 #   2. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. WebAssembly in headless Chromium (SIMD and scalar builds against the native faces);
-#   4. Cortex-M7 and Cortex-M55 under QEMU against the native faces.
+#   4. Cortex-M7 and Cortex-M55 under QEMU against the native faces;
+#   5. serve: facemask_serve under load and bad clients, and two replicas behind nginx;
+#   6. python: the pybind11 module (built, installed, tested against the CLI).
 # On a fresh Debian 12 machine run it as root: it installs the missing packages first.
 #   bash tools/run_tests.sh               # everything
 #   FACEMASK_TESTS="release asan" bash tools/run_tests.sh   # a subset
@@ -18,7 +20,7 @@ need_command node "Node.js 20 with npm is needed for the browser test"
 export NODE_PATH=/usr/share/nodejs  # emscripten 3.1.6 needs Debian's node-acorn (docs: platform notes)
 shared="${FACEMASK_SHARED_DIR:-$(cd .. && pwd)/shared}"
 [ -d "$shared/weights" ] || { echo "facemask: no $shared/weights (set FACEMASK_SHARED_DIR)" >&2; exit 1; }
-tests="${FACEMASK_TESTS:-release asan web mcu}"
+tests="${FACEMASK_TESTS:-release asan web mcu serve python}"
 jobs="$(nproc)"
 started=$SECONDS
 step() { printf '\n==== %s (%ds)\n' "$*" $((SECONDS - started)); }
@@ -49,5 +51,27 @@ if wants mcu; then
     step "Cortex-M7 and Cortex-M55 under QEMU"
     [ -x build/example_annotate ] || { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null; cmake --build build; }
     tests/mcu/run.sh build build/mcu
+fi
+if wants serve; then
+    step "facemask_serve: load, bad clients, memory, replicas behind nginx"
+    [ -x build/facemask_serve ] || { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null; cmake --build build; }
+    FACEMASK_BUILD=build FACEMASK_PICTURE="$shared/images/ex_img.jpg" python3 -m unittest -v \
+        tests/serve/test_serve.py tests/serve/test_replicas.py
+fi
+if wants python; then
+    step "Python module (pybind11)"
+    [ -x build/example_annotate ] || { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null; cmake --build build; }
+    # Debian's python3 (its python3-numpy and python3-dev), whatever python3 is first on the PATH
+    py=/usr/bin/python3
+    cmake -S . -B build-python -G Ninja -DCMAKE_BUILD_TYPE=Release -DFACEMASK_BUILD_TESTS=OFF \
+        -DFACEMASK_BUILD_EXAMPLES=OFF -DFACEMASK_BUILD_TOOLS=OFF -DFACEMASK_BUILD_PYTHON=ON \
+        -DPython3_EXECUTABLE=$py -DFACEMASK_SHARED_DIR="$shared" >/dev/null
+    cmake --build build-python
+    rm -rf build-python/install
+    cmake --install build-python --prefix build-python/install >/dev/null
+    site="build-python/install/$(grep '^FACEMASK_PYTHON_INSTALL_DIR:' build-python/CMakeCache.txt | cut -d= -f2)"
+    (cd /tmp && PYTHONPATH="$OLDPWD/$site" $py -c "import facemask, sys; print('installed:', facemask.__file__)")
+    PYTHONPATH="$site" FACEMASK_WEIGHTS=build/weights FACEMASK_CLI=build/example_annotate \
+        FACEMASK_PICTURE="$shared/images/ex_img.jpg" $py -m unittest -v tests/python/test_module.py
 fi
 step "all tests passed"

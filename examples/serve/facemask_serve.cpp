@@ -213,6 +213,38 @@ struct Job {
     std::condition_variable cv;
 };
 
+// The size a picture's header claims, for the formats whose header stb_image refuses to read
+// when the size is huge (it then says "unknown image type", and the library bad_image): PNG,
+// JPEG, BMP and GIF. False if the header says nothing readable. Used only to turn such a
+// bad_image into 413, so a 100000x100000 header is "too many pixels", not "not a picture".
+bool claimed_size(const std::string& b, long* w, long* h) {
+    auto u8 = [&](size_t i) { return i < b.size() ? long(static_cast<unsigned char>(b[i])) : -1L; };
+    auto be16 = [&](size_t i) { return u8(i) << 8 | u8(i + 1); };
+    auto be32 = [&](size_t i) { return be16(i) << 16 | be16(i + 2); };
+    auto le16 = [&](size_t i) { return u8(i) | u8(i + 1) << 8; };
+    auto le32 = [&](size_t i) { return le16(i) | le16(i + 2) << 16; };
+    if (b.size() >= 24 && b.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) == 0 && b.compare(12, 4, "IHDR") == 0) {
+        *w = be32(16), *h = be32(20);
+    } else if (b.size() >= 10 && (b.compare(0, 6, "GIF87a") == 0 || b.compare(0, 6, "GIF89a") == 0)) {
+        *w = le16(6), *h = le16(8);
+    } else if (b.size() >= 26 && b[0] == 'B' && b[1] == 'M') {
+        *w = le32(18), *h = std::labs(long(int32_t(uint32_t(le32(22)))));
+    } else if (b.size() >= 4 && u8(0) == 0xFF && u8(1) == 0xD8) {
+        for (size_t i = 2; i + 9 < b.size() && u8(i) == 0xFF;) {  // markers up to a start of frame
+            const long m = u8(i + 1);
+            if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+                *h = be16(i + 5), *w = be16(i + 7);
+                return *w > 0 && *h > 0;
+            }
+            i += 2 + size_t(be16(i + 2));
+        }
+        return false;
+    } else {
+        return false;
+    }
+    return *w > 0 && *h > 0;
+}
+
 void write_to_string(void* ctx, void* data, int size) {
     static_cast<std::string*>(ctx)->append(static_cast<const char*>(data), size_t(size));
 }
@@ -308,6 +340,14 @@ private:
         if (!st) {
             if (st.code() == facemask::Error::too_large) return fail(job, 413, "too_many_pixels", st.message());
             if (st.code() == facemask::Error::out_of_memory) return fail(job, 503, "out_of_memory", st.message());
+            long w = 0, h = 0;
+            if (claimed_size(*job->picture, &w, &h) &&
+                (w > facemask::kMaxPictureSide || h > facemask::kMaxPictureSide || double(w) * double(h) > double(max_pixels_))) {
+                char message[160];
+                std::snprintf(message, sizeof message, "the picture's header says %ldx%ld, beyond the limit of %ld pixels",
+                              w, h, max_pixels_);
+                return fail(job, 413, "too_many_pixels", message);
+            }
             return fail(job, 400, "bad_image", st.message());
         }
         facemask::Faces faces;
