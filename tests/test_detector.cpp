@@ -681,10 +681,6 @@ TEST_CASE("threads give identical results") {
     }
 }
 
-#endif  // FACEMASK_TEST_HAVE_BLOBS && FACEMASK_HAS_IO
-
-TEST_SUITE_END();
-
 TEST_CASE("float16 blobs (tools/blob_half.py) pass their self-test and find the float32 faces") {
     const Detector* full = fmtest::detector(fmtest::kDetectorBlob);
     const Detector* half = fmtest::detector("retinaface_mnet025_f16.fmb");
@@ -724,3 +720,7 @@ TEST_CASE("float16 blobs (tools/blob_half.py) pass their self-test and find the 
     CHECK(d_box <= 5e-3);
     CHECK(d_mask <= 1e-2);
 }
+
+#endif  // FACEMASK_TEST_HAVE_BLOBS && FACEMASK_HAS_IO
+
+TEST_SUITE_END();

@@ -29,12 +29,14 @@ import { chromium } from 'playwright-core';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
 const { serve } = await import(path.join(REPO, 'examples/web/serve.mjs'));
+// The public pictures and checkpoints: ../shared beside the checkout, or FACEMASK_SHARED_DIR.
+const SHARED = process.env.FACEMASK_SHARED_DIR || path.resolve(REPO, '../shared');
 
 const TOL = { score: 1e-4, box: 0.05, mask: 1e-4 };
 
 function parseArgs(argv) {
   const o = {
-    native: null, web: null, picture: '/work/shared/images/ex_img.jpg', conf: '0.5', nms: '0.4',
+    native: null, web: null, picture: path.join(SHARED, 'images/ex_img.jpg'), conf: '0.5', nms: '0.4',
     'mask-threshold': '0.5', scale: 'long=640', keep: false, chromium: '/usr/bin/chromium',
   };
   for (let i = 0; i < argv.length; i++) {

@@ -28,14 +28,16 @@ import { chromium } from 'playwright-core';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../../..');
 const { serve } = await import(path.join(REPO, 'examples/web/serve.mjs'));
+// The public pictures and checkpoints: ../shared beside the checkout, or FACEMASK_SHARED_DIR.
+const SHARED = process.env.FACEMASK_SHARED_DIR || path.resolve(REPO, '../shared');
 const ALL = ['facemask_wasm_simd', 'facemask_wasm_scalar', 'onnxruntime_web', 'facemask_wasm_simd_detect',
   'facemask_wasm_scalar_detect'];
 const DEFAULT = ALL.filter((e) => e !== 'facemask_wasm_scalar_detect');  // ~1 s a run: on request
 
 function parseArgs(argv) {
   const o = { web: null, onnx: null, size: '640x480', runs: '30', warmup: '5', engines: DEFAULT.join(','),
-    picture: '/work/shared/images/ex_img.jpg', native: null, chromium: '/usr/bin/chromium',
-    checkpoint: '/work/shared/weights/pytorch-retinaface/mobilenet0.25_Final.pth' };
+    picture: path.join(SHARED, 'images/ex_img.jpg'), native: null, chromium: '/usr/bin/chromium',
+    checkpoint: path.join(SHARED, 'weights/pytorch-retinaface/mobilenet0.25_Final.pth') };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i].replace(/^--/, '');
     if (key === 'help' || key === 'h') {
