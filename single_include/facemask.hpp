@@ -2146,7 +2146,9 @@ inline Status read_file(const char* path, Buffer* out, size_t* size, size_t max_
     if (!f) return Status::fail(Error::io, "cannot open '%s': %s", path, std::strerror(errno));
     Status st;
     long n = -1;
-    if (std::fseek(f, 0, SEEK_END) == 0) n = std::ftell(f);
+    // A folder opens but cannot be read (and seeks to LONG_MAX): try one byte first.
+    const bool readable = !(std::fgetc(f) == EOF && std::ferror(f));
+    if (readable && std::fseek(f, 0, SEEK_END) == 0) n = std::ftell(f);
     if (n < 0 || std::fseek(f, 0, SEEK_SET) != 0) {
         st = Status::fail(Error::io, "cannot read '%s' (not a regular file?)", path);
     } else if (size_t(n) > max_bytes) {
@@ -3451,9 +3453,18 @@ private:
 // Exactly one translation unit of a program defines FACEMASK_STB_IMPLEMENTATION before
 // including facemask, to compile stb's implementation there (stb's own convention).
 //
-// Decoding: JPEG, PNG (8 and 16 bit: 16-bit is reduced to 8), BMP, TGA, GIF (first frame),
-// PSD, PNM; grey and alpha are converted to RGB. A JPEG's EXIF orientation is applied (stb
-// ignores it), so the picture is upright as viewers show it.
+// Decoding: JPEG (baseline and progressive, 8 bit), PNG (8 and 16 bit: 16-bit is reduced to 8)
+// and BMP only (stb's other decoders are compiled out); grey and alpha are converted to RGB. A
+// JPEG's EXIF orientation is applied (stb ignores it), so the picture is upright as viewers show it.
+//
+// Limits, checked from the file's header before anything is decoded (Error::too_large, the
+// message names the limit): kMaxPictureSide (32768) pixels a side (also stb's
+// STBI_MAX_DIMENSIONS) and a pixel budget, `max_pixels` of load()/load_memory() (default
+// Image::kDefaultMaxPixels, 50 million). A JPEG's segments are validated before stb sees the
+// bytes (Huffman and quantisation tables, frame and scan headers: stb 2.27 writes past its
+// Huffman tables on a crafted DHT), so malformed ones are refused as bad_image.
+// stb's failure reason is thread-local (several threads may decode at once) and its memory
+// comes from FACEMASK_MALLOC / FACEMASK_FREE, as all of facemask's.
 
 #if !defined(FACEMASK_NO_STDIO) && defined(__has_include)
 #if __has_include(<stb/stb_image.h>) && __has_include(<stb/stb_image_write.h>)
@@ -3471,7 +3482,29 @@ private:
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #endif
-#define STBI_NO_THREAD_LOCALS  // thread_local breaks bare-metal section layouts
+// Only the formats the product needs, and no side beyond kMaxPictureSide.
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_PNG
+#define STBI_ONLY_BMP
+#define STBI_NO_STDIO  // files are read by facemask (limits, folders), stb only sees memory
+#define STBI_MAX_DIMENSIONS (1 << 15)
+// Picture decoding and encoding allocate through facemask's hooks.
+namespace facemask {
+namespace detail {
+inline void* stb_realloc(void* p, size_t old_size, size_t new_size) {
+    void* q = FACEMASK_MALLOC(new_size ? new_size : 1);
+    if (q && p) std::memcpy(q, p, old_size < new_size ? old_size : new_size);
+    if (q && p) FACEMASK_FREE(p);
+    return q;
+}
+}  // namespace detail
+}  // namespace facemask
+#define STBI_MALLOC(n) FACEMASK_MALLOC(n)
+#define STBI_FREE(p) FACEMASK_FREE(p)
+#define STBI_REALLOC_SIZED(p, old_size, new_size) ::facemask::detail::stb_realloc(p, old_size, new_size)
+#define STBIW_MALLOC(n) FACEMASK_MALLOC(n)
+#define STBIW_FREE(p) FACEMASK_FREE(p)
+#define STBIW_REALLOC_SIZED(p, old_size, new_size) ::facemask::detail::stb_realloc(p, old_size, new_size)
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wall"
@@ -3505,6 +3538,152 @@ private:
 
 
 namespace facemask {
+namespace detail {
+
+// What a picture file's header says, read before any decoder runs.
+struct PictureHeader {
+    const char* format = "";  // "JPEG", "PNG" or "BMP"
+    long width = 0, height = 0;
+};
+
+inline uint32_t be16(const unsigned char* p) { return uint32_t(p[0]) << 8 | p[1]; }
+inline uint32_t be32(const unsigned char* p) { return be16(p) << 16 | be16(p + 2); }
+inline uint32_t le32(const unsigned char* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24; }
+
+// One DHT segment's body: every table's class and slot in range, at most 256 codes, code
+// lengths that form a prefix code, and the lengths adding up to the segment.
+inline Status check_jpeg_dht(const unsigned char* s, size_t n) {
+    size_t j = 0;
+    while (j < n) {
+        if (n - j < 17) return Status::fail(Error::bad_image, "JPEG: Huffman table header is cut short");
+        const unsigned tc = s[j] >> 4, th = s[j] & 15;
+        if (tc > 1 || th > 3) return Status::fail(Error::bad_image, "JPEG: Huffman table class %u slot %u", tc, th);
+        size_t codes = 0, room = 1;  // room: free codes of the current length
+        for (int len = 1; len <= 16; ++len) {
+            const unsigned count = s[j + size_t(len)];
+            room *= 2;
+            if (count > room) return Status::fail(Error::bad_image, "JPEG: Huffman table has too many %d-bit codes", len);
+            room -= count;
+            codes += count;
+        }
+        if (codes > 256) return Status::fail(Error::bad_image, "JPEG: Huffman table with %zu codes (at most 256)", codes);
+        j += 17;
+        if (n - j < codes) return Status::fail(Error::bad_image, "JPEG: Huffman table values are cut short");
+        j += codes;
+    }
+    return Status();
+}
+
+inline Status check_jpeg_dqt(const unsigned char* s, size_t n) {
+    size_t j = 0;
+    while (j < n) {
+        const unsigned pq = s[j] >> 4, tq = s[j] & 15;
+        if (pq > 1 || tq > 3) return Status::fail(Error::bad_image, "JPEG: quantisation table precision %u slot %u", pq, tq);
+        const size_t bytes = 1 + 64 * (size_t(pq) + 1);
+        if (n - j < bytes) return Status::fail(Error::bad_image, "JPEG: quantisation table is cut short");
+        j += bytes;
+    }
+    return Status();
+}
+
+// Walks a JPEG's segments (and skips its entropy-coded data) and checks every header stb
+// would parse; fills the frame size. Anything malformed is bad_image before stb sees it.
+inline Status check_jpeg(const unsigned char* p, size_t n, PictureHeader* out) {
+    size_t i = 2;
+    unsigned components = 0;
+    while (i < n) {
+        if (p[i] != 0xFF) return Status::fail(Error::bad_image, "JPEG: no marker at byte %zu", i);
+        while (i < n && p[i] == 0xFF) ++i;  // fill bytes
+        if (i >= n) break;
+        const unsigned m = p[i++];
+        if (m == 0xD9) break;                                              // end of image
+        if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) continue;               // no length
+        if (n - i < 2) return Status::fail(Error::bad_image, "JPEG: segment length is cut short");
+        const size_t len = be16(p + i);
+        if (len < 2) return Status::fail(Error::bad_image, "JPEG: segment 0x%02X with length %zu", m, len);
+        if (len > n - i) {
+            if (m >= 0xE0 || m == 0xFE) break;  // a cut metadata segment: no picture data follows
+            return Status::fail(Error::bad_image, "JPEG: segment 0x%02X is cut short", m);
+        }
+        const unsigned char* s = p + i + 2;
+        const size_t sn = len - 2;
+        if (m == 0xC4) {
+            FACEMASK_TRY(check_jpeg_dht(s, sn));
+        } else if (m == 0xDB) {
+            FACEMASK_TRY(check_jpeg_dqt(s, sn));
+        } else if (m == 0xC0 || m == 0xC1 || m == 0xC2) {
+            if (components) return Status::fail(Error::bad_image, "JPEG: more than one frame header");
+            if (sn < 6 || s[0] != 8) return Status::fail(Error::bad_image, "JPEG: frame header is not an 8-bit frame");
+            out->height = long(be16(s + 1));
+            out->width = long(be16(s + 3));
+            components = s[5];
+            if (out->width == 0 || out->height == 0)
+                return Status::fail(Error::bad_image, "JPEG: frame of %ldx%ld pixels", out->width, out->height);
+            if (components != 1 && components != 3 && components != 4)
+                return Status::fail(Error::bad_image, "JPEG: %u colour components", components);
+            if (sn != 6 + 3 * size_t(components)) return Status::fail(Error::bad_image, "JPEG: frame header length");
+            for (unsigned c = 0; c < components; ++c) {
+                const unsigned h = s[7 + 3 * c] >> 4, v = s[7 + 3 * c] & 15, tq = s[8 + 3 * c];
+                if (h < 1 || h > 4 || v < 1 || v > 4 || tq > 3)
+                    return Status::fail(Error::bad_image, "JPEG: component %u sampling %ux%u table %u", c, h, v, tq);
+            }
+        } else if ((m >= 0xC3 && m <= 0xCF) && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+            return Status::fail(Error::bad_image, "JPEG: unsupported coding (SOF 0x%02X: lossless, hierarchical "
+                                "or arithmetic)", m);
+        } else if (m == 0xDD) {
+            if (sn != 2) return Status::fail(Error::bad_image, "JPEG: restart interval segment length");
+        } else if (m == 0xDA) {
+            if (!components) return Status::fail(Error::bad_image, "JPEG: scan before the frame header");
+            const unsigned ns = sn ? s[0] : 0;
+            if (ns < 1 || ns > components || sn != 4 + 2 * size_t(ns))
+                return Status::fail(Error::bad_image, "JPEG: scan header with %u components", ns);
+            for (unsigned c = 0; c < ns; ++c)
+                if ((s[2 + 2 * c] >> 4) > 3 || (s[2 + 2 * c] & 15) > 3)
+                    return Status::fail(Error::bad_image, "JPEG: scan uses Huffman table slot beyond 3");
+            // Entropy-coded data up to the next marker that is not a stuffed byte or a restart.
+            size_t k = i + len;
+            while (k + 1 < n && !(p[k] == 0xFF && p[k + 1] != 0 && !(p[k + 1] >= 0xD0 && p[k + 1] <= 0xD7))) ++k;
+            if (k + 1 >= n) break;  // cut short: stb decodes what is there
+            i = k;
+            continue;
+        }
+        i += len;
+    }
+    if (!components) return Status::fail(Error::bad_image, "JPEG: no frame header");
+    return Status();
+}
+
+// The format and size a JPEG, PNG or BMP file declares; bad_image for anything else.
+inline Status read_picture_header(const unsigned char* p, size_t n, PictureHeader* out) {
+    static const unsigned char png[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+    if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) {
+        out->format = "JPEG";
+        return check_jpeg(p, n, out);
+    }
+    if (n >= 8 && std::memcmp(p, png, 8) == 0) {
+        out->format = "PNG";
+        if (n < 24 || std::memcmp(p + 12, "IHDR", 4) != 0) return Status::fail(Error::bad_image, "PNG: no IHDR header");
+        out->width = long(be32(p + 16));
+        out->height = long(be32(p + 20));
+        return Status();
+    }
+    if (n >= 2 && p[0] == 'B' && p[1] == 'M') {
+        out->format = "BMP";
+        if (n < 26) return Status::fail(Error::bad_image, "BMP: header is cut short");
+        if (le32(p + 14) == 12) {  // OS/2 header: 16-bit sizes
+            out->width = long(p[18] | p[19] << 8);
+            out->height = long(p[20] | p[21] << 8);
+        } else {
+            out->width = long(int32_t(le32(p + 18)));
+            const long h = long(int32_t(le32(p + 22)));
+            out->height = h < 0 ? -h : h;  // negative: top-down rows
+        }
+        return Status();
+    }
+    return Status::fail(Error::bad_image, "not a JPEG, PNG or BMP file");
+}
+
+}  // namespace detail
 
 // An RGB picture that owns its pixels.
 class Image {
@@ -3548,8 +3727,9 @@ public:
     ImageView view() const { return ImageView(px_.data(), w_, h_, PixelFormat::rgb); }
 
 #if FACEMASK_HAS_IO
-    // Pictures with more pixels than this are refused before decoding (memory safety).
-    static constexpr long kDefaultMaxPixels = 100L * 1000L * 1000L;
+    // Pictures with more pixels than this are refused before decoding (memory: a picture costs
+    // 6 bytes a pixel while it is decoded). Callers may pass their own budget.
+    static constexpr long kDefaultMaxPixels = 50L * 1000L * 1000L;
 
     Status load(const char* path, long max_pixels = kDefaultMaxPixels) {
         Buffer bytes;
@@ -3563,15 +3743,24 @@ public:
     Status load_memory(const void* data, size_t size, long max_pixels = kDefaultMaxPixels) {
         const stbi_uc* bytes = static_cast<const stbi_uc*>(data);
         if (!data || size == 0) return Status::fail(Error::bad_image, "empty file");
+        if (max_pixels < 1) return Status::fail(Error::invalid_argument, "max_pixels must be positive, not %ld", max_pixels);
         if (size > size_t(INT32_MAX)) return Status::fail(Error::too_large, "file is larger than 2 GiB");
+        detail::PictureHeader head;
+        FACEMASK_TRY(detail::read_picture_header(bytes, size, &head));
+        if (head.width > kMaxPictureSide || head.height > kMaxPictureSide)
+            return Status::fail(Error::too_large, "%s of %ldx%ld pixels: beyond the limit of %d pixels a side",
+                                head.format, head.width, head.height, kMaxPictureSide);
+        if (double(head.width) * double(head.height) > double(max_pixels))
+            return Status::fail(Error::too_large, "%s of %ldx%ld pixels: beyond the pixel budget of %ld (max_pixels)",
+                                head.format, head.width, head.height, max_pixels);
         int w = 0, h = 0, n = 0;
         if (!stbi_info_from_memory(bytes, int(size), &w, &h, &n))
-            return Status::fail(Error::bad_image, "not a picture stb_image can decode (%s)", stbi_failure_reason());
+            return Status::fail(Error::bad_image, "cannot read the %s header (%s)", head.format, stbi_failure_reason());
         if (w <= 0 || h <= 0 || w > kMaxPictureSide || h > kMaxPictureSide || double(w) * h > double(max_pixels))
             return Status::fail(Error::too_large, "picture is %dx%d, beyond the limit of %ld pixels (%d a side)", w, h,
                                 max_pixels, kMaxPictureSide);
         stbi_uc* px = stbi_load_from_memory(bytes, int(size), &w, &h, &n, 3);
-        if (!px) return Status::fail(Error::bad_image, "cannot decode the picture (%s)", stbi_failure_reason());
+        if (!px) return Status::fail(Error::bad_image, "cannot decode the %s (%s)", head.format, stbi_failure_reason());
         const int orientation = exif_orientation(bytes, size);
         Status st = orientation > 4 ? create(h, w) : create(w, h);
         if (st) apply_orientation(px, w, h, orientation);

@@ -274,6 +274,130 @@ TEST_CASE("Image::load refuses what is not a picture, with a clear status") {
     CHECK(img.empty());
 }
 
+namespace {
+
+// The offset of the first segment with marker `m` in a JPEG (the FF byte), or 0.
+size_t find_segment(const Bytes& j, int m) {
+    size_t i = 2;
+    while (i + 4 <= j.size() && j[i] == 0xFF) {
+        if (j[i + 1] == m) return i;
+        if (j[i + 1] == 0xDA) break;
+        i += 2 + (size_t(j[i + 2]) << 8 | j[i + 3]);
+    }
+    return 0;
+}
+
+// A PNG that is only its signature and an IHDR claiming w x h (no pixel data).
+Bytes png_header(uint32_t w, uint32_t h) {
+    Bytes b = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
+    for (uint32_t v : {w, h})
+        for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<unsigned char>(v >> s));
+    append(b, {8, 2, 0, 0, 0, 0, 0, 0, 0});  // 8-bit RGB, (CRC not checked by stb)
+    return b;
+}
+
+}  // namespace
+
+TEST_CASE("a JPEG Huffman table with more than 256 codes is refused before stb builds it") {
+    // stb_image 2.27 writes past its 257-entry size table for such a table (UBSan: index 257
+    // out of bounds); the validator must stop the bytes first.
+    Bytes j = quadrant_jpeg();
+    const size_t dht = find_segment(j, 0xC4);
+    REQUIRE(dht != 0);
+    const size_t counts = dht + 5;  // FF C4 len(2) class/slot, then 16 counts
+    for (int k = 0; k < 16; ++k) j[counts + size_t(k)] = 0;
+    j[counts + 15] = 200, j[counts + 14] = 100;  // 300 codes of 15 and 16 bits
+    Image img;
+    Status st = img.load_memory(j.data(), j.size());
+    CHECK(st.code() == Error::bad_image);
+    CHECK(fmtest::contains(st.message(), "Huffman"));
+    // Fewer codes but more of one length than the prefix code allows (3 codes of 1 bit).
+    for (int k = 0; k < 16; ++k) j[counts + size_t(k)] = 0;
+    j[counts] = 3;
+    st = img.load_memory(j.data(), j.size());
+    CHECK(st.code() == Error::bad_image);
+    CHECK(fmtest::contains(st.message(), "Huffman"));
+    CHECK(img.empty());
+}
+
+TEST_CASE("JPEG segment checks: slots, frame and scan headers, unsupported codings") {
+    const Bytes good = quadrant_jpeg();
+    Image img;
+    REQUIRE(img.load_memory(good.data(), good.size()).ok());
+    const size_t dqt = find_segment(good, 0xDB), sof = find_segment(good, 0xC0);
+    REQUIRE(dqt != 0);
+    REQUIRE(sof != 0);
+    struct Edit {
+        size_t at;
+        unsigned char value;
+        const char* says;
+    };
+    const Edit edits[] = {
+        {dqt + 4, 0x27, "quantisation"},   // precision 2, slot 7
+        {sof + 4, 12, "8-bit"},            // 12-bit samples
+        {sof + 9, 2, "components"},        // 2 colour components
+        {sof + 11, 0x51, "sampling"},      // horizontal sampling 5
+        {sof + 1, 0xC3, "unsupported"},    // lossless coding
+    };
+    for (const Edit& e : edits) {
+        CAPTURE(e.says);
+        Bytes j = good;
+        j[e.at] = e.value;
+        img = Image();
+        const Status st = img.load_memory(j.data(), j.size());
+        CHECK(st.code() == Error::bad_image);
+        CHECK(fmtest::contains(st.message(), e.says));
+    }
+}
+
+TEST_CASE("picture limits: sides, the pixel budget, and only JPEG, PNG and BMP") {
+    Image img;
+    const Bytes huge = png_header(100000, 100000);
+    Status st = img.load_memory(huge.data(), huge.size());
+    CHECK(st.code() == Error::too_large);
+    CHECK(fmtest::contains(st.message(), "100000x100000"));
+    CHECK(fmtest::contains(st.message(), "a side"));
+    const Bytes big = png_header(10000, 10000);  // 1e8 pixels: beyond the default budget
+    st = img.load_memory(big.data(), big.size());
+    CHECK(st.code() == Error::too_large);
+    CHECK(fmtest::contains(st.message(), "pixel budget"));
+    // A caller's larger budget lets the header through (then the missing pixels fail).
+    st = img.load_memory(big.data(), big.size(), 200L * 1000 * 1000);
+    CHECK(st.code() == Error::bad_image);
+    CHECK(img.load_memory(big.data(), big.size(), 0).code() == Error::invalid_argument);
+    // Formats stb could decode but the product does not accept: PNM, GIF.
+    const char pnm[] = "P6\n1 1\n255\n\x10\x20\x30";
+    st = img.load_memory(pnm, sizeof pnm - 1);
+    CHECK(st.code() == Error::bad_image);
+    CHECK(fmtest::contains(st.message(), "not a JPEG, PNG or BMP"));
+    const Bytes gif = {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0, 255, 255, 255,
+                       0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 0x01, 0, 0x3B};
+    st = img.load_memory(gif.data(), gif.size());
+    CHECK(st.code() == Error::bad_image);
+    CHECK(img.empty());
+}
+
+TEST_CASE("picture decoding allocates through FACEMASK_MALLOC") {
+    // The Image's own pixels are one allocation; stb's decoder needs several more (its
+    // context, component buffers, output), which the program's hook must see.
+    const Bytes j = quadrant_jpeg();
+    Image img;
+    const size_t before = fmtest::allocation_count();
+    FM_REQUIRE_OK(img.load_memory(j.data(), j.size()));
+    CHECK(fmtest::allocation_count() - before >= 3);
+}
+
+TEST_CASE("a folder named like a picture is an I/O error, not a size") {
+    const std::string dir = fmtest::temp_dir() + "/folder.jpg";
+    const std::string cmd = "mkdir -p '" + dir + "'";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    Image img;
+    const Status st = img.load(dir.c_str());
+    CHECK(st.code() == Error::io);
+    CHECK(fmtest::contains(st.message(), "folder.jpg"));
+    CHECK_FALSE(fmtest::contains(st.message(), "9223372036854775807"));
+}
+
 TEST_CASE("every cut of a small JPEG and PNG loads or fails cleanly") {
     // stb decodes some truncated files (the missing part grey); either way: no crash, no
     // read past the bytes, and a failure says so.

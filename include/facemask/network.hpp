@@ -154,7 +154,9 @@ inline Status read_file(const char* path, Buffer* out, size_t* size, size_t max_
     if (!f) return Status::fail(Error::io, "cannot open '%s': %s", path, std::strerror(errno));
     Status st;
     long n = -1;
-    if (std::fseek(f, 0, SEEK_END) == 0) n = std::ftell(f);
+    // A folder opens but cannot be read (and seeks to LONG_MAX): try one byte first.
+    const bool readable = !(std::fgetc(f) == EOF && std::ferror(f));
+    if (readable && std::fseek(f, 0, SEEK_END) == 0) n = std::ftell(f);
     if (n < 0 || std::fseek(f, 0, SEEK_SET) != 0) {
         st = Status::fail(Error::io, "cannot read '%s' (not a regular file?)", path);
     } else if (size_t(n) > max_bytes) {
