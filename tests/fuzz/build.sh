@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses with ASan + UBSan (every report fatal) into OUT_DIR.
+#   bash tests/fuzz/build.sh OUT_DIR
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+out="${1:?usage: build.sh OUT_DIR}"
+mkdir -p "$out"
+flags=(-std=c++17 -O1 -g -fno-exceptions -fno-rtti -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+       -fno-omit-frame-pointer -I"$here/../../include" -isystem /usr/include/stb -DFACEMASK_NO_OPENMP
+       -DFACEMASK_DEFAULT_WEIGHTS_DIR='"weights"')
+for h in blob image parse pipeline; do
+    if [ ! -x "$out/fuzz_$h" ] || [ -n "$(find "$here" "$here/../../include" "$here/../../examples/example_annotate.cpp" -newer "$out/fuzz_$h" -name '*.?pp' | head -1)" ]; then
+        clang++ "${flags[@]}" "$here/fuzz_$h.cpp" -o "$out/fuzz_$h" &
+    fi
+done
+wait
