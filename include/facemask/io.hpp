@@ -5,8 +5,8 @@
 // Exactly one translation unit of a program defines FACEMASK_STB_IMPLEMENTATION before
 // including facemask, to compile stb's implementation there (stb's own convention).
 //
-// Decoding: JPEG (baseline and progressive, 8 bit), PNG (8 and 16 bit: 16-bit is reduced to 8)
-// and BMP only (stb's other decoders are compiled out); grey and alpha are converted to RGB. A
+// Decoding: JPEG (baseline and progressive, 8 bit), PNG (8 and 16 bit: 16-bit is reduced to 8),
+// BMP and binary PNM (P5 grey / P6 colour) only (stb's other decoders are compiled out); grey and alpha are converted to RGB. A
 // JPEG's EXIF orientation is applied (stb ignores it), so the picture is upright as viewers show it.
 //
 // Limits, checked from the file's header before anything is decoded (Error::too_large, the
@@ -40,6 +40,7 @@
 #define STBI_ONLY_JPEG
 #define STBI_ONLY_PNG
 #define STBI_ONLY_BMP
+#define STBI_ONLY_PNM  // binary PPM/PGM: raw frames from tools and tests
 #define STBI_NO_STDIO  // files are read by facemask (limits, folders), stb only sees memory
 #define STBI_MAX_DIMENSIONS (1 << 15)
 // Picture decoding and encoding allocate through facemask's hooks.
@@ -97,7 +98,7 @@ namespace detail {
 
 // What a picture file's header says, read before any decoder runs.
 struct PictureHeader {
-    const char* format = "";  // "JPEG", "PNG" or "BMP"
+    const char* format = "";  // "JPEG", "PNG", "BMP" or "PNM"
     long width = 0, height = 0;
 };
 
@@ -208,7 +209,7 @@ inline Status check_jpeg(const unsigned char* p, size_t n, PictureHeader* out) {
     return Status();
 }
 
-// The format and size a JPEG, PNG or BMP file declares; bad_image for anything else.
+// The format and size a JPEG, PNG, BMP or PNM file declares; bad_image for anything else.
 inline Status read_picture_header(const unsigned char* p, size_t n, PictureHeader* out) {
     static const unsigned char png[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
     if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) {
@@ -235,7 +236,24 @@ inline Status read_picture_header(const unsigned char* p, size_t n, PictureHeade
         }
         return Status();
     }
-    return Status::fail(Error::bad_image, "not a JPEG, PNG or BMP file");
+    if (n >= 2 && p[0] == 'P' && (p[1] == '5' || p[1] == '6')) {
+        out->format = "PNM";
+        size_t i = 2;
+        long v[2] = {0, 0};
+        for (long& x : v) {
+            while (i < n && (p[i] == ' ' || (p[i] >= '\t' && p[i] <= '\r') || p[i] == '#')) {
+                if (p[i] == '#')
+                    while (i < n && p[i] != '\n') ++i;
+                else
+                    ++i;
+            }
+            if (i >= n || p[i] < '0' || p[i] > '9') return Status::fail(Error::bad_image, "PNM: no picture size");
+            for (; i < n && p[i] >= '0' && p[i] <= '9'; ++i) x = x > (1L << 24) ? x : x * 10 + (p[i] - '0');
+        }
+        out->width = v[0], out->height = v[1];
+        return Status();
+    }
+    return Status::fail(Error::bad_image, "not a JPEG, PNG, BMP or PNM file");
 }
 
 }  // namespace detail
