@@ -9,3 +9,4 @@
 #include "pipeline.hpp"
 #include "io.hpp"
 #include "draw.hpp"
+#include "tracker.hpp"
