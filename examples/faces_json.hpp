@@ -33,7 +33,9 @@ inline void append_json_string(std::string* out, const std::string& s) {
 }
 
 // The object of one picture, without a trailing newline.
-inline std::string faces_json(const char* image, int w, int h, const facemask::Faces& faces, float mask_threshold) {
+// tracks (optional, one per face): adds "track": id to each face (facemask_watch).
+inline std::string faces_json(const char* image, int w, int h, const facemask::Faces& faces, float mask_threshold,
+                              const int* tracks = nullptr) {
     std::string out = "{";
     if (image) {
         out += "\"image\": ";
@@ -60,6 +62,11 @@ inline std::string faces_json(const char* image, int w, int h, const facemask::F
         else
             std::snprintf(buf, sizeof buf, "], \"mask\": null, \"label\": null}");
         out += buf;
+        if (tracks) {
+            out.pop_back();
+            std::snprintf(buf, sizeof buf, ", \"track\": %d}", tracks[i]);
+            out += buf;
+        }
     }
     out += "]}";
     return out;

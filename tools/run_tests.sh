@@ -7,7 +7,8 @@
 #   3. WebAssembly in headless Chromium (SIMD and scalar builds against the native faces);
 #   4. Cortex-M7 and Cortex-M55 under QEMU against the native faces;
 #   5. serve: facemask_serve under load and bad clients, and two replicas behind nginx;
-#   6. python: the pybind11 module (built, installed, tested against the CLI).
+#   6. python: the pybind11 module (built, installed, tested against the CLI);
+#   7. watch: facemask_watch and the tracker on a rendered video (also part of 1).
 # On a fresh Debian 12 machine run it as root: it installs the missing packages first.
 #   bash tools/run_tests.sh               # everything
 #   FACEMASK_TESTS="release asan" bash tools/run_tests.sh   # a subset
@@ -20,7 +21,7 @@ need_command node "Node.js 20 with npm is needed for the browser test"
 export NODE_PATH=/usr/share/nodejs  # emscripten 3.1.6 needs Debian's node-acorn (docs: platform notes)
 shared="${FACEMASK_SHARED_DIR:-$(cd .. && pwd)/shared}"
 [ -d "$shared/weights" ] || { echo "facemask: no $shared/weights (set FACEMASK_SHARED_DIR)" >&2; exit 1; }
-tests="${FACEMASK_TESTS:-release asan web mcu serve python}"
+tests="${FACEMASK_TESTS:-release asan web mcu serve python watch}"
 jobs="$(nproc)"
 started=$SECONDS
 step() { printf '\n==== %s (%ds)\n' "$*" $((SECONDS - started)); }
@@ -57,6 +58,11 @@ if wants serve; then
     [ -x build/facemask_serve ] || { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null; cmake --build build; }
     FACEMASK_BUILD=build FACEMASK_PICTURE="$shared/images/ex_img.jpg" python3 -m unittest -v \
         tests/serve/test_serve.py tests/serve/test_replicas.py
+fi
+if wants watch; then
+    step "facemask_watch and the tracker on a rendered video"
+    [ -x build/facemask_watch ] || { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DFACEMASK_SHARED_DIR="$shared" >/dev/null; cmake --build build; }
+    ctest --test-dir build --output-on-failure -R 'facemask[.](watch|tracker)$'
 fi
 if wants python; then
     step "Python module (pybind11)"
