@@ -2668,7 +2668,8 @@ struct Scale {
         }
         if (std::strncmp(text, "factor=", 7) == 0) {
             double f = std::strtod(text + 7, &end);
-            if (end == text + 7 || *end || !(f > 0.0 && f <= 64.0)) return false;
+            // (the float must stay positive: "factor=1e-85" is 0 as a float; found by fuzzing)
+            if (end == text + 7 || *end || !(float(f) > 0.0f && f <= 64.0)) return false;
             *this = times(float(f));
             return true;
         }

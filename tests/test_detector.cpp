@@ -57,7 +57,7 @@ TEST_CASE("Scale::parse accepts the five forms") {
 
 TEST_CASE("Scale::parse rejects malformed text and keeps the previous value") {
     for (const char* bad : {"", "long=", "long=0", "long=-3", "long=abc", "long=640px", "12", "0x5", "5x0", "factor=-1",
-                            "factor=0", "factor=", "factor=1e9", "640x", "x480", "640x480x3", "640*480", "Native",
+                            "factor=0", "factor=", "factor=1e9", "factor=1e-85" /* 0 as a float: fuzz_scale */, "640x", "x480", "640x480x3", "640*480", "Native",
                             "native ", "wide"}) {
         CAPTURE(std::string(bad));
         Scale s = Scale::fixed(11, 22);

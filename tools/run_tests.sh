@@ -3,7 +3,8 @@
 #   1. the release build: unit tests, parity with the PyTorch goldens (both checkpoint families,
 #      detector and classifier), CLI, Python tools, and the single header (fresh, warning-free
 #      with g++ and clang++, scalar and SIMD, same faces as the main build);
-#   2. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer;
+#   2. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer (reports fatal);
+#   fuzz: each libFuzzer harness of tests/fuzz for 15 s; tsan: the concurrency test under TSan;
 #   3. WebAssembly in headless Chromium (SIMD and scalar builds against the native faces);
 #   4. Cortex-M7 and Cortex-M55 under QEMU against the native faces;
 #   5. serve: facemask_serve under load and bad clients, and two replicas behind nginx;
@@ -21,7 +22,7 @@ need_command node "Node.js 20 with npm is needed for the browser test"
 export NODE_PATH=/usr/share/nodejs  # emscripten 3.1.6 needs Debian's node-acorn (docs: platform notes)
 shared="${FACEMASK_SHARED_DIR:-$(cd .. && pwd)/shared}"
 [ -d "$shared/weights" ] || { echo "facemask: no $shared/weights (set FACEMASK_SHARED_DIR)" >&2; exit 1; }
-tests="${FACEMASK_TESTS:-release asan web mcu serve python watch}"
+tests="${FACEMASK_TESTS:-release asan tsan web mcu serve python watch}"  # fuzz: on request (FACEMASK_TESTS=fuzz)
 jobs="$(nproc)"
 started=$SECONDS
 step() { printf '\n==== %s (%ds)\n' "$*" $((SECONDS - started)); }
@@ -42,6 +43,18 @@ if wants asan; then
     cmake --build build-asan
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
         ctest --test-dir build-asan --output-on-failure -j "$jobs" -E 'single_header|python'
+fi
+if wants fuzz; then
+    step "libFuzzer harnesses, 15 s each on the committed seeds (ASan + UBSan, every report fatal)"
+    [ -f build/weights/retinaface_mnet025.fmb ] || { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DFACEMASK_SHARED_DIR="$shared" >/dev/null; cmake --build build; }
+    bash tests/fuzz/build.sh build-fuzz
+    rm -rf build-fuzz/work
+    bash tests/fuzz/run.sh build build-fuzz 15 build-fuzz/work
+fi
+if wants tsan; then
+    step "ThreadSanitizer: one Pipeline shared by 4 threads, pictures decoded in the threads"
+    [ -f build/weights/retinaface_mnet025.fmb ] || { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DFACEMASK_SHARED_DIR="$shared" >/dev/null; cmake --build build; }
+    bash tests/concurrency/tsan.sh build/weights "$shared/images/ex_img.jpg" build-tsan
 fi
 if wants web; then
     step "WebAssembly in headless Chromium"

@@ -13,7 +13,7 @@ secs="${3:?}"
 work="${4:-$bin/work}"
 shift $(( $# < 4 ? $# : 4 ))
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(blob image parse pipeline)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(blob image parse pipeline scale)
 export FACEMASK_FUZZ_CLASSIFIER="$here/../../weights/mask_classifier.fmb"
 export FACEMASK_FUZZ_DETECTOR="$build/weights/retinaface_mnet025.fmb"
 export FACEMASK_FUZZ_WEIGHTS="$build/weights"
