@@ -759,18 +759,23 @@ private:
 // stored with a one-pixel zero border, so 3x3 kernels with padding 1 read the border instead of
 // testing coordinates: `at(-1, -1)` and `at(h, w)` are valid reads. A view may cover a slice of
 // the channels of a wider tensor (`px` > `c`): that is how the SSH branches write their part of
-// the concatenation in place, with no copy.
+// the concatenation in place, with no copy. Rows are reached through row_at(), never by adding
+// `row` across rows: a streaming tensor keeps only a ring of rows.
 
 namespace facemask {
 namespace kernels {
 
 struct View {
-    float* data = nullptr;  // pixel (0, 0), first channel of the view
+    float* data = nullptr;  // pixel (0, 0) (ring: pixel 0 of ring row 0), first channel of the view
     int h = 0, w = 0, c = 0;
     ptrdiff_t px = 0;   // floats from one pixel to the next
     ptrdiff_t row = 0;  // floats from one row to the next
+    int ring = 0;       // 0: rows follow each other; else a ring of this many rows, tensor row
+                        // y (>= -1) at ring row (y + 1) % ring (the streaming executor's bands)
 
-    float* at(int y, int x) const { return data + y * row + x * px; }
+    // Pixel 0 of row y. Kernels take it once per row (a ring costs one modulo a row).
+    float* row_at(int y) const { return ring ? data + ptrdiff_t((y + 1) % ring) * row : data + ptrdiff_t(y) * row; }
+    float* at(int y, int x) const { return row_at(y) + x * px; }
 };
 
 // y = max(x, x * s): ReLU for s = 0, LeakyReLU for 0 < s < 1, identity for s = 1. One
@@ -960,9 +965,11 @@ inline void pack_dw(const float* w, const float* b, int c, float* wp, float* bp)
 
 // One micro-tile: MR pixels of output row oy starting at ox, NR vectors of output channels
 // starting at channel co0 (group weights wg, bias bg).
+// rows[ky]: pixel 0 of input row oy * S + ky - K / 2; dst_row: pixel 0 of output row oy.
 template <int MR, int NR, int K, int S>
-FACEMASK_INLINE void conv_tile(const View& in, const View& out, const float* FACEMASK_RESTRICT wg,
-                               const float* FACEMASK_RESTRICT bg, const B& slope, int oy, int ox, int co0) {
+FACEMASK_INLINE void conv_tile(const View& in, const View& out, const float* const* rows, float* dst_row,
+                               const float* FACEMASK_RESTRICT wg, const float* FACEMASK_RESTRICT bg, const B& slope,
+                               int ox, int co0) {
     constexpr int NB = NR * V;
     constexpr int P = K / 2;
     const int cin = in.c;
@@ -975,7 +982,7 @@ FACEMASK_INLINE void conv_tile(const View& in, const View& out, const float* FAC
     const float* wt = wg;
     for (int ky = 0; ky < K; ++ky)
         for (int kx = 0; kx < K; ++kx) {
-            const float* FACEMASK_RESTRICT src = in.at(oy * S + ky - P, ox * S + kx - P);
+            const float* FACEMASK_RESTRICT src = rows[ky] + (ox * S + kx - P) * in.px;
             for (int ci = 0; ci < cin; ++ci, wt += NB) {
                 B wv[NR];
                 for (int r = 0; r < NR; ++r) wv[r] = B::load_aligned(wt + r * V);
@@ -987,7 +994,7 @@ FACEMASK_INLINE void conv_tile(const View& in, const View& out, const float* FAC
         }
     const int valid = out.c - co0;
     for (int m = 0; m < MR; ++m) {
-        float* dst = out.at(oy, ox + m) + co0;
+        float* dst = dst_row + (ox + m) * out.px + co0;
         for (int r = 0; r < NR; ++r) store(dst + r * V, activate(acc[m][r], slope), valid - r * V);
     }
 }
@@ -995,11 +1002,11 @@ FACEMASK_INLINE void conv_tile(const View& in, const View& out, const float* FAC
 // The rest of a row after the full tiles: tiles of 8, 4, 2 and 1 pixels, so that only a few
 // tile widths are instantiated (each is a fully unrolled block; tails are a small share).
 template <int MR, int NR, int K, int S>
-FACEMASK_INLINE void conv_tail(int m, const View& in, const View& out, const float* wg, const float* bg,
-                               const B& slope, int oy, int ox, int co0) {
+FACEMASK_INLINE void conv_tail(int m, const View& in, const View& out, const float* const* rows, float* dst_row,
+                               const float* wg, const float* bg, const B& slope, int ox, int co0) {
     if constexpr (MR > 0) {
-        for (; m >= MR; m -= MR, ox += MR) conv_tile<MR, NR, K, S>(in, out, wg, bg, slope, oy, ox, co0);
-        conv_tail<MR / 2, NR, K, S>(m, in, out, wg, bg, slope, oy, ox, co0);
+        for (; m >= MR; m -= MR, ox += MR) conv_tile<MR, NR, K, S>(in, out, rows, dst_row, wg, bg, slope, ox, co0);
+        conv_tail<MR / 2, NR, K, S>(m, in, out, rows, dst_row, wg, bg, slope, ox, co0);
     }
 }
 
@@ -1008,17 +1015,23 @@ inline void conv_rows(const View& in, const View& out, const float* wp, const fl
                       int y1) {
     constexpr int MR = mr_for(NR);
     constexpr int NB = NR * V;
+    constexpr int P = K / 2;
     const int groups = (out.c + NB - 1) / NB;
     const size_t group_floats = size_t(K * K) * size_t(in.c) * NB;
     const B s(slope);
-    for (int oy = y0; oy < y1; ++oy)
+    for (int oy = y0; oy < y1; ++oy) {
+        const float* rows[K];
+        for (int ky = 0; ky < K; ++ky) rows[ky] = in.row_at(oy * S + ky - P);
+        float* dst_row = out.row_at(oy);
         for (int g = 0; g < groups; ++g) {
             const float* wg = wp + g * group_floats;
             const float* bg = bp + g * NB;
             int ox = 0;
-            for (; ox + MR <= out.w; ox += MR) conv_tile<MR, NR, K, S>(in, out, wg, bg, s, oy, ox, g * NB);
-            if (ox < out.w) conv_tail<(MR > 8 ? 8 : MR / 2), NR, K, S>(out.w - ox, in, out, wg, bg, s, oy, ox, g * NB);
+            for (; ox + MR <= out.w; ox += MR) conv_tile<MR, NR, K, S>(in, out, rows, dst_row, wg, bg, s, ox, g * NB);
+            if (ox < out.w)
+                conv_tail<(MR > 8 ? 8 : MR / 2), NR, K, S>(out.w - ox, in, out, rows, dst_row, wg, bg, s, ox, g * NB);
         }
+    }
 }
 
 template <int K, int S>
@@ -1070,8 +1083,8 @@ template <int S, bool Full>
 FACEMASK_INLINE void dw_row(const View& in, const View& out, const B* w, const B& bias, const B& s, int oy, int c0) {
     const ptrdiff_t step = ptrdiff_t(S) * in.px;
     const float* r0 = in.at(oy * S - 1, -1) + c0;
-    const float* r1 = r0 + in.row;
-    const float* r2 = r1 + in.row;
+    const float* r1 = in.at(oy * S, -1) + c0;
+    const float* r2 = in.at(oy * S + 1, -1) + c0;
     float* dst = out.at(oy, 0) + c0;
     const int valid = in.c - c0;
     const ptrdiff_t p1 = in.px, p2 = 2 * in.px;
@@ -1101,8 +1114,8 @@ inline void dw_row_pixels(const View& in, const View& out, const float* wp, cons
     for (int t = 0; t < 9; ++t) w[t] = B::load_aligned(rep[t]);
     const B bias = B::load_aligned(rep[9]);
     const float* r0 = in.at(oy - 1, -1);
-    const float* r1 = r0 + in.row;
-    const float* r2 = r1 + in.row;
+    const float* r1 = in.at(oy, -1);
+    const float* r2 = in.at(oy + 1, -1);
     float* dst = out.at(oy, 0);
     int ox = 0;
     for (; ox + P <= out.w; ox += P, r0 += V, r1 += V, r2 += V, dst += V) {
@@ -1162,10 +1175,11 @@ inline void upsample_nearest_add(const View& coarse, const View& fine, int y0, i
     FACEMASK_ASSERT(coarse.c == fine.c);
     const int c = fine.c;
     for (int y = y0; y < y1; ++y) {
-        const int sy = nearest_source(y, coarse.h, fine.h);
+        const float* src_row = coarse.row_at(nearest_source(y, coarse.h, fine.h));
+        float* dst_row = fine.row_at(y);
         for (int x = 0; x < fine.w; ++x) {
-            const float* src = coarse.at(sy, nearest_source(x, coarse.w, fine.w));
-            float* dst = fine.at(y, x);
+            const float* src = src_row + nearest_source(x, coarse.w, fine.w) * coarse.px;
+            float* dst = dst_row + x * fine.px;
             int ch = 0;
             for (; ch + V <= c; ch += V) (B::load_unaligned(dst + ch) + B::load_unaligned(src + ch)).store_unaligned(dst + ch);
             for (; ch < c; ++ch) dst[ch] += src[ch];
@@ -1413,17 +1427,17 @@ struct Rect {
 
 inline Rect whole(const ImageView& img) { return Rect{0.0f, 0.0f, float(img.width), float(img.height)}; }
 
-// Scratch bytes preprocess() needs to resample region r of a w x h picture to out_w x out_h
-// (0 for the whole picture at its own size).
-inline size_t resample_scratch_bytes(int w, int h, const Rect& r, int out_w, int out_h) {
+// Scratch bytes preprocess() / Resampler need to resample region r of a w x h picture to
+// out_w x out_h with `threads` threads (0 for the whole picture at its own size).
+inline size_t resample_scratch_bytes(int w, int h, const Rect& r, int out_w, int out_h, int threads = 1) {
     if (r.x0 == 0.0f && r.y0 == 0.0f && r.x1 == float(w) && r.y1 == float(h) && w == out_w && h == out_h) return 0;
     const int tx = detail::resample_taps(double(r.x1 - r.x0) / out_w), ty = detail::resample_taps(double(r.y1 - r.y0) / out_h);
     return align_up(size_t(out_w) * tx * sizeof(float)) + align_up(size_t(out_w) * 2 * sizeof(int)) +
            align_up(size_t(out_h) * ty * sizeof(float)) + align_up(size_t(out_h) * 2 * sizeof(int)) +
-           align_up(size_t(w) * 4 * sizeof(float));
+           size_t(threads < 1 ? 1 : threads) * align_up(size_t(w) * 4 * sizeof(float));
 }
-inline size_t resample_scratch_bytes(int w, int h, int out_w, int out_h) {
-    return resample_scratch_bytes(w, h, Rect{0.0f, 0.0f, float(w), float(h)}, out_w, out_h);
+inline size_t resample_scratch_bytes(int w, int h, int out_w, int out_h, int threads = 1) {
+    return resample_scratch_bytes(w, h, Rect{0.0f, 0.0f, float(w), float(h)}, out_w, out_h, threads);
 }
 
 // Whether resampling a span of `in` pixels to `out` is within the filter's limits.
@@ -1455,65 +1469,97 @@ inline void blend_rows(const ImageView& img, int y0, int n, const float* c, int 
 
 }  // namespace detail
 
-// Resamples region `r` of `img` to dst's size and normalises it into dst (3 channels, network
-// order). `scratch` holds resample_scratch_bytes(...) bytes, 64-byte aligned. The region must
-// lie inside the picture and be at least a pixel wide and high.
+// Resamples region `r` of `img` to an out_w x out_h network input and normalises it (3
+// channels, network order), a band of output rows at a time: init() once (it computes the
+// filter coefficients into `scratch`, resample_scratch_bytes(...) bytes, 64-byte aligned), then
+// rows() for each band, from any of `threads` threads (`part` picks the thread's row buffer).
+// The region must lie inside the picture and be at least a pixel wide and high.
 //
 // The filter is separable; this applies it vertically first (over contiguous bytes, cheap to
 // vectorise) and then horizontally on one row of floats. PIL goes horizontally first; the two
 // orders agree up to float rounding.
+class Resampler {
+public:
+    void init(const ImageView& img, const Rect& r, const detail::InputNorm& norm, int out_w, int out_h,
+              unsigned char* scratch) {
+        img_ = img;
+        norm_ = norm;
+        ow_ = out_w;
+        oh_ = out_h;
+        detail::rgb_offsets(img.format, off_);
+        identity_ = resample_scratch_bytes(img.width, img.height, r, out_w, out_h) == 0;
+        if (identity_) return;
+        tx_ = detail::resample_taps(double(r.x1 - r.x0) / ow_);
+        ty_ = detail::resample_taps(double(r.y1 - r.y0) / oh_);
+        unsigned char* s = scratch;
+        xcoef_ = reinterpret_cast<float*>(s);
+        s += align_up(size_t(ow_) * tx_ * sizeof(float));
+        xfirst_ = reinterpret_cast<int*>(s);
+        xcount_ = xfirst_ + ow_;
+        s += align_up(size_t(ow_) * 2 * sizeof(int));
+        ycoef_ = reinterpret_cast<float*>(s);
+        s += align_up(size_t(oh_) * ty_ * sizeof(float));
+        yfirst_ = reinterpret_cast<int*>(s);
+        ycount_ = yfirst_ + oh_;
+        s += align_up(size_t(oh_) * 2 * sizeof(int));
+        rows_ = reinterpret_cast<float*>(s);  // per thread: one vertically resampled row
+        row_floats_ = align_up(size_t(img.width) * 4 * sizeof(float)) / sizeof(float);
+        detail::resample_coefficients(img.width, r.x0, r.x1, ow_, tx_, xfirst_, xcount_, xcoef_);
+        detail::resample_coefficients(img.height, r.y0, r.y1, oh_, ty_, yfirst_, ycount_, ycoef_);
+    }
+
+    // Output rows [y0, y1) into dst (dst.at(y, x) addresses output row y).
+    void rows(const kernels::View& dst, int y0, int y1, int part = 0) const {
+        const int nch = img_.channels();
+        if (identity_) {
+            int src[3];  // byte offset in the picture's pixel of each network channel
+            for (int k = 0; k < 3; ++k) src[k] = off_[norm_.component[k]];
+            for (int y = y0; y < y1; ++y) {
+                const uint8_t* p = img_.row(y);
+                float* q = dst.at(y, 0);
+                for (int x = 0; x < ow_; ++x, p += nch, q += dst.px)
+                    for (int k = 0; k < 3; ++k) q[k] = (float(p[src[k]]) - norm_.mean[k]) * norm_.scale[k];
+            }
+            return;
+        }
+        float* row = rows_ + size_t(part) * row_floats_;
+        const int x_lo = xfirst_[0];  // columns the horizontal pass reads
+        const int x_hi = xfirst_[ow_ - 1] + xcount_[ow_ - 1];
+        for (int oy = y0; oy < y1; ++oy) {
+            detail::blend_rows(img_, yfirst_[oy], ycount_[oy], ycoef_ + size_t(oy) * ty_, x_lo * nch, (x_hi - x_lo) * nch,
+                               row);
+            float* q = dst.at(oy, 0);
+            for (int ox = 0; ox < ow_; ++ox, q += dst.px) {
+                const float* c = xcoef_ + size_t(ox) * tx_;
+                const float* v = row + size_t(xfirst_[ox] - x_lo) * nch;
+                float rgb[3] = {0, 0, 0};
+                for (int t = 0; t < xcount_[ox]; ++t, v += nch) {
+                    rgb[0] += v[off_[0]] * c[t];
+                    rgb[1] += v[off_[1]] * c[t];
+                    rgb[2] += v[off_[2]] * c[t];
+                }
+                for (int k = 0; k < 3; ++k) q[k] = (rgb[norm_.component[k]] - norm_.mean[k]) * norm_.scale[k];
+            }
+        }
+    }
+
+private:
+    ImageView img_;
+    detail::InputNorm norm_;
+    int ow_ = 0, oh_ = 0, tx_ = 0, ty_ = 0;
+    int off_[3] = {};
+    bool identity_ = true;
+    float *xcoef_ = nullptr, *ycoef_ = nullptr, *rows_ = nullptr;
+    int *xfirst_ = nullptr, *xcount_ = nullptr, *yfirst_ = nullptr, *ycount_ = nullptr;
+    size_t row_floats_ = 0;
+};
+
+// The whole of region r resampled into dst (its size is the output size) in one call.
 inline void preprocess(const ImageView& img, const Rect& r, const detail::InputNorm& norm, const kernels::View& dst,
                        unsigned char* scratch) {
-    int off[3];
-    detail::rgb_offsets(img.format, off);
-    const int nch = img.channels();
-    const int ow = dst.w, oh = dst.h;
-
-    if (resample_scratch_bytes(img.width, img.height, r, ow, oh) == 0) {
-        int src[3];  // byte offset in the picture's pixel of each network channel
-        for (int k = 0; k < 3; ++k) src[k] = off[norm.component[k]];
-        for (int y = 0; y < oh; ++y) {
-            const uint8_t* p = img.row(y);
-            float* q = dst.at(y, 0);
-            for (int x = 0; x < ow; ++x, p += nch, q += dst.px)
-                for (int k = 0; k < 3; ++k) q[k] = (float(p[src[k]]) - norm.mean[k]) * norm.scale[k];
-        }
-        return;
-    }
-
-    const int tx = detail::resample_taps(double(r.x1 - r.x0) / ow), ty = detail::resample_taps(double(r.y1 - r.y0) / oh);
-    unsigned char* s = scratch;
-    float* xcoef = reinterpret_cast<float*>(s);
-    s += align_up(size_t(ow) * tx * sizeof(float));
-    int* xfirst = reinterpret_cast<int*>(s);
-    int* xcount = xfirst + ow;
-    s += align_up(size_t(ow) * 2 * sizeof(int));
-    float* ycoef = reinterpret_cast<float*>(s);
-    s += align_up(size_t(oh) * ty * sizeof(float));
-    int* yfirst = reinterpret_cast<int*>(s);
-    int* ycount = yfirst + oh;
-    s += align_up(size_t(oh) * 2 * sizeof(int));
-    float* row = reinterpret_cast<float*>(s);  // one vertically resampled row, nch floats a pixel
-
-    detail::resample_coefficients(img.width, r.x0, r.x1, ow, tx, xfirst, xcount, xcoef);
-    detail::resample_coefficients(img.height, r.y0, r.y1, oh, ty, yfirst, ycount, ycoef);
-    const int x_lo = xfirst[0];                                 // columns the horizontal pass reads
-    const int x_hi = xfirst[ow - 1] + xcount[ow - 1];
-    for (int oy = 0; oy < oh; ++oy) {
-        detail::blend_rows(img, yfirst[oy], ycount[oy], ycoef + size_t(oy) * ty, x_lo * nch, (x_hi - x_lo) * nch, row);
-        float* q = dst.at(oy, 0);
-        for (int ox = 0; ox < ow; ++ox, q += dst.px) {
-            const float* c = xcoef + size_t(ox) * tx;
-            const float* v = row + size_t(xfirst[ox] - x_lo) * nch;
-            float rgb[3] = {0, 0, 0};
-            for (int t = 0; t < xcount[ox]; ++t, v += nch) {
-                rgb[0] += v[off[0]] * c[t];
-                rgb[1] += v[off[1]] * c[t];
-                rgb[2] += v[off[2]] * c[t];
-            }
-            for (int k = 0; k < 3; ++k) q[k] = (rgb[norm.component[k]] - norm.mean[k]) * norm.scale[k];
-        }
-    }
+    Resampler rs;
+    rs.init(img, r, norm, dst.w, dst.h, scratch);
+    rs.rows(dst, 0, dst.h);
 }
 
 // The whole picture, resampled to dst's size.
@@ -1546,22 +1592,23 @@ inline void conv3x3(const View& in, const View& out, const W* w, const float* b,
     FACEMASK_ASSERT(out.h == conv_out(in.h, S) && out.w == conv_out(in.w, S));
     FACEMASK_ASSERT(y0 >= 0 && y1 <= out.h);
     const int cin = in.c;
-    for (int oy = y0; oy < y1; ++oy)
+    for (int oy = y0; oy < y1; ++oy) {
+        const float* rows[3] = {in.row_at(oy * S - 1), in.row_at(oy * S), in.row_at(oy * S + 1)};
         for (int ox = 0; ox < out.w; ++ox) {
-            const float* src = in.at(oy * S - 1, ox * S - 1);
             float* dst = out.at(oy, ox);
             for (int co = 0; co < out.c; ++co) {
                 const W* wk = w + size_t(co) * 9 * cin;
                 float acc = b[co];
                 for (int ky = 0; ky < 3; ++ky)
                     for (int kx = 0; kx < 3; ++kx) {
-                        const float* p = src + ky * in.row + kx * in.px;
+                        const float* p = rows[ky] + (ox * S - 1 + kx) * in.px;
                         const W* q = wk + (ky * 3 + kx) * cin;
                         for (int ci = 0; ci < cin; ++ci) acc += p[ci] * weight(q[ci]);
                     }
                 dst[co] = activate(acc, slope);
             }
         }
+    }
 }
 
 template <class W>
@@ -1579,17 +1626,19 @@ inline void dwconv3x3(const View& in, const View& out, const W* w, const float* 
     FACEMASK_ASSERT(in.c == out.c);
     FACEMASK_ASSERT(out.h == conv_out(in.h, S) && out.w == conv_out(in.w, S));
     const int c = in.c;
-    for (int oy = y0; oy < y1; ++oy)
+    for (int oy = y0; oy < y1; ++oy) {
+        const float* rows[3] = {in.row_at(oy * S - 1), in.row_at(oy * S), in.row_at(oy * S + 1)};
         for (int ox = 0; ox < out.w; ++ox) {
-            const float* src = in.at(oy * S - 1, ox * S - 1);
             float* dst = out.at(oy, ox);
             for (int ch = 0; ch < c; ++ch) {
                 float acc = b[ch];
                 for (int ky = 0; ky < 3; ++ky)
-                    for (int kx = 0; kx < 3; ++kx) acc += src[ky * in.row + kx * in.px + ch] * weight(w[(ky * 3 + kx) * c + ch]);
+                    for (int kx = 0; kx < 3; ++kx)
+                        acc += rows[ky][(ox * S - 1 + kx) * in.px + ch] * weight(w[(ky * 3 + kx) * c + ch]);
                 dst[ch] = activate(acc, slope);
             }
         }
+    }
 }
 
 template <class W>
@@ -1606,10 +1655,12 @@ template <class W>
 inline void pwconv1x1(const View& in, const View& out, const W* w, const float* b, float slope, int y0, int y1) {
     FACEMASK_ASSERT(in.h == out.h && in.w == out.w);
     const int cin = in.c;
-    for (int y = y0; y < y1; ++y)
+    for (int y = y0; y < y1; ++y) {
+        const float* src_row = in.row_at(y);
+        float* dst_row = out.row_at(y);
         for (int x = 0; x < out.w; ++x) {
-            const float* src = in.at(y, x);
-            float* dst = out.at(y, x);
+            const float* src = src_row + x * in.px;
+            float* dst = dst_row + x * out.px;
             for (int co = 0; co < out.c; ++co) {
                 const W* q = w + size_t(co) * cin;
                 float acc = b[co];
@@ -1617,6 +1668,7 @@ inline void pwconv1x1(const View& in, const View& out, const W* w, const float* 
                 dst[co] = activate(acc, slope);
             }
         }
+    }
 }
 
 // fine += nearest-neighbour upsampling of coarse to fine's exact size (not always 2x):
@@ -1624,10 +1676,11 @@ inline void pwconv1x1(const View& in, const View& out, const W* w, const float* 
 inline void upsample_nearest_add(const View& coarse, const View& fine, int y0, int y1) {
     FACEMASK_ASSERT(coarse.c == fine.c);
     for (int y = y0; y < y1; ++y) {
-        const int sy = nearest_source(y, coarse.h, fine.h);
+        const float* src_row = coarse.row_at(nearest_source(y, coarse.h, fine.h));
+        float* dst_row = fine.row_at(y);
         for (int x = 0; x < fine.w; ++x) {
-            const float* src = coarse.at(sy, nearest_source(x, coarse.w, fine.w));
-            float* dst = fine.at(y, x);
+            const float* src = src_row + nearest_source(x, coarse.w, fine.w) * coarse.px;
+            float* dst = dst_row + x * fine.px;
             for (int ch = 0; ch < fine.c; ++ch) dst[ch] += src[ch];
         }
     }
@@ -1680,14 +1733,11 @@ constexpr bool kPackedWeights = false;
 }  // namespace facemask
 
 // ==== facemask/graph.hpp ========================================================================
-// facemask/graph.hpp — a network as a fixed list of kernel calls, the memory plan for one input
-// size, and the executor.
+// facemask/graph.hpp — a network as a fixed list of kernel calls, and the packing of its
+// weights for the active kernels.
 //
-// The graph is built once at load (no allocation: fixed-size arrays). For each input size a
-// Plan gives every activation tensor its place in one arena: tensors whose lifetimes do not
-// overlap share memory (greedy by size, as TFLite's planner does), so a forward pass never
-// allocates. The executor splits each kernel's output rows across OpenMP threads inside one
-// parallel region.
+// The graph is built once at load (no allocation: fixed-size arrays); executor.hpp plans its
+// memory for an input size and runs it in row bands.
 
 namespace facemask {
 namespace graph {
@@ -1712,16 +1762,21 @@ struct Op {
     int8_t in = -1, out = -1;   // tensor ids (upsample_add: in = coarse, out = fine, updated)
     int16_t out_offset = 0;     // first channel of `out` this op writes (concat in place)
     int16_t cout = 0;           // channels this op writes
-    bool first_write = false;   // this op is the first to write `out`: it zeroes the border
     float slope = 1.0f;         // epilogue: y = max(x, x * slope)
     Weights w;                  // weights in the active kernels' layout
     const float* b = nullptr;
 };
 
+constexpr int kMaxWriters = 4;  // ops writing one tensor (the SSH concatenation has 3)
+constexpr int kMaxReaders = 4;  // ops reading one tensor
+
 struct TensorDef {
     int8_t level = 0;
     int16_t channels = 0;
-    bool is_output = false;     // kept alive to the end of the pass
+    bool is_output = false;     // its rows go to the caller's sink
+    int8_t n_writers = 0, n_readers = 0;
+    int8_t writers[kMaxWriters] = {};  // op indices, in graph order
+    int8_t readers[kMaxReaders] = {};  // op indices reading it (upsample_add also reads its output)
 };
 
 struct Graph {
@@ -1759,113 +1814,19 @@ struct Graph {
         o.slope = slope;
         o.out_offset = int16_t(out_offset);
         o.cout = int16_t(cout < 0 ? tensors[out].channels : cout);
-        o.first_write = true;
-        for (int i = 0; i < n_ops; ++i)
-            if (ops[i].out == out) o.first_write = false;
+        TensorDef& src = tensors[in];
+        TensorDef& dst = tensors[out];
+        if (src.n_readers >= kMaxReaders || dst.n_writers >= kMaxWriters ||
+            (kind == OpKind::upsample_add && dst.n_readers >= kMaxReaders)) {
+            overflow = true;
+            return;
+        }
+        src.readers[src.n_readers++] = int8_t(n_ops);
+        if (kind == OpKind::upsample_add) dst.readers[dst.n_readers++] = int8_t(n_ops);
+        dst.writers[dst.n_writers++] = int8_t(n_ops);
         ++n_ops;
     }
 };
-
-struct TensorPlan {
-    int h = 0, w = 0;
-    size_t offset = 0, bytes = 0;
-    int first = 0, last = 0;  // op indices of first write and last use
-};
-
-// Where every tensor lives for one input size.
-struct Plan {
-    int width = 0, height = 0;
-    int level_h[kMaxLevels] = {}, level_w[kMaxLevels] = {};
-    TensorPlan t[kMaxTensors];
-    size_t arena_bytes = 0;
-};
-
-// Bytes after the last tensor that vector loads may touch.
-constexpr size_t kArenaSlack = 256;
-
-inline size_t tensor_bytes(int h, int w, int c) {
-    return align_up(size_t(h + 2) * size_t(w + 2) * size_t(c) * sizeof(float));
-}
-
-inline Plan make_plan(const Graph& g, int width, int height) {
-    Plan p;
-    p.width = width;
-    p.height = height;
-    p.level_h[0] = height;
-    p.level_w[0] = width;
-    for (int k = 1; k < kMaxLevels; ++k) {
-        p.level_h[k] = kernels::conv_out(p.level_h[k - 1], 2);
-        p.level_w[k] = kernels::conv_out(p.level_w[k - 1], 2);
-    }
-    for (int i = 0; i < g.n_tensors; ++i) {
-        TensorPlan& t = p.t[i];
-        t.h = p.level_h[g.tensors[i].level];
-        t.w = p.level_w[g.tensors[i].level];
-        t.bytes = tensor_bytes(t.h, t.w, g.tensors[i].channels);
-        t.first = i == g.input ? -1 : g.n_ops;
-        t.last = g.tensors[i].is_output ? g.n_ops : -1;
-    }
-    for (int k = 0; k < g.n_ops; ++k) {
-        const Op& o = g.ops[k];
-        TensorPlan& out = p.t[o.out];
-        if (k < out.first) out.first = k;
-        if (k > out.last) out.last = k;
-        if (k > p.t[o.in].last) p.t[o.in].last = k;
-    }
-    // Greedy by size: biggest first, each at the lowest offset free during its lifetime.
-    int order[kMaxTensors];
-    for (int i = 0; i < g.n_tensors; ++i) order[i] = i;
-    for (int i = 1; i < g.n_tensors; ++i)
-        for (int j = i; j > 0 && p.t[order[j]].bytes > p.t[order[j - 1]].bytes; --j) {
-            int tmp = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = tmp;
-        }
-    size_t end = 0;
-    for (int i = 0; i < g.n_tensors; ++i) {
-        TensorPlan& t = p.t[order[i]];
-        size_t offset = 0;
-        for (bool moved = true; moved;) {  // bump past every live, overlapping placed tensor
-            moved = false;
-            for (int j = 0; j < i; ++j) {
-                const TensorPlan& u = p.t[order[j]];
-                bool live = t.first <= u.last && u.first <= t.last;
-                bool overlap = offset < u.offset + u.bytes && u.offset < offset + t.bytes;
-                if (live && overlap) {
-                    offset = u.offset + u.bytes;
-                    moved = true;
-                }
-            }
-        }
-        t.offset = offset;
-        if (offset + t.bytes > end) end = offset + t.bytes;
-    }
-    p.arena_bytes = end + kArenaSlack;
-    return p;
-}
-
-// The view of tensor `id` (all channels) in an arena laid out by `p`.
-inline View tensor_view(const Graph& g, const Plan& p, int id, unsigned char* arena) {
-    const TensorPlan& t = p.t[id];
-    View v;
-    v.h = t.h;
-    v.w = t.w;
-    v.c = g.tensors[id].channels;
-    v.px = v.c;
-    v.row = ptrdiff_t(t.w + 2) * v.c;
-    v.data = reinterpret_cast<float*>(arena + t.offset) + v.row + v.px;
-    return v;
-}
-
-inline void zero_border(const View& v) {
-    const size_t px = size_t(v.px);
-    std::memset(v.at(-1, -1), 0, size_t(v.w + 2) * px * sizeof(float));
-    std::memset(v.at(v.h, -1), 0, size_t(v.w + 2) * px * sizeof(float));
-    for (int y = 0; y < v.h; ++y) {
-        std::memset(v.at(y, -1), 0, px * sizeof(float));
-        std::memset(v.at(y, v.w), 0, px * sizeof(float));
-    }
-}
 
 // One weighted kernel call of the active kernel set, for weights of type W.
 template <class W>
@@ -1879,51 +1840,6 @@ inline void run_weighted(const Op& o, const View& in, const View& out, const W* 
         case OpKind::pwconv1x1: K::pwconv1x1(in, out, w, o.b, o.slope, y0, y1); break;
         case OpKind::upsample_add: break;
     }
-}
-
-// Runs op k on output rows [part * h / parts, (part + 1) * h / parts).
-inline void run_op(const Graph& g, const Plan& p, unsigned char* arena, int k, int part, int parts) {
-    const Op& o = g.ops[k];
-    const View in = tensor_view(g, p, o.in, arena);
-    const View full = tensor_view(g, p, o.out, arena);
-    View out = full;
-    out.data += o.out_offset;
-    out.c = o.cout;
-    if (o.first_write && part == 0) zero_border(full);
-    const int y0 = int(int64_t(out.h) * part / parts), y1 = int(int64_t(out.h) * (part + 1) / parts);
-    if (y0 >= y1) return;
-    if (o.kind == OpKind::upsample_add) {
-        kernels::active::upsample_nearest_add(in, out, y0, y1);
-        return;
-    }
-#if !FACEMASK_SIMD
-    if (o.w.f16) {  // packed (SIMD) weights are always float32
-        run_weighted(o, in, out, o.w.f16, y0, y1);
-        return;
-    }
-#endif
-    run_weighted(o, in, out, o.w.f32, y0, y1);
-}
-
-// Runs the whole graph; the input tensor must already be filled (its border is zeroed here).
-inline void run(const Graph& g, const Plan& p, unsigned char* arena, int threads) {
-    zero_border(tensor_view(g, p, g.input, arena));
-#if FACEMASK_OPENMP
-    if (threads > 1) {
-#pragma omp parallel num_threads(threads)
-        {
-            const int part = omp_get_thread_num(), parts = omp_get_num_threads();
-            for (int k = 0; k < g.n_ops; ++k) {
-                run_op(g, p, arena, k, part, parts);
-#pragma omp barrier
-            }
-        }
-        return;
-    }
-#else
-    (void)threads;
-#endif
-    for (int k = 0; k < g.n_ops; ++k) run_op(g, p, arena, k, 0, 1);
 }
 
 // Packs weights for the active kernels. Used twice by a network builder: first to measure
@@ -1992,9 +1908,401 @@ private:
 }  // namespace graph
 }  // namespace facemask
 
+// ==== facemask/executor.hpp =====================================================================
+// facemask/executor.hpp — runs a graph in row bands: every tensor keeps only the rows its
+// consumers still need.
+//
+// How bands flow. The input is produced a band of rows at a time (the caller's source: the
+// resampler, or a copy). After each band every operator, in graph order, computes all the
+// output rows its inputs now allow (a 3x3 stride-S convolution's row y needs input rows up to
+// S*y+1; a pointwise one row y; the FPN's upsample the coarse row it repeats). Rows of output
+// tensors go to the caller's sink (the detector decodes them into candidates, the classifier
+// pools them) as soon as they exist. So a tensor lives in a ring of a few rows (View::ring:
+// the kernels find each row with row_at, once per row, and never know). The coarse-to-fine FPN merge makes the stride-8 lateral wait for the stride-32 rows
+// it adds; the plan measures that lag and sizes the ring for it.
+//
+// The schedule depends only on the graph, the input size and the band, so it is walked twice:
+// at planning time to measure every buffer (no buffer is ever resized while running), and when
+// running. With several threads each thread walks the same schedule on its own copy of the
+// counters and takes a share of every kernel call's rows; one barrier ends each call.
+
+namespace facemask {
+namespace graph {
+
+// One tensor's buffer in the arena.
+struct BufferPlan {
+    int h = 0, w = 0, c = 0;  // the whole tensor
+    int ring = 0;             // rows in the ring (tensor row y at ring row (y + 1) % ring)
+    ptrdiff_t row = 0;        // floats per row (w + 2 pixels, zero borders left and right)
+    size_t offset = 0, bytes = 0;
+};
+
+// Where everything lives for one input size, band and thread count.
+struct Plan {
+    int width = 0, height = 0;
+    int band = 1;     // input rows added per step
+    int threads = 1;  // the walk splits rows for this many threads
+    int level_h[kMaxLevels] = {}, level_w[kMaxLevels] = {};
+    int step[kMaxOps] = {};  // output rows an op may add per step: its share of the band
+    BufferPlan t[kMaxTensors];
+    size_t arena_bytes = 0;  // all buffers, plus kArenaSlack
+};
+
+// The counters of one walk through the schedule.
+struct WalkState {
+    int done[kMaxOps];         // output rows each op has written
+    int lo[kMaxTensors];       // the tensor row held at the top of its buffer (-1: the zero border)
+    int written[kMaxTensors];  // rows written to the buffer so far (max over writers), borders included
+    int sunk[kMaxTensors];     // rows of an output tensor handed to the sink
+    bool zeroed[kMaxTensors];  // its bottom border row (row h) is written
+    int source = 0;            // input rows produced
+};
+
+namespace detail_exec {
+
+// Rows of `t` available to readers: all writers have written them.
+inline int avail(const Graph& g, const Plan& p, const WalkState& s, int t, int before_op = kMaxOps) {
+    if (t == g.input) return s.source;
+    const TensorDef& d = g.tensors[t];
+    int a = p.t[t].h;
+    for (int i = 0; i < d.n_writers && d.writers[i] < before_op; ++i)
+        if (s.done[d.writers[i]] < a) a = s.done[d.writers[i]];
+    return a;
+}
+
+// Output rows of op k its inputs allow now.
+inline int producible(const Graph& g, const Plan& p, const WalkState& s, int k) {
+    const Op& o = g.ops[k];
+    const int out_h = p.t[o.out].h, in_h = p.t[o.in].h;
+    const int a = avail(g, p, s, o.in);
+    int n = out_h;
+    switch (o.kind) {
+        case OpKind::conv3x3s1:
+        case OpKind::dwconv3x3s1:
+        case OpKind::conv3x3s2:
+        case OpKind::dwconv3x3s2: {
+            const int S = (o.kind == OpKind::conv3x3s2 || o.kind == OpKind::dwconv3x3s2) ? 2 : 1;
+            // row y reads input rows S*y-1 .. S*y+1; the last one may be the zero border row
+            if (a < in_h || !s.zeroed[o.in]) n = a >= 2 ? (a - 2) / S + 1 : 0;
+            break;
+        }
+        case OpKind::pwconv1x1: n = a; break;
+        case OpKind::upsample_add:
+            // row y adds coarse row floor(y * in_h / out_h); it also needs y written by earlier writers
+            if (a < in_h) n = int((int64_t(a) * out_h + in_h - 1) / in_h);
+            break;
+    }
+    // Writers of the same tensor go in graph order (upsample_add updates rows in place).
+    const int earlier = avail(g, p, s, o.out, k);
+    if (earlier < n) n = earlier;
+    return n < out_h ? n : out_h;
+}
+
+// The first row of `t` that op k still reads, after `d` of its output rows.
+inline int first_needed(const Graph& g, const Plan& p, int k, int t, int d) {
+    const Op& o = g.ops[k];
+    if (d >= p.t[o.out].h) return p.t[t].h + 1;  // finished: needs nothing more
+    if (t == o.out) return d;                     // read-modify-write (upsample_add)
+    switch (o.kind) {
+        case OpKind::conv3x3s1:
+        case OpKind::dwconv3x3s1: return d - 1;
+        case OpKind::conv3x3s2:
+        case OpKind::dwconv3x3s2: return 2 * d - 1;
+        case OpKind::pwconv1x1: return d;
+        case OpKind::upsample_add: return kernels::nearest_source(d, p.t[t].h, p.t[o.out].h);
+    }
+    return -1;
+}
+
+// The first row of `t` any reader (or the sink) still needs.
+inline int keep_from(const Graph& g, const Plan& p, const WalkState& s, int t) {
+    int keep = avail(g, p, s, t);
+    const TensorDef& d = g.tensors[t];
+    for (int i = 0; i < d.n_readers; ++i) {
+        const int f = first_needed(g, p, d.readers[i], t, s.done[d.readers[i]]);
+        if (f < keep) keep = f;
+    }
+    if (g.tensors[t].is_output && s.sunk[t] < keep) keep = s.sunk[t];
+    return keep < -1 ? -1 : keep;
+}
+
+}  // namespace detail_exec
+
+// Walks the schedule, calling the hooks:
+//   room(t, end, keep)  rows up to `end` (exclusive) of t are about to be written; rows before
+//                       `keep` are no longer needed (the planner measures, the runner moves);
+//   source(y0, y1)      produce input rows [y0, y1);
+//   op(k, y0, y1)       run op k on output rows [y0, y1);
+//   finished(t)         write t's zero bottom border row (row h): a reader needs it next;
+//   sink(t, y0, y1)     rows [y0, y1) of output tensor t are ready.
+template <class Hooks>
+inline void walk(const Graph& g, const Plan& p, WalkState& s, Hooks& hooks) {
+    using namespace detail_exec;
+    for (int k = 0; k < g.n_ops; ++k) s.done[k] = 0;
+    for (int t = 0; t < g.n_tensors; ++t) {
+        s.lo[t] = -1;
+        s.written[t] = 0;  // the top border row is part of the buffer from the start
+        s.sunk[t] = 0;
+        s.zeroed[t] = false;
+    }
+    s.source = 0;
+    const int H = p.t[g.input].h;
+    for (bool more = true; more;) {
+        more = false;
+        if (s.source < H) {
+            const int end = s.source + p.band < H ? s.source + p.band : H;
+            hooks.room(g.input, end, keep_from(g, p, s, g.input));
+            hooks.source(s.source, end);
+            s.source = end;
+            s.written[g.input] = end;
+            more = true;
+        }
+        for (int k = 0; k < g.n_ops; ++k) {
+            const Op& o = g.ops[k];
+            const int d = s.done[k];
+            int n = producible(g, p, s, k);
+            if (n <= d && d < p.t[o.out].h && !s.zeroed[o.in] && avail(g, p, s, o.in) == p.t[o.in].h &&
+                o.kind != OpKind::pwconv1x1 && o.kind != OpKind::upsample_add) {
+                // A 3x3 kernel's last rows read the zero row below the input: written only now,
+                // when its readers have taken all they could without it (one row less to keep).
+                const int t = o.in, h = p.t[t].h;
+                hooks.room(t, h + 1, keep_from(g, p, s, t));
+                hooks.finished(t);
+                s.zeroed[t] = true;
+                s.written[t] = h + 1;
+                n = producible(g, p, s, k);
+            }
+            if (n > d + p.step[k]) n = d + p.step[k];
+            if (n <= d) continue;
+            const int t = o.out;
+            const int end = n > s.written[t] ? n : s.written[t];
+            hooks.room(t, end, keep_from(g, p, s, t));
+            hooks.op(k, d, n);
+            s.done[k] = n;
+            s.written[t] = end;
+            more = true;
+        }
+        for (int t = 0; t < g.n_tensors; ++t) {
+            if (!g.tensors[t].is_output) continue;
+            const int a = avail(g, p, s, t);
+            if (a > s.sunk[t]) {
+                hooks.sink(t, s.sunk[t], a);
+                s.sunk[t] = a;
+                more = true;
+            }
+        }
+    }
+}
+
+// Bytes after the last buffer that vector loads may touch.
+constexpr size_t kArenaSlack = 256;
+
+namespace detail_exec {
+
+// The planning walk: the most rows each buffer must hold at once.
+struct Measure {
+    int need[kMaxTensors] = {};
+    WalkState* s = nullptr;
+    void room(int t, int end, int keep) {
+        const int lo = keep < s->lo[t] ? s->lo[t] : keep;  // rows before keep can go
+        if (end - lo > need[t]) need[t] = end - lo;
+        s->lo[t] = lo;
+    }
+    void source(int, int) {}
+    void op(int, int, int) {}
+    void finished(int) {}
+    void sink(int, int, int) {}
+};
+
+}  // namespace detail_exec
+
+// Plans the buffers for an input size. `band`: input rows per step (more rows per kernel call
+// share threads better; fewer need less memory). `whole`: keep every tensor whole (no
+// streaming; the reference the tests compare with).
+inline Plan make_plan(const Graph& g, int width, int height, int band = 1, int threads = 1, bool whole = false) {
+    Plan p;
+    p.width = width;
+    p.height = height;
+    p.band = band < 1 ? 1 : band;
+    p.threads = threads < 1 ? 1 : threads;
+    p.level_h[0] = height;
+    p.level_w[0] = width;
+    for (int k = 1; k < kMaxLevels; ++k) {
+        p.level_h[k] = kernels::conv_out(p.level_h[k - 1], 2);
+        p.level_w[k] = kernels::conv_out(p.level_w[k - 1], 2);
+    }
+    for (int i = 0; i < g.n_tensors; ++i) {
+        BufferPlan& t = p.t[i];
+        t.h = p.level_h[g.tensors[i].level];
+        t.w = p.level_w[g.tensors[i].level];
+        t.c = g.tensors[i].channels;
+        t.row = ptrdiff_t(t.w + 2) * t.c;
+    }
+    // Each op advances by its level's share of the band per step (at least a row per thread):
+    // a burst of rows (the FPN's wait for the coarse levels, the end of the picture) then
+    // drains a step at a time instead of passing whole through every later buffer.
+    for (int k = 0; k < g.n_ops; ++k) {
+        const int level = g.tensors[g.ops[k].out].level;
+        const int share = p.band >> level;
+        p.step[k] = share > p.threads ? share : p.threads;
+    }
+    WalkState s;
+    detail_exec::Measure m;
+    m.s = &s;
+    walk(g, p, s, m);
+    size_t end = 0;
+    for (int i = 0; i < g.n_tensors; ++i) {
+        BufferPlan& t = p.t[i];
+        // need counts rows from the oldest still needed (perhaps the border row -1) to the end
+        // written; a ring of exactly that many never overwrites a row someone still reads.
+        const int whole_rows = t.h + 2;
+        t.ring = (whole || m.need[i] >= whole_rows) ? whole_rows : m.need[i];
+        t.offset = end;
+        t.bytes = align_up(size_t(t.ring) * size_t(t.row) * sizeof(float));
+        end += t.bytes;
+    }
+    p.arena_bytes = end + kArenaSlack;
+    return p;
+}
+
+// The view of tensor t: a ring of rows (View::row_at finds them).
+inline View ring_view(const Plan& p, int t, unsigned char* arena) {
+    const BufferPlan& b = p.t[t];
+    View v;
+    v.h = b.h;
+    v.w = b.w;
+    v.c = b.c;
+    v.px = b.c;
+    v.row = b.row;
+    v.ring = b.ring;
+    v.data = reinterpret_cast<float*>(arena + b.offset) + b.c;
+    return v;
+}
+
+// Zeroes the left and right border pixels of every ring row and the top border row (row -1):
+// what the kernels read as padding. Done at the start of each run (another model may have used
+// the memory in between).
+inline void clear_borders(const Graph& g, const Plan& p, unsigned char* arena) {
+    for (int i = 0; i < g.n_tensors; ++i) {
+        const BufferPlan& b = p.t[i];
+        float* base = reinterpret_cast<float*>(arena + b.offset);
+        std::memset(base, 0, size_t(b.row) * sizeof(float));
+        for (int r = 1; r < b.ring; ++r) {
+            float* row = base + ptrdiff_t(r) * b.row;
+            std::memset(row, 0, size_t(b.c) * sizeof(float));
+            std::memset(row + ptrdiff_t(b.w + 1) * b.c, 0, size_t(b.c) * sizeof(float));
+        }
+    }
+}
+
+// Runs op k on output rows [y0, y1) of the given views.
+inline void run_op(const Op& o, const View& in, const View& full_out, int y0, int y1) {
+    View out = full_out;
+    out.data += o.out_offset;
+    out.c = o.cout;
+    if (o.kind == OpKind::upsample_add) {
+        kernels::active::upsample_nearest_add(in, out, y0, y1);
+        return;
+    }
+#if !FACEMASK_SIMD
+    if (o.w.f16) {  // packed (SIMD) weights are always float32
+        run_weighted(o, in, out, o.w.f16, y0, y1);
+        return;
+    }
+#endif
+    run_weighted(o, in, out, o.w.f32, y0, y1);
+}
+
+// The running walk of one thread. Source and Sink are the caller's:
+//   source(const View& input, int y0, int y1, int part)  fills input rows [y0, y1) (thread
+//       `part`'s share);
+//   sink(int tensor, const View& v, int y0, int y1)  called on thread 0 only.
+template <class Source, class Sink>
+struct Runner {
+    const Graph& g;
+    const Plan& p;
+    unsigned char* arena;
+    Source& src;
+    Sink& snk;
+    WalkState s;
+    int part = 0, parts = 1;
+
+    void sync() const {
+#if FACEMASK_OPENMP
+        if (parts > 1) {
+#pragma omp barrier
+        }
+#endif
+    }
+
+    // This thread's share of rows [y0, y1).
+    void share(int y0, int y1, int* a, int* b) const {
+        const int64_t n = y1 - y0;
+        *a = y0 + int(n * part / parts);
+        *b = y0 + int(n * (part + 1) / parts);
+    }
+
+    // The ring holds every row still needed: the planner sized it so (nothing moves).
+    void room(int t, int end, int keep) const {
+        (void)t, (void)end, (void)keep;
+        FACEMASK_ASSERT(end - keep <= p.t[t].ring);
+    }
+
+    View view(int t) const { return ring_view(p, t, arena); }
+
+    void source(int y0, int y1) {
+        int a, b;
+        share(y0, y1, &a, &b);
+        if (a < b) src(view(g.input), a, b, part);
+        sync();
+    }
+
+    void op(int k, int y0, int y1) {
+        const Op& o = g.ops[k];
+        int a, b;
+        share(y0, y1, &a, &b);
+        if (a < b) run_op(o, view(o.in), view(o.out), a, b);
+        sync();
+    }
+
+    void finished(int t) {
+        if (part == 0) {
+            const View v = view(t);
+            std::memset(v.at(v.h, 0), 0, size_t(v.w) * size_t(v.px) * sizeof(float));
+        }
+        sync();
+    }
+
+    void sink(int t, int y0, int y1) {
+        if (part == 0) snk(t, view(t), y0, y1);
+    }
+};
+
+template <class Source, class Sink>
+inline void run(const Graph& g, const Plan& p, unsigned char* arena, Source& src, Sink& snk) {
+    clear_borders(g, p, arena);
+#if FACEMASK_OPENMP
+    if (p.threads > 1) {
+#pragma omp parallel num_threads(p.threads)
+        {
+            Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), omp_get_thread_num(), omp_get_num_threads()};
+            walk(g, p, r.s, r);
+        }
+        return;
+    }
+#endif
+    Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), 0, 1};
+    walk(g, p, r.s, r);
+}
+
+}  // namespace graph
+}  // namespace facemask
+
 // ==== facemask/network.hpp ======================================================================
-// facemask/network.hpp — what every model owns: the blob bytes (or a borrowed pointer to them),
-// the validated blob view, the graph of kernel calls, and the weights packed for the kernels.
+// facemask/network.hpp — the model layer the detector and the classifier share: the blob bytes
+// (or a borrowed pointer to them), the validated blob view, the graph of kernel calls, the
+// weights packed for the kernels, the self-test lookup, and the two ways an input enters the
+// executor (resampled picture rows, or a copy of a prepared float input).
 #include <atomic>
 
 namespace facemask {
@@ -2138,6 +2446,43 @@ private:
     uint32_t id_ = 0;
 };
 
+// Threads a call uses: `requested`, or all (0); 1 without OpenMP.
+inline int thread_count(int requested) {
+#if FACEMASK_OPENMP
+    return requested > 0 ? requested : omp_get_max_threads();
+#else
+    (void)requested;
+    return 1;
+#endif
+}
+
+// The blob's self-test input: tensor "selftest.input" [H, W, 3] float32.
+inline Status selftest_input(const blob::Reader& r, blob::Tensor* input) {
+    for (uint32_t i = 0; i < r.tensor_count(); ++i) {
+        const blob::Tensor t = r.tensor(i);
+        if (std::strcmp(t.name, "selftest.input") != 0) continue;
+        if (t.rank != 3 || t.shape[2] != 3 || !t.data) break;
+        *input = t;
+        return Status();
+    }
+    return Status::fail(Error::bad_blob, "self-test: tensor 'selftest.input' [H, W, 3] float32 is missing");
+}
+
+// Executor sources: input rows from the resampler, or copied from an h x w x 3 float array.
+struct ResampleRows {
+    const Resampler* rs;
+    void operator()(const kernels::View& v, int y0, int y1, int part) const { rs->rows(v, y0, y1, part); }
+};
+struct CopyRows {
+    const float* input;
+    int w;
+    void operator()(const kernels::View& v, int y0, int y1, int) const {
+        for (int y = y0; y < y1; ++y)
+            for (int x = 0; x < w; ++x)
+                for (int k = 0; k < 3; ++k) v.at(y, x)[k] = input[(size_t(y) * w + x) * 3 + k];
+    }
+};
+
 #ifndef FACEMASK_NO_STDIO
 // Reads a whole file into a 64-byte aligned buffer.
 inline Status read_file(const char* path, Buffer* out, size_t* size, size_t max_bytes) {
@@ -2164,6 +2509,153 @@ inline Status read_file(const char* path, Buffer* out, size_t* size, size_t max_
     return st;
 }
 #endif
+
+}  // namespace detail
+}  // namespace facemask
+
+// ==== facemask/candidates.hpp ===================================================================
+// facemask/candidates.hpp — what happens to scored anchors: the best k are kept as they
+// stream out of the heads (a bounded heap, no allocation), then NMS.
+
+namespace facemask {
+namespace detail {
+
+struct Candidate {
+    float score;
+    int32_t index;  // prior index
+};
+
+// Score order: higher first, then lower prior index (a total, deterministic order).
+inline bool candidate_before(const Candidate& a, const Candidate& b) {
+    return a.score > b.score || (a.score == b.score && a.index < b.index);
+}
+
+// IoU with the original implementation's pixel convention (+1 on widths and heights).
+inline float iou_plus1(const Box& a, const Box& b) {
+    const float xx1 = a.x1 > b.x1 ? a.x1 : b.x1, yy1 = a.y1 > b.y1 ? a.y1 : b.y1;
+    const float xx2 = a.x2 < b.x2 ? a.x2 : b.x2, yy2 = a.y2 < b.y2 ? a.y2 : b.y2;
+    float w = xx2 - xx1 + 1.0f, h = yy2 - yy1 + 1.0f;
+    if (w < 0) w = 0;
+    if (h < 0) h = 0;
+    const float inter = w * h;
+    const float area_a = (a.x2 - a.x1 + 1.0f) * (a.y2 - a.y1 + 1.0f);
+    const float area_b = (b.x2 - b.x1 + 1.0f) * (b.y2 - b.y1 + 1.0f);
+    return inter / (area_a + area_b - inter);
+}
+
+// Greedy NMS over faces sorted by score, in place; keeps at most `keep`; returns the new count.
+inline int nms(Face* faces, int n, float iou_threshold, int keep) {
+    int kept = 0;
+    for (int i = 0; i < n && kept < keep; ++i) {
+        bool suppressed = false;
+        for (int j = 0; j < kept && !suppressed; ++j) suppressed = iou_plus1(faces[j].box, faces[i].box) > iou_threshold;
+        if (!suppressed) faces[kept++] = faces[i];
+    }
+    return kept;
+}
+
+// The best `capacity` candidates offered so far (by candidate_before) with their faces, in
+// caller memory of bytes(capacity). A heap whose root is the worst kept candidate: an offer
+// better than the root replaces it. finish() sorts them best first.
+class BestK {
+public:
+    static size_t bytes(int capacity) {
+        return align_up(size_t(capacity) * sizeof(Entry)) + align_up(size_t(capacity) * sizeof(Face));
+    }
+
+    void init(unsigned char* memory, int capacity) {
+        entries_ = reinterpret_cast<Entry*>(memory);
+        faces_ = reinterpret_cast<Face*>(memory + align_up(size_t(capacity) * sizeof(Entry)));
+        capacity_ = capacity;
+        n_ = 0;
+    }
+
+    void offer(float score, int32_t index, const Face& f) {
+        const Candidate c{score, index};
+        if (n_ < capacity_) {
+            faces_[n_] = f;
+            entries_[n_] = Entry{c, n_};
+            sift_up(n_++);
+        } else if (capacity_ > 0 && candidate_before(c, entries_[0].c)) {
+            faces_[entries_[0].slot] = f;
+            entries_[0].c = c;
+            sift_down(0, n_);
+        }
+    }
+
+    // Sorts the kept candidates best first; returns their count (face(i) then reads them).
+    int finish() {
+        for (int end = n_ - 1; end > 0; --end) {  // move the worst to the back, one by one
+            swap(0, end);
+            sift_down(0, end);
+        }
+        return n_;
+    }
+
+    const Face& face(int i) const { return faces_[entries_[i].slot]; }
+
+private:
+    struct Entry {
+        Candidate c;
+        int32_t slot;  // where its face is
+    };
+
+    // a must sit above b in the heap: a is worse
+    bool above(int a, int b) const { return candidate_before(entries_[b].c, entries_[a].c); }
+    void swap(int a, int b) {
+        const Entry t = entries_[a];
+        entries_[a] = entries_[b];
+        entries_[b] = t;
+    }
+    void sift_up(int i) {
+        while (i > 0 && above(i, (i - 1) / 2)) {
+            swap(i, (i - 1) / 2);
+            i = (i - 1) / 2;
+        }
+    }
+    void sift_down(int i, int end) {
+        for (;;) {
+            int worst = i;
+            const int l = 2 * i + 1, r = l + 1;
+            if (l < end && above(l, worst)) worst = l;
+            if (r < end && above(r, worst)) worst = r;
+            if (worst == i) return;
+            swap(i, worst);
+            i = worst;
+        }
+    }
+
+    Entry* entries_ = nullptr;
+    Face* faces_ = nullptr;
+    int capacity_ = 0, n_ = 0;
+};
+
+// Greedy NMS of the sorted candidates into `out`: at most `keep` faces; returns their count.
+inline int nms(const BestK& c, int n, float iou_threshold, int keep, Face* out) {
+    int kept = 0;
+    for (int i = 0; i < n && kept < keep; ++i) {
+        const Face& f = c.face(i);
+        bool suppressed = false;
+        for (int j = 0; j < kept && !suppressed; ++j) suppressed = iou_plus1(out[j].box, f.box) > iou_threshold;
+        if (!suppressed) out[kept++] = f;
+    }
+    return kept;
+}
+
+// True when at least 70 % of `f`'s box lies inside one of `faces` that scores at least as
+// high: used to drop a part of a face (an eye, an ear) found again on an enlarged picture.
+inline bool inside_stronger(const Face& f, const Face* faces, int n) {
+    const Box& b = f.box;
+    const float area = (b.x2 - b.x1) * (b.y2 - b.y1);
+    for (int i = 0; i < n; ++i) {
+        if (faces[i].score < f.score) continue;
+        const Box& a = faces[i].box;
+        const float w = (a.x2 < b.x2 ? a.x2 : b.x2) - (a.x1 > b.x1 ? a.x1 : b.x1);
+        const float h = (a.y2 < b.y2 ? a.y2 : b.y2) - (a.y1 > b.y1 ? a.y1 : b.y1);
+        if (w > 0 && h > 0 && w * h >= 0.7f * area) return true;
+    }
+    return false;
+}
 
 }  // namespace detail
 }  // namespace facemask
@@ -2299,7 +2791,7 @@ inline Status add_mobilenet(const blob::Reader& r, graph::Graph& g, graph::Packe
 
 // ==== facemask/retinaface.hpp ===================================================================
 // facemask/retinaface.hpp — the RetinaFace graph (MobileNetV1 body, FPN, SSH, heads), its
-// anchors ("priors") and the decoding of head outputs into faces, with NMS.
+// anchors ("priors") and the decoding of head rows into faces.
 
 namespace facemask {
 namespace detail {
@@ -2396,229 +2888,63 @@ inline size_t prior_count(const blob::Config& c, const graph::Plan& p) {
     return n;
 }
 
-// Anchors in head-output order: level > y > x > anchor. Computed in double and rounded once,
-// as the original PriorBox does.
-inline void make_priors(const blob::Config& c, const graph::Plan& p, Prior* out) {
-    const double W = p.width, H = p.height;
-    for (int k = 0; k < kRetinaLevels; ++k) {
-        const int fh = p.level_h[kRetinaTensorLevel[k]], fw = p.level_w[kRetinaTensorLevel[k]];
-        const double step = c.steps[k];
-        for (int y = 0; y < fh; ++y)
-            for (int x = 0; x < fw; ++x)
-                for (uint32_t a = 0; a < c.anchors; ++a) {
-                    const double s = c.min_sizes[k][a];
-                    *out++ = Prior{float((x + 0.5) * step / W), float((y + 0.5) * step / H), float(s / W), float(s / H)};
+// Anchor `a` of cell (x, y) at level k, as the original PriorBox computes it: in double,
+// rounded once to float. The decoder computes anchors as head rows arrive (none are stored).
+inline Prior prior_at(const blob::Config& c, int k, int x, int y, int a, double W, double H) {
+    const double step = c.steps[k];
+    const double s = c.min_sizes[k][a];
+    return Prior{float((x + 0.5) * step / W), float((y + 0.5) * step / H), float(s / W), float(s / H)};
+}
+
+// Scores and decodes head rows [y0, y1) of level k (the view's channels: class logits 2A, box
+// offsets 4A, landmark offsets 10A), offering every anchor that scores above `threshold` to
+// `keep(score, prior_index, face)`; `index0` is the level's first prior index (priors are
+// numbered level > y > x > anchor). Boxes are in picture pixels: W x H input pixels times (sx, sy).
+template <class Keep>
+inline void decode_rows(const blob::Config& c, int k, const kernels::View& v, int y0, int y1, int index0, int W, int H,
+                        float sx, float sy, float threshold, Keep&& keep) {
+    const int A = int(c.anchors);
+    const float v0 = c.variances[0], v1 = c.variances[1];
+    const float fw = float(W), fh = float(H);
+    for (int y = y0; y < y1; ++y)
+        for (int x = 0; x < v.w; ++x) {
+            const float* p = v.at(y, x);
+            for (int a = 0; a < A; ++a) {
+                // softmax over (background, face), as the reference computes it
+                const float l0 = p[2 * a], l1 = p[2 * a + 1];
+                const float m = l0 > l1 ? l0 : l1;
+                const float e0 = std::exp(l0 - m), e1 = std::exp(l1 - m);
+                const float score = e1 / (e0 + e1);
+                if (!(score > threshold)) continue;
+                const Prior pr = prior_at(c, k, x, y, a, W, H);
+                const float* box = p + 2 * A + 4 * a;
+                const float* lm = p + 6 * A + 10 * a;
+                Face f;
+                const float cx = pr.cx + box[0] * v0 * pr.w;
+                const float cy = pr.cy + box[1] * v0 * pr.h;
+                const float bw = pr.w * std::exp(box[2] * v1);
+                const float bh = pr.h * std::exp(box[3] * v1);
+                f.box.x1 = (cx - bw / 2) * fw * sx;
+                f.box.y1 = (cy - bh / 2) * fh * sy;
+                f.box.x2 = (cx + bw / 2) * fw * sx;
+                f.box.y2 = (cy + bh / 2) * fh * sy;
+                for (int j = 0; j < 5; ++j) {
+                    f.landmarks[j].x = (pr.cx + lm[2 * j] * v0 * pr.w) * fw * sx;
+                    f.landmarks[j].y = (pr.cy + lm[2 * j + 1] * v0 * pr.h) * fh * sy;
                 }
-    }
-}
-
-struct Candidate {
-    float score;
-    int32_t index;  // prior index
-};
-
-// Score order: higher first, then lower prior index (a total, deterministic order).
-inline bool candidate_before(const Candidate& a, const Candidate& b) {
-    return a.score > b.score || (a.score == b.score && a.index < b.index);
-}
-
-inline void sort_candidates(Candidate* c, int n) {
-    // Insertion sort for short lists, heap sort otherwise: in place, no allocation, O(n log n).
-    if (n < 32) {
-        for (int i = 1; i < n; ++i)
-            for (int j = i; j > 0 && candidate_before(c[j], c[j - 1]); --j) {
-                Candidate t = c[j];
-                c[j] = c[j - 1];
-                c[j - 1] = t;
+                f.score = score;
+                f.mask = -1;
+                keep(score, int32_t(index0 + (y * v.w + x) * A + a), f);
             }
-        return;
-    }
-    auto sift = [c](int root, int end) {
-        for (;;) {
-            int child = 2 * root + 1;
-            if (child >= end) return;
-            if (child + 1 < end && candidate_before(c[child + 1], c[child])) ++child;  // heap of "worst first"
-            if (!candidate_before(c[child], c[root])) return;
-            Candidate t = c[root];
-            c[root] = c[child];
-            c[child] = t;
-            root = child;
         }
-    };
-    // Build a heap whose root is the last in order, then move roots to the back.
-    for (int i = n / 2 - 1; i >= 0; --i) sift(i, n);
-    for (int end = n - 1; end > 0; --end) {
-        Candidate t = c[0];
-        c[0] = c[end];
-        c[end] = t;
-        sift(0, end);
-    }
-    // The heap put the best at the back: reverse.
-    for (int i = 0, j = n - 1; i < j; ++i, --j) {
-        Candidate t = c[i];
-        c[i] = c[j];
-        c[j] = t;
-    }
-}
-
-// IoU with the original implementation's pixel convention (+1 on widths and heights).
-inline float iou_plus1(const Box& a, const Box& b) {
-    const float xx1 = a.x1 > b.x1 ? a.x1 : b.x1, yy1 = a.y1 > b.y1 ? a.y1 : b.y1;
-    const float xx2 = a.x2 < b.x2 ? a.x2 : b.x2, yy2 = a.y2 < b.y2 ? a.y2 : b.y2;
-    float w = xx2 - xx1 + 1.0f, h = yy2 - yy1 + 1.0f;
-    if (w < 0) w = 0;
-    if (h < 0) h = 0;
-    const float inter = w * h;
-    const float area_a = (a.x2 - a.x1 + 1.0f) * (a.y2 - a.y1 + 1.0f);
-    const float area_b = (b.x2 - b.x1 + 1.0f) * (b.y2 - b.y1 + 1.0f);
-    return inter / (area_a + area_b - inter);
-}
-
-// Greedy NMS over faces sorted by score; keeps at most `keep`; returns the new count.
-inline int nms(Face* faces, int n, float iou_threshold, int keep) {
-    int kept = 0;
-    for (int i = 0; i < n && kept < keep; ++i) {
-        bool suppressed = false;
-        for (int j = 0; j < kept && !suppressed; ++j) suppressed = iou_plus1(faces[j].box, faces[i].box) > iou_threshold;
-        if (!suppressed) faces[kept++] = faces[i];
-    }
-    return kept;
-}
-
-// True when at least 70 % of `f`'s box lies inside one of `faces` that scores at least as
-// high: used to drop a part of a face (an eye, an ear) found again on an enlarged picture.
-inline bool inside_stronger(const Face& f, const Face* faces, int n) {
-    const Box& b = f.box;
-    const float area = (b.x2 - b.x1) * (b.y2 - b.y1);
-    for (int i = 0; i < n; ++i) {
-        if (faces[i].score < f.score) continue;
-        const Box& a = faces[i].box;
-        const float w = (a.x2 < b.x2 ? a.x2 : b.x2) - (a.x1 > b.x1 ? a.x1 : b.x1);
-        const float h = (a.y2 < b.y2 ? a.y2 : b.y2) - (a.y1 > b.y1 ? a.y1 : b.y1);
-        if (w > 0 && h > 0 && w * h >= 0.7f * area) return true;
-    }
-    return false;
 }
 
 }  // namespace detail
 }  // namespace facemask
 
-// ==== facemask/workspace.hpp ====================================================================
-// facemask/workspace.hpp — per-thread state of the models: for each model a block of memory
-// holding its activation arena, cached anchors, candidate lists, results and scratch.
-//
-// One Workspace serves a detector and a classifier (two slots). A slot is planned for the last
-// input size it saw; a call with the same size allocates nothing. Give each thread its own
-// Workspace; models are shared. Without a heap, hand it one static block with use_memory():
-// the slots are carved from it in the order the models first use it, so size it with the
-// sum of the models' workspace_bytes().
-
-namespace facemask {
-
-class Detector;
-class Classifier;
-
-namespace detail {
-
-// The part of a Workspace one model uses.
-struct Slot {
-    Buffer mem;
-    uint32_t owner = 0;  // id of the model (load) the plan below belongs to; 0 = free
-    uint32_t last_use = 0;
-    graph::Plan plan;
-    size_t offsets[6] = {};  // model-specific sections after the arena
-    int capacity = 0;        // model-specific count (e.g. faces that fit)
-};
-
-}  // namespace detail
-
-class Workspace {
-public:
-    Workspace() = default;
-    Workspace(const Workspace&) = delete;
-    Workspace& operator=(const Workspace&) = delete;
-    Workspace(Workspace&&) = default;
-    Workspace& operator=(Workspace&&) = default;
-
-    // Uses `bytes` bytes at `memory` for every slot instead of the heap (kept by the caller).
-    void use_memory(void* memory, size_t bytes) {
-        release();
-        external_.use_external(memory, bytes);
-    }
-
-    // Bytes held now, over all slots.
-    size_t bytes() const { return slots_[0].mem.size() + slots_[1].mem.size(); }
-
-    // Frees the memory (the next call plans and allocates again).
-    void release() {
-        for (detail::Slot& s : slots_) s = detail::Slot();
-        external_used_ = 0;
-    }
-
-private:
-    friend class Detector;
-    friend class Classifier;
-
-    // The slot of model `id`, taking a free or the least recently used one if it has none.
-    detail::Slot& slot_for(uint32_t id) {
-        ++clock_;
-        detail::Slot* pick = &slots_[0];
-        for (detail::Slot& s : slots_)
-            if (s.owner == id) {
-                s.last_use = clock_;
-                return s;
-            }
-        for (detail::Slot& s : slots_)
-            if (s.owner == 0 || s.last_use < pick->last_use) pick = &s;
-        pick->owner = 0;  // the caller plans it and then sets the owner
-        pick->last_use = clock_;
-        return *pick;
-    }
-
-    // Makes `s` hold at least `bytes`: from the heap, or carved from the external block.
-    Status reserve(detail::Slot& s, size_t bytes) {
-        if (bytes <= s.mem.size()) return Status();
-        if (external_.external()) {
-            // A slot grows in place when it is the last one carved; an earlier one cannot move.
-            size_t start = external_used_;
-            if (s.mem.size() != 0) {
-                start = size_t(s.mem.data() - external_.data());
-                if (start + align_up(s.mem.size()) != external_used_)
-                    return Status::fail(Error::out_of_memory,
-                                        "workspace memory: a model needs %zu bytes, more than the %zu it was first given",
-                                        bytes, s.mem.size());
-            }
-            const size_t left = external_.size() - start;
-            if (bytes > left)
-                return Status::fail(Error::out_of_memory, "workspace memory of %zu bytes is too small: %zu more needed",
-                                    external_.size(), bytes - left);
-            s.mem.use_external(external_.data() + start, bytes);
-            external_used_ = start + align_up(bytes);
-            return Status();
-        }
-        if (!s.mem.reserve(bytes)) return Status::fail(Error::out_of_memory, "cannot allocate a %zu-byte workspace", bytes);
-        return Status();
-    }
-
-    detail::Slot slots_[2];
-    Buffer external_;
-    size_t external_used_ = 0;
-    uint32_t clock_ = 0;
-};
-
-}  // namespace facemask
-
-// ==== facemask/detector.hpp =====================================================================
-// facemask/detector.hpp — the face detector: RetinaFace with a MobileNetV1-0.25 body.
-//
-//   facemask::Detector det;
-//   facemask::Status st = det.load_file("retinaface_mnet025.fmb");
-//   facemask::Workspace ws;                      // one per thread; reused across calls
-//   facemask::Faces faces;
-//   st = det.detect(ws, facemask::ImageView(rgb, w, h), facemask::DetectOptions(), &faces);
-//
-// A Detector is immutable after load and may be shared by threads; everything a call writes
-// lives in the Workspace, which plans one arena per input size and then stops allocating.
+// ==== facemask/scale.hpp ========================================================================
+// facemask/scale.hpp — the scale policy: how a picture becomes the network input(s), and its
+// text form ("auto", "native", "long=N", "factor=F", "WxH").
 
 namespace facemask {
 
@@ -2683,6 +3009,200 @@ struct Scale {
     }
 };
 
+// The network input size of the (first) pass `s` gives for a picture, refusing inputs over
+// max_pixels or beyond the resampler's range.
+inline Status scale_input_size(int picture_w, int picture_h, const Scale& s, long max_pixels, int* w, int* h) {
+    double fw = picture_w, fh = picture_h;
+    switch (s.mode) {
+        case Scale::Mode::automatic: {
+            const double longest = fw > fh ? fw : fh;
+            if (longest <= s.long_side) break;  // own size
+            return scale_input_size(picture_w, picture_h, Scale::longest(s.long_side), max_pixels, w, h);
+        }
+        case Scale::Mode::native: break;
+        case Scale::Mode::long_side: {
+            const double f = double(s.long_side) / (fw > fh ? fw : fh);
+            fw = picture_w >= picture_h ? s.long_side : std::floor(fw * f + 0.5);
+            fh = picture_h > picture_w ? s.long_side : std::floor(fh * f + 0.5);
+            break;
+        }
+        case Scale::Mode::factor:
+            fw = std::floor(fw * s.factor + 0.5);
+            fh = std::floor(fh * s.factor + 0.5);
+            break;
+        case Scale::Mode::fixed:
+            fw = s.width;
+            fh = s.height;
+            break;
+    }
+    if (fw < 1) fw = 1;
+    if (fh < 1) fh = 1;
+    if (!(fw * fh <= double(max_pixels)) || fw > kMaxPictureSide || fh > kMaxPictureSide)
+        return Status::fail(Error::too_large, "network input %.0fx%.0f exceeds the limit of %ld pixels", fw, fh, max_pixels);
+    if (!resample_supported(picture_w, picture_h, int(fw), int(fh)))
+        return Status::fail(Error::too_large, "scaling %dx%d down to %.0fx%.0f is beyond the resampler's range", picture_w,
+                            picture_h, fw, fh);
+    *w = int(fw);
+    *h = int(fh);
+    return Status();
+}
+
+// The automatic policy's parameters (the other modes are bounded by max_pixels).
+inline Status check_scale(const Scale& s) {
+    if (s.mode != Scale::Mode::automatic) return Status();
+    if (s.long_side < 1 || s.long_side > kMaxPictureSide)
+        return Status::fail(Error::invalid_argument, "automatic scale: long side %d is outside [1, %d]", s.long_side,
+                            kMaxPictureSide);
+    if (!(s.enlarge >= 1.0f && s.enlarge <= 16.0f))
+        return Status::fail(Error::invalid_argument, "automatic scale: enlarge %g is outside [1, 16]", double(s.enlarge));
+    if (!(s.small_face > 0.0f && s.small_face <= float(kMaxPictureSide)))
+        return Status::fail(Error::invalid_argument, "automatic scale: small face %g px is not positive",
+                            double(s.small_face));
+    return Status();
+}
+
+// The network input sizes of every pass for a picture: 1 pass, or 2 (Scale::automatic on a
+// picture whose long side is under the limit).
+inline Status scale_passes(int picture_w, int picture_h, const Scale& s, long max_pixels, int* passes, int w[2],
+                           int h[2]) {
+    FACEMASK_TRY(check_scale(s));
+    FACEMASK_TRY(scale_input_size(picture_w, picture_h, s, max_pixels, &w[0], &h[0]));
+    *passes = 1;
+    const int longest = picture_w > picture_h ? picture_w : picture_h;
+    if (s.mode == Scale::Mode::automatic && longest < s.long_side) {
+        const double longest_a = w[0] > h[0] ? w[0] : h[0];
+        double f = s.enlarge;  // check_scale: in [1, 16]
+        if (f * longest_a > 2.0 * s.long_side) f = 2.0 * s.long_side / longest_a;
+        if (f < 2.0) f = 2.0;
+        const Scale b = Scale::fixed(int(f * w[0] + 0.5), int(f * h[0] + 0.5));
+        // Beyond max_pixels the enlarged pass is left out, not the picture refused.
+        if (scale_input_size(picture_w, picture_h, b, max_pixels, &w[1], &h[1])) *passes = 2;
+    }
+    return Status();
+}
+
+}  // namespace facemask
+
+// ==== facemask/workspace.hpp ====================================================================
+// facemask/workspace.hpp — per-thread state of the models: one block of memory and the plans
+// that lay it out.
+//
+// The block has two regions. The results region at its start holds what a call returns (the
+// faces); the work region after it holds whatever one model needs while it runs (activation
+// bands, resampling coefficients, candidates). Models run one after another, so the
+// classifier's work reuses the detector's: a pipeline needs results + the larger of the two,
+// not their sum. Plans (buffer layouts for an input size) are cached, a few at a time, so a
+// call with a size seen before plans nothing and allocates nothing.
+//
+// Give each thread its own Workspace; models are shared. Without a heap, hand it one static
+// block with use_memory(), sized with Pipeline::workspace_bytes_for().
+
+namespace facemask {
+
+class Detector;
+class Classifier;
+
+class Workspace {
+public:
+    Workspace() = default;
+    Workspace(const Workspace&) = delete;
+    Workspace& operator=(const Workspace&) = delete;
+    Workspace(Workspace&&) = default;
+    Workspace& operator=(Workspace&&) = default;
+
+    // Uses `bytes` bytes at `memory` instead of the heap (kept by the caller).
+    void use_memory(void* memory, size_t bytes) {
+        release();
+        mem_.use_external(memory, bytes);
+    }
+
+    // Bytes held now.
+    size_t bytes() const { return mem_.size(); }
+
+    // Frees the memory and forgets the plans (the next call plans and allocates again).
+    void release() {
+        mem_.release();
+        results_ = 0;
+        for (Cached& c : plans_) c = Cached();
+    }
+
+private:
+    friend class Detector;
+    friend class Classifier;
+
+    // A plan of model `owner` for an input size, band and thread count: cached, or made now
+    // (replacing the least recently used one).
+    const graph::Plan& plan(uint32_t owner, const graph::Graph& g, int w, int h, int band, int threads) {
+        ++clock_;
+        Cached* pick = &plans_[0];
+        for (Cached& c : plans_) {
+            if (c.owner == owner && c.plan.width == w && c.plan.height == h && c.plan.band == band &&
+                c.plan.threads == threads) {
+                c.last_use = clock_;
+                return c.plan;
+            }
+            if (c.last_use < pick->last_use) pick = &c;
+        }
+        pick->owner = owner;
+        pick->last_use = clock_;
+        pick->plan = graph::make_plan(g, w, h, band, threads);
+        return pick->plan;
+    }
+
+    // Makes the block hold `results` bytes of results and `work` bytes of work after them.
+    // With keep_results the current results stay (and the results region keeps its size, at
+    // least); otherwise its contents are undefined.
+    Status reserve(size_t results, size_t work, bool keep_results) {
+        if (keep_results && results < results_) results = results_;
+        results = align_up(results);
+        const size_t total = results + align_up(work);
+        if (total > mem_.size()) {
+            if (mem_.external())
+                return Status::fail(Error::out_of_memory, "workspace memory of %zu bytes is too small: %zu more needed",
+                                    mem_.size(), total - mem_.size());
+            Buffer bigger;
+            if (!bigger.reserve(total))
+                return Status::fail(Error::out_of_memory, "cannot allocate a %zu-byte workspace", total);
+            if (keep_results && results_) std::memcpy(bigger.data(), mem_.data(), results_);
+            mem_ = static_cast<Buffer&&>(bigger);
+        }
+        results_ = results;
+        return Status();
+    }
+
+    unsigned char* results() const { return mem_.data(); }
+    unsigned char* work() const { return mem_.data() + results_; }
+
+    struct Cached {
+        uint32_t owner = 0;  // model (load) id; 0 = empty
+        uint32_t last_use = 0;
+        graph::Plan plan;
+    };
+
+    Buffer mem_;
+    size_t results_ = 0;
+    Cached plans_[4];  // the detector's two automatic passes, the classifier, one spare
+    uint32_t clock_ = 0;
+};
+
+}  // namespace facemask
+
+// ==== facemask/detector.hpp =====================================================================
+// facemask/detector.hpp — the face detector: RetinaFace with a MobileNetV1-0.25 body.
+//
+//   facemask::Detector det;
+//   facemask::Status st = det.load_file("retinaface_mnet025.fmb");
+//   facemask::Workspace ws;                      // one per thread; reused across calls
+//   facemask::Faces faces;
+//   st = det.detect(ws, facemask::ImageView(rgb, w, h), facemask::DetectOptions(), &faces);
+//
+// A Detector is immutable after load and may be shared by threads; everything a call writes
+// lives in the Workspace. The network runs in row bands (executor.hpp): head rows are decoded
+// as they are produced, the best top_k candidates kept, then NMS. Data flows one way:
+// picture -> scale -> resample (rows) -> graph (bands) -> decode -> top-k -> NMS -> merge.
+
+namespace facemask {
+
 struct DetectOptions {
     float score_threshold = 0.5f;  // keep faces with score > this (strict)
     float nms_iou = 0.4f;          // suppress a face overlapping a better one by IoU > this
@@ -2693,8 +3213,9 @@ struct DetectOptions {
     long max_input_pixels = 4096L * 4096L;  // refuse larger network inputs (time and memory)
 };
 
-// Raw head outputs of one forward pass (views into the workspace): per level, a map of
-// 16 * anchors channels: class logits, box offsets, landmark offsets.
+// Raw head outputs of one forward pass (views into the workspace, whole maps: forward() keeps
+// them for tests and benchmarks): per level, 16 * anchors channels: class logits, box offsets,
+// landmark offsets.
 struct HeadOutputs {
     kernels::View level[detail::kRetinaLevels];
     int anchors = 0;
@@ -2721,130 +3242,98 @@ public:
 
     // The network input size of the (first) pass the options give for a picture.
     Status input_size(int picture_w, int picture_h, const DetectOptions& opt, int* w, int* h) const {
-        double fw = picture_w, fh = picture_h;
-        const Scale& s = opt.scale;
-        switch (s.mode) {
-            case Scale::Mode::automatic: {
-                const double longest = fw > fh ? fw : fh;
-                if (longest <= s.long_side) break;  // own size
-                Scale pass_a = Scale::longest(s.long_side);
-                DetectOptions o = opt;
-                o.scale = pass_a;
-                return input_size(picture_w, picture_h, o, w, h);
-            }
-            case Scale::Mode::native: break;
-            case Scale::Mode::long_side: {
-                const double f = double(s.long_side) / (fw > fh ? fw : fh);
-                fw = picture_w >= picture_h ? s.long_side : std::floor(fw * f + 0.5);
-                fh = picture_h > picture_w ? s.long_side : std::floor(fh * f + 0.5);
-                break;
-            }
-            case Scale::Mode::factor:
-                fw = std::floor(fw * s.factor + 0.5);
-                fh = std::floor(fh * s.factor + 0.5);
-                break;
-            case Scale::Mode::fixed:
-                fw = s.width;
-                fh = s.height;
-                break;
-        }
-        if (fw < 1) fw = 1;
-        if (fh < 1) fh = 1;
-        if (!(fw * fh <= double(opt.max_input_pixels)) || fw > kMaxPictureSide || fh > kMaxPictureSide)
-            return Status::fail(Error::too_large, "network input %.0fx%.0f exceeds the limit of %ld pixels", fw, fh,
-                                opt.max_input_pixels);
-        if (!resample_supported(picture_w, picture_h, int(fw), int(fh)))
-            return Status::fail(Error::too_large, "scaling %dx%d down to %.0fx%.0f is beyond the resampler's range",
-                                picture_w, picture_h, fw, fh);
-        *w = int(fw);
-        *h = int(fh);
-        return Status();
+        return scale_input_size(picture_w, picture_h, opt.scale, opt.max_input_pixels, w, h);
     }
 
-    // The network input sizes of every pass for a picture: 1 pass, or 2 (Scale::automatic on
-    // a picture whose long side is under the limit).
+    // The network input sizes of every pass for a picture (1, or 2 for Scale::automatic).
     Status input_sizes(int picture_w, int picture_h, const DetectOptions& opt, int* passes, int w[2], int h[2]) const {
-        FACEMASK_TRY(check_scale(opt.scale));
-        FACEMASK_TRY(input_size(picture_w, picture_h, opt, &w[0], &h[0]));
-        *passes = 1;
-        const int longest = picture_w > picture_h ? picture_w : picture_h;
-        if (opt.scale.mode == Scale::Mode::automatic && longest < opt.scale.long_side) {
-            DetectOptions o = opt;
-            const double longest_a = w[0] > h[0] ? w[0] : h[0];
-            double f = opt.scale.enlarge;  // check_scale: in [1, 16]
-            if (f * longest_a > 2.0 * opt.scale.long_side) f = 2.0 * opt.scale.long_side / longest_a;
-            if (f < 2.0) f = 2.0;
-            o.scale = Scale::fixed(int(f * w[0] + 0.5), int(f * h[0] + 0.5));
-            // Beyond max_input_pixels the enlarged pass is left out, not the picture refused.
-            if (input_size(picture_w, picture_h, o, &w[1], &h[1])) *passes = 2;
-        }
-        return Status();
+        return scale_passes(picture_w, picture_h, opt.scale, opt.max_input_pixels, passes, w, h);
     }
 
     // Finds the faces in a picture. `out` points into the workspace until its next use.
     Status detect(Workspace& ws, const ImageView& image, const DetectOptions& opt, Faces* out) const {
+        return detect(ws, image, opt, out, 0);
+    }
+
+    // The same, with the workspace's work region made at least `work_at_least` bytes (the
+    // pipeline reserves the classifier's share at once, so nothing moves between the two).
+    Status detect(Workspace& ws, const ImageView& image, const DetectOptions& opt, Faces* out,
+                  size_t work_at_least) const {
         if (out) *out = Faces();
         FACEMASK_TRY(check_ready(opt));
         if (!out) return Status::fail(Error::invalid_argument, "detect: no output given");
         FACEMASK_TRY(check_image(image));
         int passes = 0, w[2] = {}, h[2] = {};
         FACEMASK_TRY(input_sizes(image.width, image.height, opt, &passes, w, h));
-        detail::Slot* s = nullptr;
+        const int threads = detail::thread_count(opt.threads);
+        size_t work = work_at_least;
+        const graph::Plan* plans[2] = {};
+        for (int p = 0; p < passes; ++p) {
+            plans[p] = &ws.plan(net_.id(), net_.graph(), w[p], h[p], band_for(threads), threads);
+            const size_t need = pass_bytes(*plans[p], image.width, image.height, opt.top_k);
+            if (need > work) work = need;
+        }
+        const size_t list = merge_list_bytes(opt);
+        FACEMASK_TRY(ws.reserve(passes == 1 ? list : 3 * list, work, false));
+        Face* merged = reinterpret_cast<Face*>(ws.results());
         if (passes == 1) {
-            FACEMASK_TRY(prepare(ws, w[0], h[0], resample_scratch_bytes(image.width, image.height, w[0], h[0]),
-                                 opt.top_k, 0, &s));
-            *out = run_pass(*s, image, opt);
+            *out = Faces{merged, run_pass(ws.work(), *plans[0], image, opt, merged)};
             return Status();
         }
-        // Two passes share the slot: reserve for the larger one plus room to keep pass A's faces
-        // and merge, before anything runs (so the memory does not move between the passes).
-        const size_t merge_at = reserve_bytes(image, opt, passes, w, h);
-        const size_t list = merge_list_bytes(opt);
-        Face* kept_a = nullptr;
-        Face* kept_b = nullptr;
-        Face* merged = nullptr;
-        int na = 0, nb = 0;
-        for (int p = 0; p < 2; ++p) {
-            FACEMASK_TRY(prepare(ws, w[p], h[p], resample_scratch_bytes(image.width, image.height, w[p], h[p]),
-                                 opt.top_k, merge_at + 4 * list, &s));
-            kept_a = reinterpret_cast<Face*>(s->mem.data() + merge_at);
-            kept_b = reinterpret_cast<Face*>(s->mem.data() + merge_at + list);
-            merged = reinterpret_cast<Face*>(s->mem.data() + merge_at + 2 * list);
-            const Faces found = run_pass(*s, image, opt);
-            if (p == 0) {
-                for (const Face& f : found) kept_a[na++] = f;
-            } else {
-                // Pass B adds the small faces pass A cannot see: smaller than small_face pixels
-                // in pass A's input, and not a part of a face pass A found (enlarged 3 times, an
-                // eye or an ear of a close-up can pass for a small face).
-                const float to_a = float(w[0]) / float(image.width);
-                for (const Face& f : found) {
-                    const float side = f.box.width() < f.box.height() ? f.box.width() : f.box.height();
-                    if (side * to_a < opt.scale.small_face && !detail::inside_stronger(f, kept_a, na)) kept_b[nb++] = f;
-                }
-            }
+        // Pass A's faces, then pass B's small ones, each sorted by score; merged, then NMS.
+        Face* kept_a = merged + list / sizeof(Face);
+        Face* kept_b = kept_a + list / sizeof(Face);
+        const int na = run_pass(ws.work(), *plans[0], image, opt, kept_a);
+        const int found = run_pass(ws.work(), *plans[1], image, opt, merged);
+        // Pass B adds the small faces pass A cannot see: smaller than small_face pixels in pass
+        // A's input, and not a part of a face pass A found (enlarged 3 times, an eye or an ear
+        // of a close-up can pass for a small face).
+        const float to_a = float(w[0]) / float(image.width);
+        int nb = 0;
+        for (int i = 0; i < found; ++i) {
+            const Face& f = merged[i];
+            const float side = f.box.width() < f.box.height() ? f.box.width() : f.box.height();
+            if (side * to_a < opt.scale.small_face && !detail::inside_stronger(f, kept_a, na)) kept_b[nb++] = f;
         }
-        // Both lists are sorted by score: merge them (pass A first on equal scores), then NMS.
-        int i = 0, j = 0, n = 0;
+        int i = 0, j = 0, n = 0;  // pass A first on equal scores
         while (i < na || j < nb) merged[n++] = (j == nb || (i < na && kept_a[i].score >= kept_b[j].score)) ? kept_a[i++] : kept_b[j++];
-        out->data = merged;
-        out->count = detail::nms(merged, n, opt.nms_iou, opt.max_faces);
+        *out = Faces{merged, detail::nms(merged, n, opt.nms_iou, opt.max_faces)};
         return Status();
     }
 
     // Bytes of Workspace::use_memory() detect() needs for any picture of this size with these
-    // options (both passes of Scale::automatic included).
-    size_t workspace_bytes_for(int picture_w, int picture_h, const DetectOptions& opt) const {
+    // options (both passes of Scale::automatic included), with `work_at_least` as in detect().
+    size_t workspace_bytes_for(int picture_w, int picture_h, const DetectOptions& opt, size_t work_at_least = 0) const {
         int passes = 0, w[2] = {}, h[2] = {};
-        if (!loaded() || !input_sizes(picture_w, picture_h, opt, &passes, w, h)) return 0;
-        ImageView shape(nullptr, picture_w, picture_h);
-        if (passes == 1)
-            return workspace_bytes(w[0], h[0], resample_scratch_bytes(picture_w, picture_h, w[0], h[0]), opt.top_k);
-        return reserve_bytes(shape, opt, passes, w, h) + 4 * merge_list_bytes(opt) + kAlign;
+        if (!loaded() || !check_ready(opt) || !input_sizes(picture_w, picture_h, opt, &passes, w, h)) return 0;
+        const int threads = detail::thread_count(opt.threads);
+        size_t work = work_at_least;
+        for (int p = 0; p < passes; ++p) {
+            const graph::Plan plan = graph::make_plan(net_.graph(), w[p], h[p], band_for(threads), threads);
+            const size_t need = pass_bytes(plan, picture_w, picture_h, opt.top_k);
+            if (need > work) work = need;
+        }
+        const size_t list = merge_list_bytes(opt);
+        return align_up(passes == 1 ? list : 3 * list) + align_up(work) + kAlign;
+    }
+
+    // Bytes of Workspace::use_memory() for one pass at a network input size (to size a static
+    // arena): `scratch` resampling bytes (resample_scratch_bytes), one thread.
+    size_t workspace_bytes(int w, int h, size_t scratch = 0, int top_k = 5000) const {
+        if (!loaded()) return 0;
+        DetectOptions opt;
+        opt.top_k = top_k;
+        const graph::Plan p = graph::make_plan(net_.graph(), w, h, band_for(1), 1);
+        return align_up(merge_list_bytes(opt)) + align_up(layout(p, scratch, top_k).total) + kAlign;
+    }
+
+    // The plan of one pass (buffers and their rows), for tools that report memory.
+    graph::Plan memory_plan(int w, int h, int threads = 1) const {
+        return graph::make_plan(net_.graph(), w, h, band_for(threads), threads);
     }
 
     // The network alone, on an already normalised input (h x w x 3 floats, network channel
-    // order): for tests and benchmarks. `out` points into the workspace.
+    // order): for tests and benchmarks. The head maps are kept whole (extra workspace).
     Status forward(Workspace& ws, const float* input, int w, int h, int threads, HeadOutputs* out) const {
         DetectOptions opt;
         opt.threads = threads;
@@ -2852,32 +3341,36 @@ public:
         if (!input || !out) return Status::fail(Error::invalid_argument, "forward: null input or output");
         if (w < 1 || h < 1 || w > kMaxPictureSide || h > kMaxPictureSide || long(w) * h > opt.max_input_pixels)
             return Status::fail(Error::too_large, "forward: input size %dx%d is out of range", w, h);
-        detail::Slot* s = nullptr;
-        FACEMASK_TRY(prepare(ws, w, h, 0, 0, 0, &s));
-        const graph::Graph& g = net_.graph();
-        unsigned char* arena = s->mem.data();
-        const kernels::View in = graph::tensor_view(g, s->plan, g.input, arena);
-        for (int y = 0; y < h; ++y)
-            for (int x = 0; x < w; ++x)
-                for (int k = 0; k < 3; ++k) in.at(y, x)[k] = input[(size_t(y) * w + x) * 3 + k];
-        graph::run(g, s->plan, arena, thread_count(threads));
-        for (int k = 0; k < detail::kRetinaLevels; ++k) out->level[k] = graph::tensor_view(g, s->plan, head_[k], arena);
+        const int n = detail::thread_count(threads);
+        const graph::Plan& p = ws.plan(net_.id(), net_.graph(), w, h, band_for(n), n);
+        size_t heads = 0;
+        for (int k = 0; k < detail::kRetinaLevels; ++k) heads += align_up(whole_bytes(p.t[head_[k]]));
+        FACEMASK_TRY(ws.reserve(0, align_up(p.arena_bytes) + heads, false));
+        unsigned char* keep = ws.work() + align_up(p.arena_bytes);
+        for (int k = 0; k < detail::kRetinaLevels; ++k) {
+            const graph::BufferPlan& b = p.t[head_[k]];
+            kernels::View v;
+            v.h = b.h;
+            v.w = b.w;
+            v.c = b.c;
+            v.px = b.c;
+            v.row = ptrdiff_t(b.w) * b.c;
+            v.data = reinterpret_cast<float*>(keep);
+            out->level[k] = v;
+            keep += align_up(whole_bytes(b));
+        }
         out->anchors = int(config().anchors);
+        detail::CopyRows source{input, w};
+        KeepHeads sink{this, out};
+        graph::run(net_.graph(), p, ws.work(), source, sink);
         return Status();
     }
 
     // Runs the blob's own self-test vector and compares with its stored answer.
     Status self_test(Workspace& ws) const {
         if (!loaded()) return Status::fail(Error::not_loaded, "self-test: no detector loaded");
-        const blob::Reader& r = net_.reader();
         blob::Tensor input;
-        bool found = false;
-        for (uint32_t i = 0; i < r.tensor_count() && !found; ++i) {
-            blob::Tensor t = r.tensor(i);
-            if (std::strcmp(t.name, "selftest.input") == 0) input = t, found = true;
-        }
-        if (!found || input.rank != 3 || input.shape[2] != 3 || !input.data)
-            return Status::fail(Error::bad_blob, "self-test: tensor 'selftest.input' [H, W, 3] float32 is missing");
+        FACEMASK_TRY(detail::selftest_input(net_.reader(), &input));
         const int h = int(input.shape[0]), w = int(input.shape[1]);
         HeadOutputs heads;
         FACEMASK_TRY(forward(ws, input.data, w, h, 1, &heads));
@@ -2888,7 +3381,7 @@ public:
             std::snprintf(name, sizeof name, "selftest.head%d", k + 1);
             const uint32_t shape[3] = {uint32_t(v.h), uint32_t(v.w), uint32_t(v.c)};
             blob::Tensor want;
-            FACEMASK_TRY(r.find(name, 3, shape, &want));
+            FACEMASK_TRY(net_.reader().find(name, 3, shape, &want));
             for (int y = 0; y < v.h; ++y)
                 for (int x = 0; x < v.w; ++x)
                     for (int c = 0; c < v.c; ++c) {
@@ -2902,37 +3395,39 @@ public:
         return Status();
     }
 
-    // Bytes of Workspace::use_memory() one call needs for a network input size (to size a
-    // static arena), including `scratch` bytes of resampling scratch (resample_scratch_bytes)
-    // and the up to 63 bytes lost aligning the block.
-    size_t workspace_bytes(int w, int h, size_t scratch = 0, int top_k = 5000) const {
-        if (!loaded()) return 0;
-        const graph::Plan p = graph::make_plan(net_.graph(), w, h);
-        return layout(p, scratch, top_k).total + kAlign;
-    }
-
 private:
+    // Input rows per band: one when alone (the least memory); with threads, enough rows that
+    // every kernel call has work for all of them.
+    static int band_for(int threads) { return threads > 1 ? 16 * threads : 1; }
+
+    // The work region of one pass: activation buffers, resampling scratch, the best-k heap.
     struct Layout {
-        size_t priors, candidates, faces, scratch, total;
-        int face_capacity;
+        size_t scratch, candidates, total;
+        int capacity;
     };
 
     Layout layout(const graph::Plan& p, size_t scratch, int top_k) const {
         const size_t n = detail::prior_count(config(), p);
         Layout l;
-        l.priors = align_up(p.arena_bytes);
-        l.candidates = l.priors + align_up(n * sizeof(detail::Prior));
-        l.faces = l.candidates + align_up(n * sizeof(detail::Candidate));
-        l.face_capacity = int(size_t(top_k) < n ? size_t(top_k) : n);
-        l.scratch = l.faces + align_up(size_t(l.face_capacity) * sizeof(Face));
-        l.total = l.scratch + align_up(scratch);
+        l.capacity = int(size_t(top_k) < n ? size_t(top_k) : n);
+        l.scratch = align_up(p.arena_bytes);
+        l.candidates = l.scratch + align_up(scratch);
+        l.total = l.candidates + detail::BestK::bytes(l.capacity);
         return l;
     }
+
+    size_t pass_bytes(const graph::Plan& p, int picture_w, int picture_h, int top_k) const {
+        return layout(p, resample_scratch_bytes(picture_w, picture_h, p.width, p.height, p.threads), top_k).total;
+    }
+
+    static size_t whole_bytes(const graph::BufferPlan& b) { return size_t(b.h) * size_t(b.w) * size_t(b.c) * sizeof(float); }
 
     // The graph builder Network::load_* calls (twice: to measure, then to pack).
     struct Build {
         Detector* self;
-        Status operator()(const blob::Reader& r, graph::Graph& g, graph::Packer& pk) const { return detail::build_retinaface(r, g, pk, self->head_); }
+        Status operator()(const blob::Reader& r, graph::Graph& g, graph::Packer& pk) const {
+            return detail::build_retinaface(r, g, pk, self->head_);
+        }
     };
 
     Status check_ready(const DetectOptions& opt) const {
@@ -2949,160 +3444,63 @@ private:
         return check_scale(opt.scale);
     }
 
-    // The automatic policy's parameters (the other modes are bounded by max_input_pixels).
-    static Status check_scale(const Scale& s) {
-        if (s.mode != Scale::Mode::automatic) return Status();
-        if (s.long_side < 1 || s.long_side > kMaxPictureSide)
-            return Status::fail(Error::invalid_argument, "automatic scale: long side %d is outside [1, %d]", s.long_side,
-                                kMaxPictureSide);
-        if (!(s.enlarge >= 1.0f && s.enlarge <= 16.0f))
-            return Status::fail(Error::invalid_argument, "automatic scale: enlarge %g is outside [1, 16]", double(s.enlarge));
-        if (!(s.small_face > 0.0f && s.small_face <= float(kMaxPictureSide)))
-            return Status::fail(Error::invalid_argument, "automatic scale: small face %g px is not positive",
-                                double(s.small_face));
-        return Status();
-    }
-
-    static int thread_count(int requested) {
-#if FACEMASK_OPENMP
-        return requested > 0 ? requested : omp_get_max_threads();
-#else
-        (void)requested;
-        return 1;
-#endif
-    }
-
-    // Sections of a detector slot after the activation arena.
-    enum Section { kPriors, kCandidates, kFaces, kScratch };
-
-    // Plans the workspace slot for an input size; allocates only when it must grow (to at least
-    // `at_least` bytes, for callers that keep data after the layout).
-    Status prepare(Workspace& ws, int w, int h, size_t scratch, int top_k, size_t at_least, detail::Slot** slot) const {
-        detail::Slot& s = ws.slot_for(net_.id());
-        const bool same_input = s.owner == net_.id() && s.plan.width == w && s.plan.height == h;
-        if (!same_input) s.plan = graph::make_plan(net_.graph(), w, h);
-        const Layout l = layout(s.plan, scratch, top_k > 0 ? top_k : 1);
-        unsigned char* before = s.mem.data();
-        s.owner = 0;
-        FACEMASK_TRY(ws.reserve(s, l.total > at_least ? l.total : at_least));
-        s.offsets[kCandidates] = l.candidates;
-        s.offsets[kFaces] = l.faces;
-        s.offsets[kScratch] = l.scratch;
-        s.capacity = l.face_capacity;
-        if (!same_input || before != s.mem.data() || s.offsets[kPriors] != l.priors) {
-            s.offsets[kPriors] = l.priors;
-            detail::make_priors(config(), s.plan, reinterpret_cast<detail::Prior*>(s.mem.data() + l.priors));
-        }
-        s.owner = net_.id();
-        *slot = &s;
-        return Status();
-    }
-
-    // One pass on a prepared slot: resample and normalise, run the network, decode.
-    Faces run_pass(detail::Slot& s, const ImageView& image, const DetectOptions& opt) const {
-        const graph::Graph& g = net_.graph();
-        unsigned char* arena = s.mem.data();
-        preprocess(image, detail::input_norm(config()), graph::tensor_view(g, s.plan, g.input, arena),
-                   arena + s.offsets[kScratch]);
-        graph::run(g, s.plan, arena, thread_count(opt.threads));
-        return decode(s, float(image.width) / float(s.plan.width), float(image.height) / float(s.plan.height), opt);
-    }
-
     // Bytes of one face list kept across passes: a pass returns at most min(top_k, max_faces).
     static size_t merge_list_bytes(const DetectOptions& opt) {
         const int n = opt.top_k < opt.max_faces ? opt.top_k : opt.max_faces;
         return align_up(size_t(n) * sizeof(Face));
     }
 
-    // The largest layout of the passes: where data kept across passes can start.
-    size_t reserve_bytes(const ImageView& image, const DetectOptions& opt, int passes, const int* w, const int* h) const {
-        size_t most = 0;
-        for (int p = 0; p < passes; ++p) {
-            const graph::Plan plan = graph::make_plan(net_.graph(), w[p], h[p]);
-            const size_t t = layout(plan, resample_scratch_bytes(image.width, image.height, w[p], h[p]), opt.top_k).total;
-            if (t > most) most = t;
-        }
-        return align_up(most);
+    // Which level a tensor is the head of (-1: none).
+    int level_of(int tensor) const {
+        for (int k = 0; k < detail::kRetinaLevels; ++k)
+            if (head_[k] == tensor) return k;
+        return -1;
     }
 
-    // Head outputs -> scored candidates -> top-k -> boxes in picture pixels -> NMS.
-    Faces decode(const detail::Slot& s, float sx, float sy, const DetectOptions& opt) const {
-        const blob::Config& c = config();
-        const graph::Graph& g = net_.graph();
-        unsigned char* arena = s.mem.data();
-        const detail::Prior* priors = reinterpret_cast<const detail::Prior*>(arena + s.offsets[kPriors]);
-        detail::Candidate* cand = reinterpret_cast<detail::Candidate*>(arena + s.offsets[kCandidates]);
-        const int A = int(c.anchors);
-        int n = 0, index = 0;
-        for (int k = 0; k < detail::kRetinaLevels; ++k) {
-            const kernels::View v = graph::tensor_view(g, s.plan, head_[k], arena);
-            for (int y = 0; y < v.h; ++y)
-                for (int x = 0; x < v.w; ++x) {
-                    const float* p = v.at(y, x);
-                    for (int a = 0; a < A; ++a, ++index) {
-                        // softmax over (background, face), as the reference computes it
-                        const float l0 = p[2 * a], l1 = p[2 * a + 1];
-                        const float m = l0 > l1 ? l0 : l1;
-                        const float e0 = std::exp(l0 - m), e1 = std::exp(l1 - m);
-                        const float score = e1 / (e0 + e1);
-                        if (score > opt.score_threshold) cand[n++] = detail::Candidate{score, index};
-                    }
-                }
-        }
-        detail::sort_candidates(cand, n);
-        if (n > s.capacity) n = s.capacity;
-        if (n > opt.top_k) n = opt.top_k;
-
-        Face* faces = reinterpret_cast<Face*>(arena + s.offsets[kFaces]);
-        const float W = float(s.plan.width), H = float(s.plan.height);
-        const float v0 = c.variances[0], v1 = c.variances[1];
-        for (int i = 0; i < n; ++i) {
-            const int idx = cand[i].index;
-            const detail::Prior& pr = priors[idx];
-            const AnchorValues p = anchor_values(s, idx);
-            Face& f = faces[i];
-            const float cx = pr.cx + p.box[0] * v0 * pr.w;
-            const float cy = pr.cy + p.box[1] * v0 * pr.h;
-            const float bw = pr.w * std::exp(p.box[2] * v1);
-            const float bh = pr.h * std::exp(p.box[3] * v1);
-            f.box.x1 = (cx - bw / 2) * W * sx;
-            f.box.y1 = (cy - bh / 2) * H * sy;
-            f.box.x2 = (cx + bw / 2) * W * sx;
-            f.box.y2 = (cy + bh / 2) * H * sy;
-            for (int j = 0; j < 5; ++j) {
-                f.landmarks[j].x = (pr.cx + p.landmarks[2 * j] * v0 * pr.w) * W * sx;
-                f.landmarks[j].y = (pr.cy + p.landmarks[2 * j + 1] * v0 * pr.h) * H * sy;
+    // The sink of a detection pass: head rows -> scored, decoded candidates -> best k.
+    struct Decode {
+        const Detector* self;
+        const graph::Plan* plan;
+        detail::BestK* best;
+        float sx, sy, threshold;
+        void operator()(int t, const kernels::View& v, int y0, int y1) const {
+            const int k = self->level_of(t);
+            int index0 = 0;  // priors of the finer levels come first
+            for (int j = 0; j < k; ++j) {
+                const graph::BufferPlan& b = plan->t[self->head_[j]];
+                index0 += b.h * b.w * int(self->config().anchors);
             }
-            f.score = cand[i].score;
-            f.mask = -1;
+            detail::decode_rows(self->config(), k, v, y0, y1, index0, plan->width, plan->height, sx, sy, threshold,
+                                [this](float score, int32_t index, const Face& f) { best->offer(score, index, f); });
         }
-        Faces out;
-        out.data = faces;
-        out.count = detail::nms(faces, n, opt.nms_iou, opt.max_faces);
-        return out;
-    }
-
-    struct AnchorValues {
-        const float* box;        // dx dy dw dh
-        const float* landmarks;  // x0 y0 ... x4 y4
     };
 
-    // Where prior `idx`'s head outputs are: its level, cell and anchor.
-    AnchorValues anchor_values(const detail::Slot& s, int idx) const {
-        const int A = int(config().anchors);
-        const graph::Graph& g = net_.graph();
-        for (int k = 0; k < detail::kRetinaLevels; ++k) {
-            const kernels::View v = graph::tensor_view(g, s.plan, head_[k], s.mem.data());
-            const int count = v.h * v.w * A;
-            if (idx < count) {
-                const int cell = idx / A, a = idx % A;
-                const float* p = v.at(cell / v.w, cell % v.w);
-                return AnchorValues{p + 2 * A + 4 * a, p + 6 * A + 10 * a};
-            }
-            idx -= count;
+    // The sink of forward(): head rows copied into whole maps.
+    struct KeepHeads {
+        const Detector* self;
+        HeadOutputs* out;
+        void operator()(int t, const kernels::View& v, int y0, int y1) const {
+            const kernels::View& dst = out->level[self->level_of(t)];
+            for (int y = y0; y < y1; ++y) std::memcpy(dst.at(y, 0), v.at(y, 0), size_t(v.w) * size_t(v.c) * sizeof(float));
         }
-        FACEMASK_ASSERT(false);
-        return AnchorValues{nullptr, nullptr};
+    };
+
+    // One pass on the work region: resample (rows), run the bands, decode, keep the best k,
+    // NMS into `faces`; returns their count.
+    int run_pass(unsigned char* work, const graph::Plan& p, const ImageView& image, const DetectOptions& opt,
+                 Face* faces) const {
+        const Layout l = layout(p, resample_scratch_bytes(image.width, image.height, p.width, p.height, p.threads),
+                                opt.top_k);
+        Resampler rs;
+        rs.init(image, whole(image), detail::input_norm(config()), p.width, p.height, work + l.scratch);
+        detail::BestK best;
+        best.init(work + l.candidates, l.capacity);
+        detail::ResampleRows source{&rs};
+        Decode sink{this, &p, &best, float(image.width) / float(p.width), float(image.height) / float(p.height),
+                    opt.score_threshold};
+        graph::run(net_.graph(), p, work, source, sink);
+        const int n = best.finish();
+        return detail::nms(best, n, opt.nms_iou, opt.max_faces, faces);
     }
 
     detail::Network net_;
@@ -3190,18 +3588,28 @@ public:
                                 double(r.y1 - r.y0));
         // Scratch for the largest face this picture can hold, so that later, larger faces of
         // pictures of this size need no more memory.
-        detail::Slot* s = nullptr;
-        FACEMASK_TRY(prepare(ws, scratch_bytes(image.width, image.height), &s));
-        const graph::Graph& g = net_.graph();
-        preprocess(image, r, detail::input_norm(config()), graph::tensor_view(g, s->plan, g.input, s->mem.data()),
-                   s->mem.data() + s->offsets[kScratch]);
-        *p_masked = sigmoid(head(*s));
+        const Layout l = layout(plan(ws), scratch_bytes(image.width, image.height));
+        FACEMASK_TRY(ws.reserve(0, l.total, true));
+        Resampler rs;
+        rs.init(image, r, detail::input_norm(config()), input_width(), input_height(), ws.work() + l.scratch);
+        detail::ResampleRows source{&rs};
+        *p_masked = sigmoid(head(ws, plan(ws), l, source));
         return Status();
     }
 
     // Classifies every face of a picture (its `mask` field). A face whose crop has no pixel
     // inside the picture keeps mask = -1 (unclassified); other failures stop the loop.
     Status classify(Workspace& ws, const ImageView& image, Faces faces) const {
+        if (loaded() && !faces.empty()) {
+            // Grow the workspace once, before the loop; faces held in its results region
+            // (a detector's output) move with it.
+            const unsigned char* before = ws.results();
+            const size_t at = size_t(reinterpret_cast<const unsigned char*>(faces.data) - before);
+            const bool inside = before && reinterpret_cast<const unsigned char*>(faces.data) >= before &&
+                                at < ws.bytes();
+            FACEMASK_TRY(ws.reserve(0, layout(plan(ws), scratch_bytes(image.width, image.height)).total, true));
+            if (inside) faces.data = reinterpret_cast<Face*>(ws.results() + at);
+        }
         for (Face& f : faces) {
             f.mask = -1;
             Rect r;
@@ -3220,14 +3628,11 @@ public:
         if (!input || !logit) return Status::fail(Error::invalid_argument, "classify_input: null input or output");
         if (w < 1 || h < 1 || w > 4096 || h > 4096)
             return Status::fail(Error::invalid_argument, "classify_input: size %dx%d out of range", w, h);
-        detail::Slot* s = nullptr;
-        FACEMASK_TRY(prepare_size(ws, w, h, 0, &s));
-        const graph::Graph& g = net_.graph();
-        const kernels::View in = graph::tensor_view(g, s->plan, g.input, s->mem.data());
-        for (int y = 0; y < h; ++y)
-            for (int x = 0; x < w; ++x)
-                for (int k = 0; k < 3; ++k) in.at(y, x)[k] = input[(size_t(y) * w + x) * 3 + k];
-        *logit = head(*s);
+        const graph::Plan& p = ws.plan(net_.id(), net_.graph(), w, h, kBand, 1);
+        const Layout l = layout(p, 0);
+        FACEMASK_TRY(ws.reserve(0, l.total, true));
+        detail::CopyRows source{input, w};
+        *logit = head(ws, p, l, source);
         return Status();
     }
 
@@ -3236,13 +3641,7 @@ public:
         if (!loaded()) return Status::fail(Error::not_loaded, "self-test: no classifier loaded");
         const blob::Reader& r = net_.reader();
         blob::Tensor input, want;
-        bool found = false;
-        for (uint32_t i = 0; i < r.tensor_count() && !found; ++i) {
-            blob::Tensor t = r.tensor(i);
-            if (std::strcmp(t.name, "selftest.input") == 0) input = t, found = true;
-        }
-        if (!found || input.rank != 3 || input.shape[2] != 3 || !input.data)
-            return Status::fail(Error::bad_blob, "self-test: tensor 'selftest.input' [H, W, 3] float32 is missing");
+        FACEMASK_TRY(detail::selftest_input(r, &input));
         const uint32_t one = 1;
         FACEMASK_TRY(r.find("selftest.output", 1, &one, &want));
         float logit = 0;
@@ -3254,10 +3653,12 @@ public:
     }
 
     // Bytes of Workspace::use_memory() for one classification at the blob's input size, plus
-    // `scratch` resampling bytes and the up to 63 bytes lost aligning the block.
+    // `scratch` resampling bytes and the up to 63 bytes lost aligning the block (its work
+    // region: Pipeline counts it once with the detector's).
     size_t workspace_bytes(size_t scratch = 0) const {
         if (!loaded()) return 0;
-        return layout(graph::make_plan(net_.graph(), input_width(), input_height()), scratch).total + kAlign;
+        return align_up(layout(graph::make_plan(net_.graph(), input_width(), input_height(), kBand, 1), scratch).total) +
+               kAlign;
     }
 
     // Resampling scratch enough for any face of a picture_w x picture_h picture.
@@ -3270,8 +3671,10 @@ public:
     static float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 private:
-    enum Section { kPooled, kHidden, kScratch };
+    // Input rows per band: the classifier runs alone on small crops.
+    static constexpr int kBand = 1;
 
+    // The work region: activation buffers, pooled features, hidden layer, resampling scratch.
     struct Layout {
         size_t pooled, hidden, scratch, total;
     };
@@ -3283,6 +3686,10 @@ private:
         l.scratch = l.hidden + align_up(size_t(config().hidden) * sizeof(float));
         l.total = l.scratch + align_up(scratch);
         return l;
+    }
+
+    const graph::Plan& plan(Workspace& ws) const {
+        return ws.plan(net_.id(), net_.graph(), input_width(), input_height(), kBand, 1);
     }
 
     // The graph builder Network::load_* calls (twice: to measure, then to pack).
@@ -3312,32 +3719,30 @@ private:
         return Status();
     }
 
-    Status prepare(Workspace& ws, size_t scratch, detail::Slot** slot) const {
-        return prepare_size(ws, input_width(), input_height(), scratch, slot);
-    }
+    // The sink: sums of the body's output rows, for the global average pooling.
+    struct Pool {
+        float* sums;
+        void operator()(int, const kernels::View& v, int y0, int y1) const {
+            for (int y = y0; y < y1; ++y)
+                for (int x = 0; x < v.w; ++x) {
+                    const float* p = v.at(y, x);
+                    for (int ch = 0; ch < v.c; ++ch) sums[ch] += p[ch];
+                }
+        }
+    };
 
-    Status prepare_size(Workspace& ws, int w, int h, size_t scratch, detail::Slot** slot) const {
-        detail::Slot& s = ws.slot_for(net_.id());
-        if (!(s.owner == net_.id() && s.plan.width == w && s.plan.height == h)) s.plan = graph::make_plan(net_.graph(), w, h);
-        const Layout l = layout(s.plan, scratch);
-        s.owner = 0;
-        FACEMASK_TRY(ws.reserve(s, l.total));
-        s.offsets[kPooled] = l.pooled;
-        s.offsets[kHidden] = l.hidden;
-        s.offsets[kScratch] = l.scratch;
-        s.owner = net_.id();
-        *slot = &s;
-        return Status();
-    }
-
-    // Runs the body on the filled input tensor, then pooling and the dense layers: the logit.
-    float head(detail::Slot& s) const {
-        const graph::Graph& g = net_.graph();
-        unsigned char* arena = s.mem.data();
-        graph::run(g, s.plan, arena, 1);
-        float* pooled = reinterpret_cast<float*>(arena + s.offsets[kPooled]);
-        float* hidden = reinterpret_cast<float*>(arena + s.offsets[kHidden]);
-        kernels::scalar::global_avgpool(graph::tensor_view(g, s.plan, body_out_, arena), pooled);
+    // Runs the body in bands from `source`, then pooling and the dense layers: the logit.
+    template <class Source>
+    float head(Workspace& ws, const graph::Plan& p, const Layout& l, Source& source) const {
+        unsigned char* work = ws.work();
+        float* pooled = reinterpret_cast<float*>(work + l.pooled);
+        float* hidden = reinterpret_cast<float*>(work + l.hidden);
+        for (int ch = 0; ch < channels_; ++ch) pooled[ch] = 0.0f;
+        Pool sink{pooled};
+        graph::run(net_.graph(), p, work, source, sink);
+        const graph::BufferPlan& out = p.t[body_out_];
+        const float inv = 1.0f / float(out.h * out.w);
+        for (int ch = 0; ch < channels_; ++ch) pooled[ch] *= inv;
         kernels::scalar::dense(pooled, channels_, hidden, int(config().hidden), fc1_w_, fc1_b_, 0.0f);
         float logit = 0;
         kernels::scalar::dense(hidden, int(config().hidden), &logit, 1, fc2_w_, fc2_b_, 1.0f);
@@ -3414,8 +3819,11 @@ public:
     Status run(Workspace& ws, const ImageView& image, const PipelineOptions& opt, Faces* out) const {
         if (!(opt.mask_threshold >= 0.0f && opt.mask_threshold <= 1.0f))
             return Status::fail(Error::invalid_argument, "mask threshold %g is outside [0, 1]", double(opt.mask_threshold));
-        FACEMASK_TRY(detector_.detect(ws, image, opt.detect, out));
-        if (opt.classify && classifier_.loaded()) {
+        const bool classify = opt.classify && classifier_.loaded();
+        // The classifier's work reuses the detector's memory: reserve the larger at once.
+        const size_t cls_work = classify ? classifier_.workspace_bytes(classifier_.scratch_bytes(image.width, image.height)) : 0;
+        FACEMASK_TRY(detector_.detect(ws, image, opt.detect, out, cls_work));
+        if (classify) {
             Status st = classifier_.classify(ws, image, *out);
             if (!st) {
                 *out = Faces();
@@ -3425,18 +3833,13 @@ public:
         return Status();
     }
 
-    // Bytes of Workspace::use_memory() for a network input size (both models: the slots are
-    // carved from one block), for a static arena.
-    size_t workspace_bytes(int net_w, int net_h, size_t detector_scratch = 0, size_t classifier_scratch = 0,
-                           int top_k = 5000) const {
-        return detector_.workspace_bytes(net_w, net_h, detector_scratch, top_k) +
-               classifier_.workspace_bytes(classifier_scratch);
-    }
-
-    // Bytes of Workspace::use_memory() that run() needs for any picture of this size.
+    // Bytes of Workspace::use_memory() that run() needs for any picture of this size: the
+    // face lists, then the larger of the detector's and the classifier's work (one block, one
+    // plan: the classifier runs in the detector's memory after it).
     size_t workspace_bytes_for(int picture_w, int picture_h, const PipelineOptions& opt) const {
-        return detector_.workspace_bytes_for(picture_w, picture_h, opt.detect) +
-               classifier_.workspace_bytes(classifier_.scratch_bytes(picture_w, picture_h));
+        const bool classify = opt.classify && classifier_.loaded();
+        const size_t cls_work = classify ? classifier_.workspace_bytes(classifier_.scratch_bytes(picture_w, picture_h)) : 0;
+        return detector_.workspace_bytes_for(picture_w, picture_h, opt.detect, cls_work);
     }
 
 private:

@@ -25,22 +25,7 @@ TEST_SUITE_BEGIN("kernels");
 
 namespace {
 
-// xorshift32: reproducible values in [-1, 1).
-struct Rng {
-    uint32_t s = 0x9E3779B9u;
-    explicit Rng(uint32_t seed) : s(seed * 2654435761u + 1u) {}
-    float next() {
-        s ^= s << 13;
-        s ^= s >> 17;
-        s ^= s << 5;
-        return float(s >> 8) / float(1 << 23) - 1.0f;
-    }
-    std::vector<float> vec(size_t n, float scale = 1.0f) {
-        std::vector<float> v(n);
-        for (float& x : v) x = next() * scale;
-        return v;
-    }
-};
+using fmtest::Rng;
 
 const float kSentinel = -98765.4375f;  // a value no kernel computes here
 const float kNaN = std::nanf("");

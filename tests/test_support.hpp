@@ -69,6 +69,24 @@ size_t allocation_count();
 
 namespace fmtest {
 
+// xorshift32: reproducible values in [-1, 1).
+struct Rng {
+    uint32_t s = 0x9E3779B9u;
+    explicit Rng(uint32_t seed) : s(seed * 2654435761u + 1u) {}
+    float next() {
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        return float(s >> 8) / float(1 << 23) - 1.0f;
+    }
+    std::vector<float> vec(size_t n, float scale = 1.0f) {
+        std::vector<float> v(n);
+        for (float& x : v) x = next() * scale;
+        return v;
+    }
+};
+
+
 constexpr const char* kDetectorBlob = "retinaface_mnet025.fmb";         // pytorch-retinaface
 constexpr const char* kDetector1mbBlob = "retinaface_mnet025_1mb.fmb";  // face-detector-1mb
 constexpr const char* kClassifierBlob = "mask_classifier.fmb";          // optional in a build

@@ -82,18 +82,28 @@ public:
                                 double(r.y1 - r.y0));
         // Scratch for the largest face this picture can hold, so that later, larger faces of
         // pictures of this size need no more memory.
-        detail::Slot* s = nullptr;
-        FACEMASK_TRY(prepare(ws, scratch_bytes(image.width, image.height), &s));
-        const graph::Graph& g = net_.graph();
-        preprocess(image, r, detail::input_norm(config()), graph::tensor_view(g, s->plan, g.input, s->mem.data()),
-                   s->mem.data() + s->offsets[kScratch]);
-        *p_masked = sigmoid(head(*s));
+        const Layout l = layout(plan(ws), scratch_bytes(image.width, image.height));
+        FACEMASK_TRY(ws.reserve(0, l.total, true));
+        Resampler rs;
+        rs.init(image, r, detail::input_norm(config()), input_width(), input_height(), ws.work() + l.scratch);
+        detail::ResampleRows source{&rs};
+        *p_masked = sigmoid(head(ws, plan(ws), l, source));
         return Status();
     }
 
     // Classifies every face of a picture (its `mask` field). A face whose crop has no pixel
     // inside the picture keeps mask = -1 (unclassified); other failures stop the loop.
     Status classify(Workspace& ws, const ImageView& image, Faces faces) const {
+        if (loaded() && !faces.empty()) {
+            // Grow the workspace once, before the loop; faces held in its results region
+            // (a detector's output) move with it.
+            const unsigned char* before = ws.results();
+            const size_t at = size_t(reinterpret_cast<const unsigned char*>(faces.data) - before);
+            const bool inside = before && reinterpret_cast<const unsigned char*>(faces.data) >= before &&
+                                at < ws.bytes();
+            FACEMASK_TRY(ws.reserve(0, layout(plan(ws), scratch_bytes(image.width, image.height)).total, true));
+            if (inside) faces.data = reinterpret_cast<Face*>(ws.results() + at);
+        }
         for (Face& f : faces) {
             f.mask = -1;
             Rect r;
@@ -112,14 +122,11 @@ public:
         if (!input || !logit) return Status::fail(Error::invalid_argument, "classify_input: null input or output");
         if (w < 1 || h < 1 || w > 4096 || h > 4096)
             return Status::fail(Error::invalid_argument, "classify_input: size %dx%d out of range", w, h);
-        detail::Slot* s = nullptr;
-        FACEMASK_TRY(prepare_size(ws, w, h, 0, &s));
-        const graph::Graph& g = net_.graph();
-        const kernels::View in = graph::tensor_view(g, s->plan, g.input, s->mem.data());
-        for (int y = 0; y < h; ++y)
-            for (int x = 0; x < w; ++x)
-                for (int k = 0; k < 3; ++k) in.at(y, x)[k] = input[(size_t(y) * w + x) * 3 + k];
-        *logit = head(*s);
+        const graph::Plan& p = ws.plan(net_.id(), net_.graph(), w, h, kBand, 1);
+        const Layout l = layout(p, 0);
+        FACEMASK_TRY(ws.reserve(0, l.total, true));
+        detail::CopyRows source{input, w};
+        *logit = head(ws, p, l, source);
         return Status();
     }
 
@@ -128,13 +135,7 @@ public:
         if (!loaded()) return Status::fail(Error::not_loaded, "self-test: no classifier loaded");
         const blob::Reader& r = net_.reader();
         blob::Tensor input, want;
-        bool found = false;
-        for (uint32_t i = 0; i < r.tensor_count() && !found; ++i) {
-            blob::Tensor t = r.tensor(i);
-            if (std::strcmp(t.name, "selftest.input") == 0) input = t, found = true;
-        }
-        if (!found || input.rank != 3 || input.shape[2] != 3 || !input.data)
-            return Status::fail(Error::bad_blob, "self-test: tensor 'selftest.input' [H, W, 3] float32 is missing");
+        FACEMASK_TRY(detail::selftest_input(r, &input));
         const uint32_t one = 1;
         FACEMASK_TRY(r.find("selftest.output", 1, &one, &want));
         float logit = 0;
@@ -146,10 +147,12 @@ public:
     }
 
     // Bytes of Workspace::use_memory() for one classification at the blob's input size, plus
-    // `scratch` resampling bytes and the up to 63 bytes lost aligning the block.
+    // `scratch` resampling bytes and the up to 63 bytes lost aligning the block (its work
+    // region: Pipeline counts it once with the detector's).
     size_t workspace_bytes(size_t scratch = 0) const {
         if (!loaded()) return 0;
-        return layout(graph::make_plan(net_.graph(), input_width(), input_height()), scratch).total + kAlign;
+        return align_up(layout(graph::make_plan(net_.graph(), input_width(), input_height(), kBand, 1), scratch).total) +
+               kAlign;
     }
 
     // Resampling scratch enough for any face of a picture_w x picture_h picture.
@@ -162,8 +165,10 @@ public:
     static float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 private:
-    enum Section { kPooled, kHidden, kScratch };
+    // Input rows per band: the classifier runs alone on small crops.
+    static constexpr int kBand = 1;
 
+    // The work region: activation buffers, pooled features, hidden layer, resampling scratch.
     struct Layout {
         size_t pooled, hidden, scratch, total;
     };
@@ -175,6 +180,10 @@ private:
         l.scratch = l.hidden + align_up(size_t(config().hidden) * sizeof(float));
         l.total = l.scratch + align_up(scratch);
         return l;
+    }
+
+    const graph::Plan& plan(Workspace& ws) const {
+        return ws.plan(net_.id(), net_.graph(), input_width(), input_height(), kBand, 1);
     }
 
     // The graph builder Network::load_* calls (twice: to measure, then to pack).
@@ -204,32 +213,30 @@ private:
         return Status();
     }
 
-    Status prepare(Workspace& ws, size_t scratch, detail::Slot** slot) const {
-        return prepare_size(ws, input_width(), input_height(), scratch, slot);
-    }
+    // The sink: sums of the body's output rows, for the global average pooling.
+    struct Pool {
+        float* sums;
+        void operator()(int, const kernels::View& v, int y0, int y1) const {
+            for (int y = y0; y < y1; ++y)
+                for (int x = 0; x < v.w; ++x) {
+                    const float* p = v.at(y, x);
+                    for (int ch = 0; ch < v.c; ++ch) sums[ch] += p[ch];
+                }
+        }
+    };
 
-    Status prepare_size(Workspace& ws, int w, int h, size_t scratch, detail::Slot** slot) const {
-        detail::Slot& s = ws.slot_for(net_.id());
-        if (!(s.owner == net_.id() && s.plan.width == w && s.plan.height == h)) s.plan = graph::make_plan(net_.graph(), w, h);
-        const Layout l = layout(s.plan, scratch);
-        s.owner = 0;
-        FACEMASK_TRY(ws.reserve(s, l.total));
-        s.offsets[kPooled] = l.pooled;
-        s.offsets[kHidden] = l.hidden;
-        s.offsets[kScratch] = l.scratch;
-        s.owner = net_.id();
-        *slot = &s;
-        return Status();
-    }
-
-    // Runs the body on the filled input tensor, then pooling and the dense layers: the logit.
-    float head(detail::Slot& s) const {
-        const graph::Graph& g = net_.graph();
-        unsigned char* arena = s.mem.data();
-        graph::run(g, s.plan, arena, 1);
-        float* pooled = reinterpret_cast<float*>(arena + s.offsets[kPooled]);
-        float* hidden = reinterpret_cast<float*>(arena + s.offsets[kHidden]);
-        kernels::scalar::global_avgpool(graph::tensor_view(g, s.plan, body_out_, arena), pooled);
+    // Runs the body in bands from `source`, then pooling and the dense layers: the logit.
+    template <class Source>
+    float head(Workspace& ws, const graph::Plan& p, const Layout& l, Source& source) const {
+        unsigned char* work = ws.work();
+        float* pooled = reinterpret_cast<float*>(work + l.pooled);
+        float* hidden = reinterpret_cast<float*>(work + l.hidden);
+        for (int ch = 0; ch < channels_; ++ch) pooled[ch] = 0.0f;
+        Pool sink{pooled};
+        graph::run(net_.graph(), p, work, source, sink);
+        const graph::BufferPlan& out = p.t[body_out_];
+        const float inv = 1.0f / float(out.h * out.w);
+        for (int ch = 0; ch < channels_; ++ch) pooled[ch] *= inv;
         kernels::scalar::dense(pooled, channels_, hidden, int(config().hidden), fc1_w_, fc1_b_, 0.0f);
         float logit = 0;
         kernels::scalar::dense(hidden, int(config().hidden), &logit, 1, fc2_w_, fc2_b_, 1.0f);

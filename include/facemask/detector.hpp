@@ -7,75 +7,16 @@
 //   st = det.detect(ws, facemask::ImageView(rgb, w, h), facemask::DetectOptions(), &faces);
 //
 // A Detector is immutable after load and may be shared by threads; everything a call writes
-// lives in the Workspace, which plans one arena per input size and then stops allocating.
+// lives in the Workspace. The network runs in row bands (executor.hpp): head rows are decoded
+// as they are produced, the best top_k candidates kept, then NMS. Data flows one way:
+// picture -> scale -> resample (rows) -> graph (bands) -> decode -> top-k -> NMS -> merge.
 #pragma once
-#include "image.hpp"
 #include "network.hpp"
 #include "retinaface.hpp"
+#include "scale.hpp"
 #include "workspace.hpp"
 
 namespace facemask {
-
-// How a picture is scaled to the network input.
-//
-// The anchors cover faces of about 16 to 512 input pixels, so small faces need a picture
-// enlarged and close-ups need it shrunk. `automatic` (the default) does both for small
-// pictures: pass A sees the picture at its own size (or with the long side brought down to
-// 640), pass B sees pass A's input enlarged 3 times (its long side at most 1280); pass B
-// contributes only faces smaller than 64 pixels in pass A's input that are not mostly inside a
-// pass-A face, and the two lists are merged with NMS. Pictures whose long side is 640 or more
-// get pass A only (measured on eval-dev, README: "Scale policy").
-struct Scale {
-    enum class Mode : uint8_t { automatic, native, long_side, factor, fixed };
-    Mode mode = Mode::automatic;
-    int long_side = 640;     // long_side: the longer side becomes this many pixels;
-                             // automatic: pass A's long side limit and the two-pass limit
-    float factor = 1.0f;     // factor: both sides multiplied
-    int width = 0, height = 0;  // fixed: exactly this size (the aspect ratio may change)
-    float small_face = 64.0f;   // automatic: pass B faces must be smaller than this (pass A pixels)
-    float enlarge = 3.0f;       // automatic: pass B's input is pass A's times this, its long
-                                // side capped at 2 * long_side (but never under 2 times pass A)
-
-    static Scale automatic() { return Scale(); }
-    static Scale native() { Scale s; s.mode = Mode::native; return s; }
-    static Scale longest(int n) { Scale s; s.mode = Mode::long_side; s.long_side = n; return s; }
-    static Scale times(float f) { Scale s; s.mode = Mode::factor; s.factor = f; return s; }
-    static Scale fixed(int w, int h) { Scale s; s.mode = Mode::fixed; s.width = w; s.height = h; return s; }
-
-    // Parses "auto", "native", "long=N", "factor=F" or "WxH"; false if the text is none of them.
-    bool parse(const char* text) {
-        if (!text) return false;
-        char* end = nullptr;
-        if (std::strcmp(text, "auto") == 0) {
-            *this = automatic();
-            return true;
-        }
-        if (std::strcmp(text, "native") == 0) {
-            *this = native();
-            return true;
-        }
-        if (std::strncmp(text, "long=", 5) == 0) {
-            long n = std::strtol(text + 5, &end, 10);
-            if (end == text + 5 || *end || n < 1 || n > 16384) return false;
-            *this = longest(int(n));
-            return true;
-        }
-        if (std::strncmp(text, "factor=", 7) == 0) {
-            double f = std::strtod(text + 7, &end);
-            // (the float must stay positive: "factor=1e-85" is 0 as a float; found by fuzzing)
-            if (end == text + 7 || *end || !(float(f) > 0.0f && f <= 64.0)) return false;
-            *this = times(float(f));
-            return true;
-        }
-        long w = std::strtol(text, &end, 10);
-        if (end == text || (*end != 'x' && *end != 'X')) return false;
-        const char* h_text = end + 1;
-        long h = std::strtol(h_text, &end, 10);
-        if (end == h_text || *end || w < 1 || h < 1 || w > 16384 || h > 16384) return false;
-        *this = fixed(int(w), int(h));
-        return true;
-    }
-};
 
 struct DetectOptions {
     float score_threshold = 0.5f;  // keep faces with score > this (strict)
@@ -87,8 +28,9 @@ struct DetectOptions {
     long max_input_pixels = 4096L * 4096L;  // refuse larger network inputs (time and memory)
 };
 
-// Raw head outputs of one forward pass (views into the workspace): per level, a map of
-// 16 * anchors channels: class logits, box offsets, landmark offsets.
+// Raw head outputs of one forward pass (views into the workspace, whole maps: forward() keeps
+// them for tests and benchmarks): per level, 16 * anchors channels: class logits, box offsets,
+// landmark offsets.
 struct HeadOutputs {
     kernels::View level[detail::kRetinaLevels];
     int anchors = 0;
@@ -115,130 +57,98 @@ public:
 
     // The network input size of the (first) pass the options give for a picture.
     Status input_size(int picture_w, int picture_h, const DetectOptions& opt, int* w, int* h) const {
-        double fw = picture_w, fh = picture_h;
-        const Scale& s = opt.scale;
-        switch (s.mode) {
-            case Scale::Mode::automatic: {
-                const double longest = fw > fh ? fw : fh;
-                if (longest <= s.long_side) break;  // own size
-                Scale pass_a = Scale::longest(s.long_side);
-                DetectOptions o = opt;
-                o.scale = pass_a;
-                return input_size(picture_w, picture_h, o, w, h);
-            }
-            case Scale::Mode::native: break;
-            case Scale::Mode::long_side: {
-                const double f = double(s.long_side) / (fw > fh ? fw : fh);
-                fw = picture_w >= picture_h ? s.long_side : std::floor(fw * f + 0.5);
-                fh = picture_h > picture_w ? s.long_side : std::floor(fh * f + 0.5);
-                break;
-            }
-            case Scale::Mode::factor:
-                fw = std::floor(fw * s.factor + 0.5);
-                fh = std::floor(fh * s.factor + 0.5);
-                break;
-            case Scale::Mode::fixed:
-                fw = s.width;
-                fh = s.height;
-                break;
-        }
-        if (fw < 1) fw = 1;
-        if (fh < 1) fh = 1;
-        if (!(fw * fh <= double(opt.max_input_pixels)) || fw > kMaxPictureSide || fh > kMaxPictureSide)
-            return Status::fail(Error::too_large, "network input %.0fx%.0f exceeds the limit of %ld pixels", fw, fh,
-                                opt.max_input_pixels);
-        if (!resample_supported(picture_w, picture_h, int(fw), int(fh)))
-            return Status::fail(Error::too_large, "scaling %dx%d down to %.0fx%.0f is beyond the resampler's range",
-                                picture_w, picture_h, fw, fh);
-        *w = int(fw);
-        *h = int(fh);
-        return Status();
+        return scale_input_size(picture_w, picture_h, opt.scale, opt.max_input_pixels, w, h);
     }
 
-    // The network input sizes of every pass for a picture: 1 pass, or 2 (Scale::automatic on
-    // a picture whose long side is under the limit).
+    // The network input sizes of every pass for a picture (1, or 2 for Scale::automatic).
     Status input_sizes(int picture_w, int picture_h, const DetectOptions& opt, int* passes, int w[2], int h[2]) const {
-        FACEMASK_TRY(check_scale(opt.scale));
-        FACEMASK_TRY(input_size(picture_w, picture_h, opt, &w[0], &h[0]));
-        *passes = 1;
-        const int longest = picture_w > picture_h ? picture_w : picture_h;
-        if (opt.scale.mode == Scale::Mode::automatic && longest < opt.scale.long_side) {
-            DetectOptions o = opt;
-            const double longest_a = w[0] > h[0] ? w[0] : h[0];
-            double f = opt.scale.enlarge;  // check_scale: in [1, 16]
-            if (f * longest_a > 2.0 * opt.scale.long_side) f = 2.0 * opt.scale.long_side / longest_a;
-            if (f < 2.0) f = 2.0;
-            o.scale = Scale::fixed(int(f * w[0] + 0.5), int(f * h[0] + 0.5));
-            // Beyond max_input_pixels the enlarged pass is left out, not the picture refused.
-            if (input_size(picture_w, picture_h, o, &w[1], &h[1])) *passes = 2;
-        }
-        return Status();
+        return scale_passes(picture_w, picture_h, opt.scale, opt.max_input_pixels, passes, w, h);
     }
 
     // Finds the faces in a picture. `out` points into the workspace until its next use.
     Status detect(Workspace& ws, const ImageView& image, const DetectOptions& opt, Faces* out) const {
+        return detect(ws, image, opt, out, 0);
+    }
+
+    // The same, with the workspace's work region made at least `work_at_least` bytes (the
+    // pipeline reserves the classifier's share at once, so nothing moves between the two).
+    Status detect(Workspace& ws, const ImageView& image, const DetectOptions& opt, Faces* out,
+                  size_t work_at_least) const {
         if (out) *out = Faces();
         FACEMASK_TRY(check_ready(opt));
         if (!out) return Status::fail(Error::invalid_argument, "detect: no output given");
         FACEMASK_TRY(check_image(image));
         int passes = 0, w[2] = {}, h[2] = {};
         FACEMASK_TRY(input_sizes(image.width, image.height, opt, &passes, w, h));
-        detail::Slot* s = nullptr;
+        const int threads = detail::thread_count(opt.threads);
+        size_t work = work_at_least;
+        const graph::Plan* plans[2] = {};
+        for (int p = 0; p < passes; ++p) {
+            plans[p] = &ws.plan(net_.id(), net_.graph(), w[p], h[p], band_for(threads), threads);
+            const size_t need = pass_bytes(*plans[p], image.width, image.height, opt.top_k);
+            if (need > work) work = need;
+        }
+        const size_t list = merge_list_bytes(opt);
+        FACEMASK_TRY(ws.reserve(passes == 1 ? list : 3 * list, work, false));
+        Face* merged = reinterpret_cast<Face*>(ws.results());
         if (passes == 1) {
-            FACEMASK_TRY(prepare(ws, w[0], h[0], resample_scratch_bytes(image.width, image.height, w[0], h[0]),
-                                 opt.top_k, 0, &s));
-            *out = run_pass(*s, image, opt);
+            *out = Faces{merged, run_pass(ws.work(), *plans[0], image, opt, merged)};
             return Status();
         }
-        // Two passes share the slot: reserve for the larger one plus room to keep pass A's faces
-        // and merge, before anything runs (so the memory does not move between the passes).
-        const size_t merge_at = reserve_bytes(image, opt, passes, w, h);
-        const size_t list = merge_list_bytes(opt);
-        Face* kept_a = nullptr;
-        Face* kept_b = nullptr;
-        Face* merged = nullptr;
-        int na = 0, nb = 0;
-        for (int p = 0; p < 2; ++p) {
-            FACEMASK_TRY(prepare(ws, w[p], h[p], resample_scratch_bytes(image.width, image.height, w[p], h[p]),
-                                 opt.top_k, merge_at + 4 * list, &s));
-            kept_a = reinterpret_cast<Face*>(s->mem.data() + merge_at);
-            kept_b = reinterpret_cast<Face*>(s->mem.data() + merge_at + list);
-            merged = reinterpret_cast<Face*>(s->mem.data() + merge_at + 2 * list);
-            const Faces found = run_pass(*s, image, opt);
-            if (p == 0) {
-                for (const Face& f : found) kept_a[na++] = f;
-            } else {
-                // Pass B adds the small faces pass A cannot see: smaller than small_face pixels
-                // in pass A's input, and not a part of a face pass A found (enlarged 3 times, an
-                // eye or an ear of a close-up can pass for a small face).
-                const float to_a = float(w[0]) / float(image.width);
-                for (const Face& f : found) {
-                    const float side = f.box.width() < f.box.height() ? f.box.width() : f.box.height();
-                    if (side * to_a < opt.scale.small_face && !detail::inside_stronger(f, kept_a, na)) kept_b[nb++] = f;
-                }
-            }
+        // Pass A's faces, then pass B's small ones, each sorted by score; merged, then NMS.
+        Face* kept_a = merged + list / sizeof(Face);
+        Face* kept_b = kept_a + list / sizeof(Face);
+        const int na = run_pass(ws.work(), *plans[0], image, opt, kept_a);
+        const int found = run_pass(ws.work(), *plans[1], image, opt, merged);
+        // Pass B adds the small faces pass A cannot see: smaller than small_face pixels in pass
+        // A's input, and not a part of a face pass A found (enlarged 3 times, an eye or an ear
+        // of a close-up can pass for a small face).
+        const float to_a = float(w[0]) / float(image.width);
+        int nb = 0;
+        for (int i = 0; i < found; ++i) {
+            const Face& f = merged[i];
+            const float side = f.box.width() < f.box.height() ? f.box.width() : f.box.height();
+            if (side * to_a < opt.scale.small_face && !detail::inside_stronger(f, kept_a, na)) kept_b[nb++] = f;
         }
-        // Both lists are sorted by score: merge them (pass A first on equal scores), then NMS.
-        int i = 0, j = 0, n = 0;
+        int i = 0, j = 0, n = 0;  // pass A first on equal scores
         while (i < na || j < nb) merged[n++] = (j == nb || (i < na && kept_a[i].score >= kept_b[j].score)) ? kept_a[i++] : kept_b[j++];
-        out->data = merged;
-        out->count = detail::nms(merged, n, opt.nms_iou, opt.max_faces);
+        *out = Faces{merged, detail::nms(merged, n, opt.nms_iou, opt.max_faces)};
         return Status();
     }
 
     // Bytes of Workspace::use_memory() detect() needs for any picture of this size with these
-    // options (both passes of Scale::automatic included).
-    size_t workspace_bytes_for(int picture_w, int picture_h, const DetectOptions& opt) const {
+    // options (both passes of Scale::automatic included), with `work_at_least` as in detect().
+    size_t workspace_bytes_for(int picture_w, int picture_h, const DetectOptions& opt, size_t work_at_least = 0) const {
         int passes = 0, w[2] = {}, h[2] = {};
-        if (!loaded() || !input_sizes(picture_w, picture_h, opt, &passes, w, h)) return 0;
-        ImageView shape(nullptr, picture_w, picture_h);
-        if (passes == 1)
-            return workspace_bytes(w[0], h[0], resample_scratch_bytes(picture_w, picture_h, w[0], h[0]), opt.top_k);
-        return reserve_bytes(shape, opt, passes, w, h) + 4 * merge_list_bytes(opt) + kAlign;
+        if (!loaded() || !check_ready(opt) || !input_sizes(picture_w, picture_h, opt, &passes, w, h)) return 0;
+        const int threads = detail::thread_count(opt.threads);
+        size_t work = work_at_least;
+        for (int p = 0; p < passes; ++p) {
+            const graph::Plan plan = graph::make_plan(net_.graph(), w[p], h[p], band_for(threads), threads);
+            const size_t need = pass_bytes(plan, picture_w, picture_h, opt.top_k);
+            if (need > work) work = need;
+        }
+        const size_t list = merge_list_bytes(opt);
+        return align_up(passes == 1 ? list : 3 * list) + align_up(work) + kAlign;
+    }
+
+    // Bytes of Workspace::use_memory() for one pass at a network input size (to size a static
+    // arena): `scratch` resampling bytes (resample_scratch_bytes), one thread.
+    size_t workspace_bytes(int w, int h, size_t scratch = 0, int top_k = 5000) const {
+        if (!loaded()) return 0;
+        DetectOptions opt;
+        opt.top_k = top_k;
+        const graph::Plan p = graph::make_plan(net_.graph(), w, h, band_for(1), 1);
+        return align_up(merge_list_bytes(opt)) + align_up(layout(p, scratch, top_k).total) + kAlign;
+    }
+
+    // The plan of one pass (buffers and their rows), for tools that report memory.
+    graph::Plan memory_plan(int w, int h, int threads = 1) const {
+        return graph::make_plan(net_.graph(), w, h, band_for(threads), threads);
     }
 
     // The network alone, on an already normalised input (h x w x 3 floats, network channel
-    // order): for tests and benchmarks. `out` points into the workspace.
+    // order): for tests and benchmarks. The head maps are kept whole (extra workspace).
     Status forward(Workspace& ws, const float* input, int w, int h, int threads, HeadOutputs* out) const {
         DetectOptions opt;
         opt.threads = threads;
@@ -246,32 +156,36 @@ public:
         if (!input || !out) return Status::fail(Error::invalid_argument, "forward: null input or output");
         if (w < 1 || h < 1 || w > kMaxPictureSide || h > kMaxPictureSide || long(w) * h > opt.max_input_pixels)
             return Status::fail(Error::too_large, "forward: input size %dx%d is out of range", w, h);
-        detail::Slot* s = nullptr;
-        FACEMASK_TRY(prepare(ws, w, h, 0, 0, 0, &s));
-        const graph::Graph& g = net_.graph();
-        unsigned char* arena = s->mem.data();
-        const kernels::View in = graph::tensor_view(g, s->plan, g.input, arena);
-        for (int y = 0; y < h; ++y)
-            for (int x = 0; x < w; ++x)
-                for (int k = 0; k < 3; ++k) in.at(y, x)[k] = input[(size_t(y) * w + x) * 3 + k];
-        graph::run(g, s->plan, arena, thread_count(threads));
-        for (int k = 0; k < detail::kRetinaLevels; ++k) out->level[k] = graph::tensor_view(g, s->plan, head_[k], arena);
+        const int n = detail::thread_count(threads);
+        const graph::Plan& p = ws.plan(net_.id(), net_.graph(), w, h, band_for(n), n);
+        size_t heads = 0;
+        for (int k = 0; k < detail::kRetinaLevels; ++k) heads += align_up(whole_bytes(p.t[head_[k]]));
+        FACEMASK_TRY(ws.reserve(0, align_up(p.arena_bytes) + heads, false));
+        unsigned char* keep = ws.work() + align_up(p.arena_bytes);
+        for (int k = 0; k < detail::kRetinaLevels; ++k) {
+            const graph::BufferPlan& b = p.t[head_[k]];
+            kernels::View v;
+            v.h = b.h;
+            v.w = b.w;
+            v.c = b.c;
+            v.px = b.c;
+            v.row = ptrdiff_t(b.w) * b.c;
+            v.data = reinterpret_cast<float*>(keep);
+            out->level[k] = v;
+            keep += align_up(whole_bytes(b));
+        }
         out->anchors = int(config().anchors);
+        detail::CopyRows source{input, w};
+        KeepHeads sink{this, out};
+        graph::run(net_.graph(), p, ws.work(), source, sink);
         return Status();
     }
 
     // Runs the blob's own self-test vector and compares with its stored answer.
     Status self_test(Workspace& ws) const {
         if (!loaded()) return Status::fail(Error::not_loaded, "self-test: no detector loaded");
-        const blob::Reader& r = net_.reader();
         blob::Tensor input;
-        bool found = false;
-        for (uint32_t i = 0; i < r.tensor_count() && !found; ++i) {
-            blob::Tensor t = r.tensor(i);
-            if (std::strcmp(t.name, "selftest.input") == 0) input = t, found = true;
-        }
-        if (!found || input.rank != 3 || input.shape[2] != 3 || !input.data)
-            return Status::fail(Error::bad_blob, "self-test: tensor 'selftest.input' [H, W, 3] float32 is missing");
+        FACEMASK_TRY(detail::selftest_input(net_.reader(), &input));
         const int h = int(input.shape[0]), w = int(input.shape[1]);
         HeadOutputs heads;
         FACEMASK_TRY(forward(ws, input.data, w, h, 1, &heads));
@@ -282,7 +196,7 @@ public:
             std::snprintf(name, sizeof name, "selftest.head%d", k + 1);
             const uint32_t shape[3] = {uint32_t(v.h), uint32_t(v.w), uint32_t(v.c)};
             blob::Tensor want;
-            FACEMASK_TRY(r.find(name, 3, shape, &want));
+            FACEMASK_TRY(net_.reader().find(name, 3, shape, &want));
             for (int y = 0; y < v.h; ++y)
                 for (int x = 0; x < v.w; ++x)
                     for (int c = 0; c < v.c; ++c) {
@@ -296,37 +210,39 @@ public:
         return Status();
     }
 
-    // Bytes of Workspace::use_memory() one call needs for a network input size (to size a
-    // static arena), including `scratch` bytes of resampling scratch (resample_scratch_bytes)
-    // and the up to 63 bytes lost aligning the block.
-    size_t workspace_bytes(int w, int h, size_t scratch = 0, int top_k = 5000) const {
-        if (!loaded()) return 0;
-        const graph::Plan p = graph::make_plan(net_.graph(), w, h);
-        return layout(p, scratch, top_k).total + kAlign;
-    }
-
 private:
+    // Input rows per band: one when alone (the least memory); with threads, enough rows that
+    // every kernel call has work for all of them.
+    static int band_for(int threads) { return threads > 1 ? 16 * threads : 1; }
+
+    // The work region of one pass: activation buffers, resampling scratch, the best-k heap.
     struct Layout {
-        size_t priors, candidates, faces, scratch, total;
-        int face_capacity;
+        size_t scratch, candidates, total;
+        int capacity;
     };
 
     Layout layout(const graph::Plan& p, size_t scratch, int top_k) const {
         const size_t n = detail::prior_count(config(), p);
         Layout l;
-        l.priors = align_up(p.arena_bytes);
-        l.candidates = l.priors + align_up(n * sizeof(detail::Prior));
-        l.faces = l.candidates + align_up(n * sizeof(detail::Candidate));
-        l.face_capacity = int(size_t(top_k) < n ? size_t(top_k) : n);
-        l.scratch = l.faces + align_up(size_t(l.face_capacity) * sizeof(Face));
-        l.total = l.scratch + align_up(scratch);
+        l.capacity = int(size_t(top_k) < n ? size_t(top_k) : n);
+        l.scratch = align_up(p.arena_bytes);
+        l.candidates = l.scratch + align_up(scratch);
+        l.total = l.candidates + detail::BestK::bytes(l.capacity);
         return l;
     }
+
+    size_t pass_bytes(const graph::Plan& p, int picture_w, int picture_h, int top_k) const {
+        return layout(p, resample_scratch_bytes(picture_w, picture_h, p.width, p.height, p.threads), top_k).total;
+    }
+
+    static size_t whole_bytes(const graph::BufferPlan& b) { return size_t(b.h) * size_t(b.w) * size_t(b.c) * sizeof(float); }
 
     // The graph builder Network::load_* calls (twice: to measure, then to pack).
     struct Build {
         Detector* self;
-        Status operator()(const blob::Reader& r, graph::Graph& g, graph::Packer& pk) const { return detail::build_retinaface(r, g, pk, self->head_); }
+        Status operator()(const blob::Reader& r, graph::Graph& g, graph::Packer& pk) const {
+            return detail::build_retinaface(r, g, pk, self->head_);
+        }
     };
 
     Status check_ready(const DetectOptions& opt) const {
@@ -343,160 +259,63 @@ private:
         return check_scale(opt.scale);
     }
 
-    // The automatic policy's parameters (the other modes are bounded by max_input_pixels).
-    static Status check_scale(const Scale& s) {
-        if (s.mode != Scale::Mode::automatic) return Status();
-        if (s.long_side < 1 || s.long_side > kMaxPictureSide)
-            return Status::fail(Error::invalid_argument, "automatic scale: long side %d is outside [1, %d]", s.long_side,
-                                kMaxPictureSide);
-        if (!(s.enlarge >= 1.0f && s.enlarge <= 16.0f))
-            return Status::fail(Error::invalid_argument, "automatic scale: enlarge %g is outside [1, 16]", double(s.enlarge));
-        if (!(s.small_face > 0.0f && s.small_face <= float(kMaxPictureSide)))
-            return Status::fail(Error::invalid_argument, "automatic scale: small face %g px is not positive",
-                                double(s.small_face));
-        return Status();
-    }
-
-    static int thread_count(int requested) {
-#if FACEMASK_OPENMP
-        return requested > 0 ? requested : omp_get_max_threads();
-#else
-        (void)requested;
-        return 1;
-#endif
-    }
-
-    // Sections of a detector slot after the activation arena.
-    enum Section { kPriors, kCandidates, kFaces, kScratch };
-
-    // Plans the workspace slot for an input size; allocates only when it must grow (to at least
-    // `at_least` bytes, for callers that keep data after the layout).
-    Status prepare(Workspace& ws, int w, int h, size_t scratch, int top_k, size_t at_least, detail::Slot** slot) const {
-        detail::Slot& s = ws.slot_for(net_.id());
-        const bool same_input = s.owner == net_.id() && s.plan.width == w && s.plan.height == h;
-        if (!same_input) s.plan = graph::make_plan(net_.graph(), w, h);
-        const Layout l = layout(s.plan, scratch, top_k > 0 ? top_k : 1);
-        unsigned char* before = s.mem.data();
-        s.owner = 0;
-        FACEMASK_TRY(ws.reserve(s, l.total > at_least ? l.total : at_least));
-        s.offsets[kCandidates] = l.candidates;
-        s.offsets[kFaces] = l.faces;
-        s.offsets[kScratch] = l.scratch;
-        s.capacity = l.face_capacity;
-        if (!same_input || before != s.mem.data() || s.offsets[kPriors] != l.priors) {
-            s.offsets[kPriors] = l.priors;
-            detail::make_priors(config(), s.plan, reinterpret_cast<detail::Prior*>(s.mem.data() + l.priors));
-        }
-        s.owner = net_.id();
-        *slot = &s;
-        return Status();
-    }
-
-    // One pass on a prepared slot: resample and normalise, run the network, decode.
-    Faces run_pass(detail::Slot& s, const ImageView& image, const DetectOptions& opt) const {
-        const graph::Graph& g = net_.graph();
-        unsigned char* arena = s.mem.data();
-        preprocess(image, detail::input_norm(config()), graph::tensor_view(g, s.plan, g.input, arena),
-                   arena + s.offsets[kScratch]);
-        graph::run(g, s.plan, arena, thread_count(opt.threads));
-        return decode(s, float(image.width) / float(s.plan.width), float(image.height) / float(s.plan.height), opt);
-    }
-
     // Bytes of one face list kept across passes: a pass returns at most min(top_k, max_faces).
     static size_t merge_list_bytes(const DetectOptions& opt) {
         const int n = opt.top_k < opt.max_faces ? opt.top_k : opt.max_faces;
         return align_up(size_t(n) * sizeof(Face));
     }
 
-    // The largest layout of the passes: where data kept across passes can start.
-    size_t reserve_bytes(const ImageView& image, const DetectOptions& opt, int passes, const int* w, const int* h) const {
-        size_t most = 0;
-        for (int p = 0; p < passes; ++p) {
-            const graph::Plan plan = graph::make_plan(net_.graph(), w[p], h[p]);
-            const size_t t = layout(plan, resample_scratch_bytes(image.width, image.height, w[p], h[p]), opt.top_k).total;
-            if (t > most) most = t;
-        }
-        return align_up(most);
+    // Which level a tensor is the head of (-1: none).
+    int level_of(int tensor) const {
+        for (int k = 0; k < detail::kRetinaLevels; ++k)
+            if (head_[k] == tensor) return k;
+        return -1;
     }
 
-    // Head outputs -> scored candidates -> top-k -> boxes in picture pixels -> NMS.
-    Faces decode(const detail::Slot& s, float sx, float sy, const DetectOptions& opt) const {
-        const blob::Config& c = config();
-        const graph::Graph& g = net_.graph();
-        unsigned char* arena = s.mem.data();
-        const detail::Prior* priors = reinterpret_cast<const detail::Prior*>(arena + s.offsets[kPriors]);
-        detail::Candidate* cand = reinterpret_cast<detail::Candidate*>(arena + s.offsets[kCandidates]);
-        const int A = int(c.anchors);
-        int n = 0, index = 0;
-        for (int k = 0; k < detail::kRetinaLevels; ++k) {
-            const kernels::View v = graph::tensor_view(g, s.plan, head_[k], arena);
-            for (int y = 0; y < v.h; ++y)
-                for (int x = 0; x < v.w; ++x) {
-                    const float* p = v.at(y, x);
-                    for (int a = 0; a < A; ++a, ++index) {
-                        // softmax over (background, face), as the reference computes it
-                        const float l0 = p[2 * a], l1 = p[2 * a + 1];
-                        const float m = l0 > l1 ? l0 : l1;
-                        const float e0 = std::exp(l0 - m), e1 = std::exp(l1 - m);
-                        const float score = e1 / (e0 + e1);
-                        if (score > opt.score_threshold) cand[n++] = detail::Candidate{score, index};
-                    }
-                }
-        }
-        detail::sort_candidates(cand, n);
-        if (n > s.capacity) n = s.capacity;
-        if (n > opt.top_k) n = opt.top_k;
-
-        Face* faces = reinterpret_cast<Face*>(arena + s.offsets[kFaces]);
-        const float W = float(s.plan.width), H = float(s.plan.height);
-        const float v0 = c.variances[0], v1 = c.variances[1];
-        for (int i = 0; i < n; ++i) {
-            const int idx = cand[i].index;
-            const detail::Prior& pr = priors[idx];
-            const AnchorValues p = anchor_values(s, idx);
-            Face& f = faces[i];
-            const float cx = pr.cx + p.box[0] * v0 * pr.w;
-            const float cy = pr.cy + p.box[1] * v0 * pr.h;
-            const float bw = pr.w * std::exp(p.box[2] * v1);
-            const float bh = pr.h * std::exp(p.box[3] * v1);
-            f.box.x1 = (cx - bw / 2) * W * sx;
-            f.box.y1 = (cy - bh / 2) * H * sy;
-            f.box.x2 = (cx + bw / 2) * W * sx;
-            f.box.y2 = (cy + bh / 2) * H * sy;
-            for (int j = 0; j < 5; ++j) {
-                f.landmarks[j].x = (pr.cx + p.landmarks[2 * j] * v0 * pr.w) * W * sx;
-                f.landmarks[j].y = (pr.cy + p.landmarks[2 * j + 1] * v0 * pr.h) * H * sy;
+    // The sink of a detection pass: head rows -> scored, decoded candidates -> best k.
+    struct Decode {
+        const Detector* self;
+        const graph::Plan* plan;
+        detail::BestK* best;
+        float sx, sy, threshold;
+        void operator()(int t, const kernels::View& v, int y0, int y1) const {
+            const int k = self->level_of(t);
+            int index0 = 0;  // priors of the finer levels come first
+            for (int j = 0; j < k; ++j) {
+                const graph::BufferPlan& b = plan->t[self->head_[j]];
+                index0 += b.h * b.w * int(self->config().anchors);
             }
-            f.score = cand[i].score;
-            f.mask = -1;
+            detail::decode_rows(self->config(), k, v, y0, y1, index0, plan->width, plan->height, sx, sy, threshold,
+                                [this](float score, int32_t index, const Face& f) { best->offer(score, index, f); });
         }
-        Faces out;
-        out.data = faces;
-        out.count = detail::nms(faces, n, opt.nms_iou, opt.max_faces);
-        return out;
-    }
-
-    struct AnchorValues {
-        const float* box;        // dx dy dw dh
-        const float* landmarks;  // x0 y0 ... x4 y4
     };
 
-    // Where prior `idx`'s head outputs are: its level, cell and anchor.
-    AnchorValues anchor_values(const detail::Slot& s, int idx) const {
-        const int A = int(config().anchors);
-        const graph::Graph& g = net_.graph();
-        for (int k = 0; k < detail::kRetinaLevels; ++k) {
-            const kernels::View v = graph::tensor_view(g, s.plan, head_[k], s.mem.data());
-            const int count = v.h * v.w * A;
-            if (idx < count) {
-                const int cell = idx / A, a = idx % A;
-                const float* p = v.at(cell / v.w, cell % v.w);
-                return AnchorValues{p + 2 * A + 4 * a, p + 6 * A + 10 * a};
-            }
-            idx -= count;
+    // The sink of forward(): head rows copied into whole maps.
+    struct KeepHeads {
+        const Detector* self;
+        HeadOutputs* out;
+        void operator()(int t, const kernels::View& v, int y0, int y1) const {
+            const kernels::View& dst = out->level[self->level_of(t)];
+            for (int y = y0; y < y1; ++y) std::memcpy(dst.at(y, 0), v.at(y, 0), size_t(v.w) * size_t(v.c) * sizeof(float));
         }
-        FACEMASK_ASSERT(false);
-        return AnchorValues{nullptr, nullptr};
+    };
+
+    // One pass on the work region: resample (rows), run the bands, decode, keep the best k,
+    // NMS into `faces`; returns their count.
+    int run_pass(unsigned char* work, const graph::Plan& p, const ImageView& image, const DetectOptions& opt,
+                 Face* faces) const {
+        const Layout l = layout(p, resample_scratch_bytes(image.width, image.height, p.width, p.height, p.threads),
+                                opt.top_k);
+        Resampler rs;
+        rs.init(image, whole(image), detail::input_norm(config()), p.width, p.height, work + l.scratch);
+        detail::BestK best;
+        best.init(work + l.candidates, l.capacity);
+        detail::ResampleRows source{&rs};
+        Decode sink{this, &p, &best, float(image.width) / float(p.width), float(image.height) / float(p.height),
+                    opt.score_threshold};
+        graph::run(net_.graph(), p, work, source, sink);
+        const int n = best.finish();
+        return detail::nms(best, n, opt.nms_iou, opt.max_faces, faces);
     }
 
     detail::Network net_;

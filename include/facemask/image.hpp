@@ -133,17 +133,17 @@ struct Rect {
 
 inline Rect whole(const ImageView& img) { return Rect{0.0f, 0.0f, float(img.width), float(img.height)}; }
 
-// Scratch bytes preprocess() needs to resample region r of a w x h picture to out_w x out_h
-// (0 for the whole picture at its own size).
-inline size_t resample_scratch_bytes(int w, int h, const Rect& r, int out_w, int out_h) {
+// Scratch bytes preprocess() / Resampler need to resample region r of a w x h picture to
+// out_w x out_h with `threads` threads (0 for the whole picture at its own size).
+inline size_t resample_scratch_bytes(int w, int h, const Rect& r, int out_w, int out_h, int threads = 1) {
     if (r.x0 == 0.0f && r.y0 == 0.0f && r.x1 == float(w) && r.y1 == float(h) && w == out_w && h == out_h) return 0;
     const int tx = detail::resample_taps(double(r.x1 - r.x0) / out_w), ty = detail::resample_taps(double(r.y1 - r.y0) / out_h);
     return align_up(size_t(out_w) * tx * sizeof(float)) + align_up(size_t(out_w) * 2 * sizeof(int)) +
            align_up(size_t(out_h) * ty * sizeof(float)) + align_up(size_t(out_h) * 2 * sizeof(int)) +
-           align_up(size_t(w) * 4 * sizeof(float));
+           size_t(threads < 1 ? 1 : threads) * align_up(size_t(w) * 4 * sizeof(float));
 }
-inline size_t resample_scratch_bytes(int w, int h, int out_w, int out_h) {
-    return resample_scratch_bytes(w, h, Rect{0.0f, 0.0f, float(w), float(h)}, out_w, out_h);
+inline size_t resample_scratch_bytes(int w, int h, int out_w, int out_h, int threads = 1) {
+    return resample_scratch_bytes(w, h, Rect{0.0f, 0.0f, float(w), float(h)}, out_w, out_h, threads);
 }
 
 // Whether resampling a span of `in` pixels to `out` is within the filter's limits.
@@ -175,65 +175,97 @@ inline void blend_rows(const ImageView& img, int y0, int n, const float* c, int 
 
 }  // namespace detail
 
-// Resamples region `r` of `img` to dst's size and normalises it into dst (3 channels, network
-// order). `scratch` holds resample_scratch_bytes(...) bytes, 64-byte aligned. The region must
-// lie inside the picture and be at least a pixel wide and high.
+// Resamples region `r` of `img` to an out_w x out_h network input and normalises it (3
+// channels, network order), a band of output rows at a time: init() once (it computes the
+// filter coefficients into `scratch`, resample_scratch_bytes(...) bytes, 64-byte aligned), then
+// rows() for each band, from any of `threads` threads (`part` picks the thread's row buffer).
+// The region must lie inside the picture and be at least a pixel wide and high.
 //
 // The filter is separable; this applies it vertically first (over contiguous bytes, cheap to
 // vectorise) and then horizontally on one row of floats. PIL goes horizontally first; the two
 // orders agree up to float rounding.
+class Resampler {
+public:
+    void init(const ImageView& img, const Rect& r, const detail::InputNorm& norm, int out_w, int out_h,
+              unsigned char* scratch) {
+        img_ = img;
+        norm_ = norm;
+        ow_ = out_w;
+        oh_ = out_h;
+        detail::rgb_offsets(img.format, off_);
+        identity_ = resample_scratch_bytes(img.width, img.height, r, out_w, out_h) == 0;
+        if (identity_) return;
+        tx_ = detail::resample_taps(double(r.x1 - r.x0) / ow_);
+        ty_ = detail::resample_taps(double(r.y1 - r.y0) / oh_);
+        unsigned char* s = scratch;
+        xcoef_ = reinterpret_cast<float*>(s);
+        s += align_up(size_t(ow_) * tx_ * sizeof(float));
+        xfirst_ = reinterpret_cast<int*>(s);
+        xcount_ = xfirst_ + ow_;
+        s += align_up(size_t(ow_) * 2 * sizeof(int));
+        ycoef_ = reinterpret_cast<float*>(s);
+        s += align_up(size_t(oh_) * ty_ * sizeof(float));
+        yfirst_ = reinterpret_cast<int*>(s);
+        ycount_ = yfirst_ + oh_;
+        s += align_up(size_t(oh_) * 2 * sizeof(int));
+        rows_ = reinterpret_cast<float*>(s);  // per thread: one vertically resampled row
+        row_floats_ = align_up(size_t(img.width) * 4 * sizeof(float)) / sizeof(float);
+        detail::resample_coefficients(img.width, r.x0, r.x1, ow_, tx_, xfirst_, xcount_, xcoef_);
+        detail::resample_coefficients(img.height, r.y0, r.y1, oh_, ty_, yfirst_, ycount_, ycoef_);
+    }
+
+    // Output rows [y0, y1) into dst (dst.at(y, x) addresses output row y).
+    void rows(const kernels::View& dst, int y0, int y1, int part = 0) const {
+        const int nch = img_.channels();
+        if (identity_) {
+            int src[3];  // byte offset in the picture's pixel of each network channel
+            for (int k = 0; k < 3; ++k) src[k] = off_[norm_.component[k]];
+            for (int y = y0; y < y1; ++y) {
+                const uint8_t* p = img_.row(y);
+                float* q = dst.at(y, 0);
+                for (int x = 0; x < ow_; ++x, p += nch, q += dst.px)
+                    for (int k = 0; k < 3; ++k) q[k] = (float(p[src[k]]) - norm_.mean[k]) * norm_.scale[k];
+            }
+            return;
+        }
+        float* row = rows_ + size_t(part) * row_floats_;
+        const int x_lo = xfirst_[0];  // columns the horizontal pass reads
+        const int x_hi = xfirst_[ow_ - 1] + xcount_[ow_ - 1];
+        for (int oy = y0; oy < y1; ++oy) {
+            detail::blend_rows(img_, yfirst_[oy], ycount_[oy], ycoef_ + size_t(oy) * ty_, x_lo * nch, (x_hi - x_lo) * nch,
+                               row);
+            float* q = dst.at(oy, 0);
+            for (int ox = 0; ox < ow_; ++ox, q += dst.px) {
+                const float* c = xcoef_ + size_t(ox) * tx_;
+                const float* v = row + size_t(xfirst_[ox] - x_lo) * nch;
+                float rgb[3] = {0, 0, 0};
+                for (int t = 0; t < xcount_[ox]; ++t, v += nch) {
+                    rgb[0] += v[off_[0]] * c[t];
+                    rgb[1] += v[off_[1]] * c[t];
+                    rgb[2] += v[off_[2]] * c[t];
+                }
+                for (int k = 0; k < 3; ++k) q[k] = (rgb[norm_.component[k]] - norm_.mean[k]) * norm_.scale[k];
+            }
+        }
+    }
+
+private:
+    ImageView img_;
+    detail::InputNorm norm_;
+    int ow_ = 0, oh_ = 0, tx_ = 0, ty_ = 0;
+    int off_[3] = {};
+    bool identity_ = true;
+    float *xcoef_ = nullptr, *ycoef_ = nullptr, *rows_ = nullptr;
+    int *xfirst_ = nullptr, *xcount_ = nullptr, *yfirst_ = nullptr, *ycount_ = nullptr;
+    size_t row_floats_ = 0;
+};
+
+// The whole of region r resampled into dst (its size is the output size) in one call.
 inline void preprocess(const ImageView& img, const Rect& r, const detail::InputNorm& norm, const kernels::View& dst,
                        unsigned char* scratch) {
-    int off[3];
-    detail::rgb_offsets(img.format, off);
-    const int nch = img.channels();
-    const int ow = dst.w, oh = dst.h;
-
-    if (resample_scratch_bytes(img.width, img.height, r, ow, oh) == 0) {
-        int src[3];  // byte offset in the picture's pixel of each network channel
-        for (int k = 0; k < 3; ++k) src[k] = off[norm.component[k]];
-        for (int y = 0; y < oh; ++y) {
-            const uint8_t* p = img.row(y);
-            float* q = dst.at(y, 0);
-            for (int x = 0; x < ow; ++x, p += nch, q += dst.px)
-                for (int k = 0; k < 3; ++k) q[k] = (float(p[src[k]]) - norm.mean[k]) * norm.scale[k];
-        }
-        return;
-    }
-
-    const int tx = detail::resample_taps(double(r.x1 - r.x0) / ow), ty = detail::resample_taps(double(r.y1 - r.y0) / oh);
-    unsigned char* s = scratch;
-    float* xcoef = reinterpret_cast<float*>(s);
-    s += align_up(size_t(ow) * tx * sizeof(float));
-    int* xfirst = reinterpret_cast<int*>(s);
-    int* xcount = xfirst + ow;
-    s += align_up(size_t(ow) * 2 * sizeof(int));
-    float* ycoef = reinterpret_cast<float*>(s);
-    s += align_up(size_t(oh) * ty * sizeof(float));
-    int* yfirst = reinterpret_cast<int*>(s);
-    int* ycount = yfirst + oh;
-    s += align_up(size_t(oh) * 2 * sizeof(int));
-    float* row = reinterpret_cast<float*>(s);  // one vertically resampled row, nch floats a pixel
-
-    detail::resample_coefficients(img.width, r.x0, r.x1, ow, tx, xfirst, xcount, xcoef);
-    detail::resample_coefficients(img.height, r.y0, r.y1, oh, ty, yfirst, ycount, ycoef);
-    const int x_lo = xfirst[0];                                 // columns the horizontal pass reads
-    const int x_hi = xfirst[ow - 1] + xcount[ow - 1];
-    for (int oy = 0; oy < oh; ++oy) {
-        detail::blend_rows(img, yfirst[oy], ycount[oy], ycoef + size_t(oy) * ty, x_lo * nch, (x_hi - x_lo) * nch, row);
-        float* q = dst.at(oy, 0);
-        for (int ox = 0; ox < ow; ++ox, q += dst.px) {
-            const float* c = xcoef + size_t(ox) * tx;
-            const float* v = row + size_t(xfirst[ox] - x_lo) * nch;
-            float rgb[3] = {0, 0, 0};
-            for (int t = 0; t < xcount[ox]; ++t, v += nch) {
-                rgb[0] += v[off[0]] * c[t];
-                rgb[1] += v[off[1]] * c[t];
-                rgb[2] += v[off[2]] * c[t];
-            }
-            for (int k = 0; k < 3; ++k) q[k] = (rgb[norm.component[k]] - norm.mean[k]) * norm.scale[k];
-        }
-    }
+    Resampler rs;
+    rs.init(img, r, norm, dst.w, dst.h, scratch);
+    rs.rows(dst, 0, dst.h);
 }
 
 // The whole picture, resampled to dst's size.

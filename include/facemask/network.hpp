@@ -1,8 +1,11 @@
-// facemask/network.hpp — what every model owns: the blob bytes (or a borrowed pointer to them),
-// the validated blob view, the graph of kernel calls, and the weights packed for the kernels.
+// facemask/network.hpp — the model layer the detector and the classifier share: the blob bytes
+// (or a borrowed pointer to them), the validated blob view, the graph of kernel calls, the
+// weights packed for the kernels, the self-test lookup, and the two ways an input enters the
+// executor (resampled picture rows, or a copy of a prepared float input).
 #pragma once
 #include "blob.hpp"
-#include "graph.hpp"
+#include "executor.hpp"
+#include "image.hpp"
 #include <atomic>
 
 namespace facemask {
@@ -144,6 +147,43 @@ private:
     graph::Graph graph_;
     bool loaded_ = false;
     uint32_t id_ = 0;
+};
+
+// Threads a call uses: `requested`, or all (0); 1 without OpenMP.
+inline int thread_count(int requested) {
+#if FACEMASK_OPENMP
+    return requested > 0 ? requested : omp_get_max_threads();
+#else
+    (void)requested;
+    return 1;
+#endif
+}
+
+// The blob's self-test input: tensor "selftest.input" [H, W, 3] float32.
+inline Status selftest_input(const blob::Reader& r, blob::Tensor* input) {
+    for (uint32_t i = 0; i < r.tensor_count(); ++i) {
+        const blob::Tensor t = r.tensor(i);
+        if (std::strcmp(t.name, "selftest.input") != 0) continue;
+        if (t.rank != 3 || t.shape[2] != 3 || !t.data) break;
+        *input = t;
+        return Status();
+    }
+    return Status::fail(Error::bad_blob, "self-test: tensor 'selftest.input' [H, W, 3] float32 is missing");
+}
+
+// Executor sources: input rows from the resampler, or copied from an h x w x 3 float array.
+struct ResampleRows {
+    const Resampler* rs;
+    void operator()(const kernels::View& v, int y0, int y1, int part) const { rs->rows(v, y0, y1, part); }
+};
+struct CopyRows {
+    const float* input;
+    int w;
+    void operator()(const kernels::View& v, int y0, int y1, int) const {
+        for (int y = y0; y < y1; ++y)
+            for (int x = 0; x < w; ++x)
+                for (int k = 0; k < 3; ++k) v.at(y, x)[k] = input[(size_t(y) * w + x) * 3 + k];
+    }
 };
 
 #ifndef FACEMASK_NO_STDIO

@@ -63,8 +63,11 @@ public:
     Status run(Workspace& ws, const ImageView& image, const PipelineOptions& opt, Faces* out) const {
         if (!(opt.mask_threshold >= 0.0f && opt.mask_threshold <= 1.0f))
             return Status::fail(Error::invalid_argument, "mask threshold %g is outside [0, 1]", double(opt.mask_threshold));
-        FACEMASK_TRY(detector_.detect(ws, image, opt.detect, out));
-        if (opt.classify && classifier_.loaded()) {
+        const bool classify = opt.classify && classifier_.loaded();
+        // The classifier's work reuses the detector's memory: reserve the larger at once.
+        const size_t cls_work = classify ? classifier_.workspace_bytes(classifier_.scratch_bytes(image.width, image.height)) : 0;
+        FACEMASK_TRY(detector_.detect(ws, image, opt.detect, out, cls_work));
+        if (classify) {
             Status st = classifier_.classify(ws, image, *out);
             if (!st) {
                 *out = Faces();
@@ -74,18 +77,13 @@ public:
         return Status();
     }
 
-    // Bytes of Workspace::use_memory() for a network input size (both models: the slots are
-    // carved from one block), for a static arena.
-    size_t workspace_bytes(int net_w, int net_h, size_t detector_scratch = 0, size_t classifier_scratch = 0,
-                           int top_k = 5000) const {
-        return detector_.workspace_bytes(net_w, net_h, detector_scratch, top_k) +
-               classifier_.workspace_bytes(classifier_scratch);
-    }
-
-    // Bytes of Workspace::use_memory() that run() needs for any picture of this size.
+    // Bytes of Workspace::use_memory() that run() needs for any picture of this size: the
+    // face lists, then the larger of the detector's and the classifier's work (one block, one
+    // plan: the classifier runs in the detector's memory after it).
     size_t workspace_bytes_for(int picture_w, int picture_h, const PipelineOptions& opt) const {
-        return detector_.workspace_bytes_for(picture_w, picture_h, opt.detect) +
-               classifier_.workspace_bytes(classifier_.scratch_bytes(picture_w, picture_h));
+        const bool classify = opt.classify && classifier_.loaded();
+        const size_t cls_work = classify ? classifier_.workspace_bytes(classifier_.scratch_bytes(picture_w, picture_h)) : 0;
+        return detector_.workspace_bytes_for(picture_w, picture_h, opt.detect, cls_work);
     }
 
 private:

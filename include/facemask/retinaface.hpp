@@ -1,8 +1,9 @@
 // facemask/retinaface.hpp — the RetinaFace graph (MobileNetV1 body, FPN, SSH, heads), its
-// anchors ("priors") and the decoding of head outputs into faces, with NMS.
+// anchors ("priors") and the decoding of head rows into faces.
 #pragma once
+#include "candidates.hpp"
+#include "executor.hpp"
 #include "mobilenet.hpp"
-#include "types.hpp"
 
 namespace facemask {
 namespace detail {
@@ -99,108 +100,55 @@ inline size_t prior_count(const blob::Config& c, const graph::Plan& p) {
     return n;
 }
 
-// Anchors in head-output order: level > y > x > anchor. Computed in double and rounded once,
-// as the original PriorBox does.
-inline void make_priors(const blob::Config& c, const graph::Plan& p, Prior* out) {
-    const double W = p.width, H = p.height;
-    for (int k = 0; k < kRetinaLevels; ++k) {
-        const int fh = p.level_h[kRetinaTensorLevel[k]], fw = p.level_w[kRetinaTensorLevel[k]];
-        const double step = c.steps[k];
-        for (int y = 0; y < fh; ++y)
-            for (int x = 0; x < fw; ++x)
-                for (uint32_t a = 0; a < c.anchors; ++a) {
-                    const double s = c.min_sizes[k][a];
-                    *out++ = Prior{float((x + 0.5) * step / W), float((y + 0.5) * step / H), float(s / W), float(s / H)};
+// Anchor `a` of cell (x, y) at level k, as the original PriorBox computes it: in double,
+// rounded once to float. The decoder computes anchors as head rows arrive (none are stored).
+inline Prior prior_at(const blob::Config& c, int k, int x, int y, int a, double W, double H) {
+    const double step = c.steps[k];
+    const double s = c.min_sizes[k][a];
+    return Prior{float((x + 0.5) * step / W), float((y + 0.5) * step / H), float(s / W), float(s / H)};
+}
+
+// Scores and decodes head rows [y0, y1) of level k (the view's channels: class logits 2A, box
+// offsets 4A, landmark offsets 10A), offering every anchor that scores above `threshold` to
+// `keep(score, prior_index, face)`; `index0` is the level's first prior index (priors are
+// numbered level > y > x > anchor). Boxes are in picture pixels: W x H input pixels times (sx, sy).
+template <class Keep>
+inline void decode_rows(const blob::Config& c, int k, const kernels::View& v, int y0, int y1, int index0, int W, int H,
+                        float sx, float sy, float threshold, Keep&& keep) {
+    const int A = int(c.anchors);
+    const float v0 = c.variances[0], v1 = c.variances[1];
+    const float fw = float(W), fh = float(H);
+    for (int y = y0; y < y1; ++y)
+        for (int x = 0; x < v.w; ++x) {
+            const float* p = v.at(y, x);
+            for (int a = 0; a < A; ++a) {
+                // softmax over (background, face), as the reference computes it
+                const float l0 = p[2 * a], l1 = p[2 * a + 1];
+                const float m = l0 > l1 ? l0 : l1;
+                const float e0 = std::exp(l0 - m), e1 = std::exp(l1 - m);
+                const float score = e1 / (e0 + e1);
+                if (!(score > threshold)) continue;
+                const Prior pr = prior_at(c, k, x, y, a, W, H);
+                const float* box = p + 2 * A + 4 * a;
+                const float* lm = p + 6 * A + 10 * a;
+                Face f;
+                const float cx = pr.cx + box[0] * v0 * pr.w;
+                const float cy = pr.cy + box[1] * v0 * pr.h;
+                const float bw = pr.w * std::exp(box[2] * v1);
+                const float bh = pr.h * std::exp(box[3] * v1);
+                f.box.x1 = (cx - bw / 2) * fw * sx;
+                f.box.y1 = (cy - bh / 2) * fh * sy;
+                f.box.x2 = (cx + bw / 2) * fw * sx;
+                f.box.y2 = (cy + bh / 2) * fh * sy;
+                for (int j = 0; j < 5; ++j) {
+                    f.landmarks[j].x = (pr.cx + lm[2 * j] * v0 * pr.w) * fw * sx;
+                    f.landmarks[j].y = (pr.cy + lm[2 * j + 1] * v0 * pr.h) * fh * sy;
                 }
-    }
-}
-
-struct Candidate {
-    float score;
-    int32_t index;  // prior index
-};
-
-// Score order: higher first, then lower prior index (a total, deterministic order).
-inline bool candidate_before(const Candidate& a, const Candidate& b) {
-    return a.score > b.score || (a.score == b.score && a.index < b.index);
-}
-
-inline void sort_candidates(Candidate* c, int n) {
-    // Insertion sort for short lists, heap sort otherwise: in place, no allocation, O(n log n).
-    if (n < 32) {
-        for (int i = 1; i < n; ++i)
-            for (int j = i; j > 0 && candidate_before(c[j], c[j - 1]); --j) {
-                Candidate t = c[j];
-                c[j] = c[j - 1];
-                c[j - 1] = t;
+                f.score = score;
+                f.mask = -1;
+                keep(score, int32_t(index0 + (y * v.w + x) * A + a), f);
             }
-        return;
-    }
-    auto sift = [c](int root, int end) {
-        for (;;) {
-            int child = 2 * root + 1;
-            if (child >= end) return;
-            if (child + 1 < end && candidate_before(c[child + 1], c[child])) ++child;  // heap of "worst first"
-            if (!candidate_before(c[child], c[root])) return;
-            Candidate t = c[root];
-            c[root] = c[child];
-            c[child] = t;
-            root = child;
         }
-    };
-    // Build a heap whose root is the last in order, then move roots to the back.
-    for (int i = n / 2 - 1; i >= 0; --i) sift(i, n);
-    for (int end = n - 1; end > 0; --end) {
-        Candidate t = c[0];
-        c[0] = c[end];
-        c[end] = t;
-        sift(0, end);
-    }
-    // The heap put the best at the back: reverse.
-    for (int i = 0, j = n - 1; i < j; ++i, --j) {
-        Candidate t = c[i];
-        c[i] = c[j];
-        c[j] = t;
-    }
-}
-
-// IoU with the original implementation's pixel convention (+1 on widths and heights).
-inline float iou_plus1(const Box& a, const Box& b) {
-    const float xx1 = a.x1 > b.x1 ? a.x1 : b.x1, yy1 = a.y1 > b.y1 ? a.y1 : b.y1;
-    const float xx2 = a.x2 < b.x2 ? a.x2 : b.x2, yy2 = a.y2 < b.y2 ? a.y2 : b.y2;
-    float w = xx2 - xx1 + 1.0f, h = yy2 - yy1 + 1.0f;
-    if (w < 0) w = 0;
-    if (h < 0) h = 0;
-    const float inter = w * h;
-    const float area_a = (a.x2 - a.x1 + 1.0f) * (a.y2 - a.y1 + 1.0f);
-    const float area_b = (b.x2 - b.x1 + 1.0f) * (b.y2 - b.y1 + 1.0f);
-    return inter / (area_a + area_b - inter);
-}
-
-// Greedy NMS over faces sorted by score; keeps at most `keep`; returns the new count.
-inline int nms(Face* faces, int n, float iou_threshold, int keep) {
-    int kept = 0;
-    for (int i = 0; i < n && kept < keep; ++i) {
-        bool suppressed = false;
-        for (int j = 0; j < kept && !suppressed; ++j) suppressed = iou_plus1(faces[j].box, faces[i].box) > iou_threshold;
-        if (!suppressed) faces[kept++] = faces[i];
-    }
-    return kept;
-}
-
-// True when at least 70 % of `f`'s box lies inside one of `faces` that scores at least as
-// high: used to drop a part of a face (an eye, an ear) found again on an enlarged picture.
-inline bool inside_stronger(const Face& f, const Face* faces, int n) {
-    const Box& b = f.box;
-    const float area = (b.x2 - b.x1) * (b.y2 - b.y1);
-    for (int i = 0; i < n; ++i) {
-        if (faces[i].score < f.score) continue;
-        const Box& a = faces[i].box;
-        const float w = (a.x2 < b.x2 ? a.x2 : b.x2) - (a.x1 > b.x1 ? a.x1 : b.x1);
-        const float h = (a.y2 < b.y2 ? a.y2 : b.y2) - (a.y1 > b.y1 ? a.y1 : b.y1);
-        if (w > 0 && h > 0 && w * h >= 0.7f * area) return true;
-    }
-    return false;
 }
 
 }  // namespace detail

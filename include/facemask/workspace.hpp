@@ -1,13 +1,17 @@
-// facemask/workspace.hpp — per-thread state of the models: for each model a block of memory
-// holding its activation arena, cached anchors, candidate lists, results and scratch.
+// facemask/workspace.hpp — per-thread state of the models: one block of memory and the plans
+// that lay it out.
 //
-// One Workspace serves a detector and a classifier (two slots). A slot is planned for the last
-// input size it saw; a call with the same size allocates nothing. Give each thread its own
-// Workspace; models are shared. Without a heap, hand it one static block with use_memory():
-// the slots are carved from it in the order the models first use it, so size it with the
-// sum of the models' workspace_bytes().
+// The block has two regions. The results region at its start holds what a call returns (the
+// faces); the work region after it holds whatever one model needs while it runs (activation
+// bands, resampling coefficients, candidates). Models run one after another, so the
+// classifier's work reuses the detector's: a pipeline needs results + the larger of the two,
+// not their sum. Plans (buffer layouts for an input size) are cached, a few at a time, so a
+// call with a size seen before plans nothing and allocates nothing.
+//
+// Give each thread its own Workspace; models are shared. Without a heap, hand it one static
+// block with use_memory(), sized with Pipeline::workspace_bytes_for().
 #pragma once
-#include "graph.hpp"
+#include "executor.hpp"
 #include "memory.hpp"
 #include "status.hpp"
 
@@ -15,20 +19,6 @@ namespace facemask {
 
 class Detector;
 class Classifier;
-
-namespace detail {
-
-// The part of a Workspace one model uses.
-struct Slot {
-    Buffer mem;
-    uint32_t owner = 0;  // id of the model (load) the plan below belongs to; 0 = free
-    uint32_t last_use = 0;
-    graph::Plan plan;
-    size_t offsets[6] = {};  // model-specific sections after the arena
-    int capacity = 0;        // model-specific count (e.g. faces that fit)
-};
-
-}  // namespace detail
 
 class Workspace {
 public:
@@ -38,69 +28,78 @@ public:
     Workspace(Workspace&&) = default;
     Workspace& operator=(Workspace&&) = default;
 
-    // Uses `bytes` bytes at `memory` for every slot instead of the heap (kept by the caller).
+    // Uses `bytes` bytes at `memory` instead of the heap (kept by the caller).
     void use_memory(void* memory, size_t bytes) {
         release();
-        external_.use_external(memory, bytes);
+        mem_.use_external(memory, bytes);
     }
 
-    // Bytes held now, over all slots.
-    size_t bytes() const { return slots_[0].mem.size() + slots_[1].mem.size(); }
+    // Bytes held now.
+    size_t bytes() const { return mem_.size(); }
 
-    // Frees the memory (the next call plans and allocates again).
+    // Frees the memory and forgets the plans (the next call plans and allocates again).
     void release() {
-        for (detail::Slot& s : slots_) s = detail::Slot();
-        external_used_ = 0;
+        mem_.release();
+        results_ = 0;
+        for (Cached& c : plans_) c = Cached();
     }
 
 private:
     friend class Detector;
     friend class Classifier;
 
-    // The slot of model `id`, taking a free or the least recently used one if it has none.
-    detail::Slot& slot_for(uint32_t id) {
+    // A plan of model `owner` for an input size, band and thread count: cached, or made now
+    // (replacing the least recently used one).
+    const graph::Plan& plan(uint32_t owner, const graph::Graph& g, int w, int h, int band, int threads) {
         ++clock_;
-        detail::Slot* pick = &slots_[0];
-        for (detail::Slot& s : slots_)
-            if (s.owner == id) {
-                s.last_use = clock_;
-                return s;
+        Cached* pick = &plans_[0];
+        for (Cached& c : plans_) {
+            if (c.owner == owner && c.plan.width == w && c.plan.height == h && c.plan.band == band &&
+                c.plan.threads == threads) {
+                c.last_use = clock_;
+                return c.plan;
             }
-        for (detail::Slot& s : slots_)
-            if (s.owner == 0 || s.last_use < pick->last_use) pick = &s;
-        pick->owner = 0;  // the caller plans it and then sets the owner
+            if (c.last_use < pick->last_use) pick = &c;
+        }
+        pick->owner = owner;
         pick->last_use = clock_;
-        return *pick;
+        pick->plan = graph::make_plan(g, w, h, band, threads);
+        return pick->plan;
     }
 
-    // Makes `s` hold at least `bytes`: from the heap, or carved from the external block.
-    Status reserve(detail::Slot& s, size_t bytes) {
-        if (bytes <= s.mem.size()) return Status();
-        if (external_.external()) {
-            // A slot grows in place when it is the last one carved; an earlier one cannot move.
-            size_t start = external_used_;
-            if (s.mem.size() != 0) {
-                start = size_t(s.mem.data() - external_.data());
-                if (start + align_up(s.mem.size()) != external_used_)
-                    return Status::fail(Error::out_of_memory,
-                                        "workspace memory: a model needs %zu bytes, more than the %zu it was first given",
-                                        bytes, s.mem.size());
-            }
-            const size_t left = external_.size() - start;
-            if (bytes > left)
+    // Makes the block hold `results` bytes of results and `work` bytes of work after them.
+    // With keep_results the current results stay (and the results region keeps its size, at
+    // least); otherwise its contents are undefined.
+    Status reserve(size_t results, size_t work, bool keep_results) {
+        if (keep_results && results < results_) results = results_;
+        results = align_up(results);
+        const size_t total = results + align_up(work);
+        if (total > mem_.size()) {
+            if (mem_.external())
                 return Status::fail(Error::out_of_memory, "workspace memory of %zu bytes is too small: %zu more needed",
-                                    external_.size(), bytes - left);
-            s.mem.use_external(external_.data() + start, bytes);
-            external_used_ = start + align_up(bytes);
-            return Status();
+                                    mem_.size(), total - mem_.size());
+            Buffer bigger;
+            if (!bigger.reserve(total))
+                return Status::fail(Error::out_of_memory, "cannot allocate a %zu-byte workspace", total);
+            if (keep_results && results_) std::memcpy(bigger.data(), mem_.data(), results_);
+            mem_ = static_cast<Buffer&&>(bigger);
         }
-        if (!s.mem.reserve(bytes)) return Status::fail(Error::out_of_memory, "cannot allocate a %zu-byte workspace", bytes);
+        results_ = results;
         return Status();
     }
 
-    detail::Slot slots_[2];
-    Buffer external_;
-    size_t external_used_ = 0;
+    unsigned char* results() const { return mem_.data(); }
+    unsigned char* work() const { return mem_.data() + results_; }
+
+    struct Cached {
+        uint32_t owner = 0;  // model (load) id; 0 = empty
+        uint32_t last_use = 0;
+        graph::Plan plan;
+    };
+
+    Buffer mem_;
+    size_t results_ = 0;
+    Cached plans_[4];  // the detector's two automatic passes, the classifier, one spare
     uint32_t clock_ = 0;
 };
 

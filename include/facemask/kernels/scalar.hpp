@@ -21,22 +21,23 @@ inline void conv3x3(const View& in, const View& out, const W* w, const float* b,
     FACEMASK_ASSERT(out.h == conv_out(in.h, S) && out.w == conv_out(in.w, S));
     FACEMASK_ASSERT(y0 >= 0 && y1 <= out.h);
     const int cin = in.c;
-    for (int oy = y0; oy < y1; ++oy)
+    for (int oy = y0; oy < y1; ++oy) {
+        const float* rows[3] = {in.row_at(oy * S - 1), in.row_at(oy * S), in.row_at(oy * S + 1)};
         for (int ox = 0; ox < out.w; ++ox) {
-            const float* src = in.at(oy * S - 1, ox * S - 1);
             float* dst = out.at(oy, ox);
             for (int co = 0; co < out.c; ++co) {
                 const W* wk = w + size_t(co) * 9 * cin;
                 float acc = b[co];
                 for (int ky = 0; ky < 3; ++ky)
                     for (int kx = 0; kx < 3; ++kx) {
-                        const float* p = src + ky * in.row + kx * in.px;
+                        const float* p = rows[ky] + (ox * S - 1 + kx) * in.px;
                         const W* q = wk + (ky * 3 + kx) * cin;
                         for (int ci = 0; ci < cin; ++ci) acc += p[ci] * weight(q[ci]);
                     }
                 dst[co] = activate(acc, slope);
             }
         }
+    }
 }
 
 template <class W>
@@ -54,17 +55,19 @@ inline void dwconv3x3(const View& in, const View& out, const W* w, const float* 
     FACEMASK_ASSERT(in.c == out.c);
     FACEMASK_ASSERT(out.h == conv_out(in.h, S) && out.w == conv_out(in.w, S));
     const int c = in.c;
-    for (int oy = y0; oy < y1; ++oy)
+    for (int oy = y0; oy < y1; ++oy) {
+        const float* rows[3] = {in.row_at(oy * S - 1), in.row_at(oy * S), in.row_at(oy * S + 1)};
         for (int ox = 0; ox < out.w; ++ox) {
-            const float* src = in.at(oy * S - 1, ox * S - 1);
             float* dst = out.at(oy, ox);
             for (int ch = 0; ch < c; ++ch) {
                 float acc = b[ch];
                 for (int ky = 0; ky < 3; ++ky)
-                    for (int kx = 0; kx < 3; ++kx) acc += src[ky * in.row + kx * in.px + ch] * weight(w[(ky * 3 + kx) * c + ch]);
+                    for (int kx = 0; kx < 3; ++kx)
+                        acc += rows[ky][(ox * S - 1 + kx) * in.px + ch] * weight(w[(ky * 3 + kx) * c + ch]);
                 dst[ch] = activate(acc, slope);
             }
         }
+    }
 }
 
 template <class W>
@@ -81,10 +84,12 @@ template <class W>
 inline void pwconv1x1(const View& in, const View& out, const W* w, const float* b, float slope, int y0, int y1) {
     FACEMASK_ASSERT(in.h == out.h && in.w == out.w);
     const int cin = in.c;
-    for (int y = y0; y < y1; ++y)
+    for (int y = y0; y < y1; ++y) {
+        const float* src_row = in.row_at(y);
+        float* dst_row = out.row_at(y);
         for (int x = 0; x < out.w; ++x) {
-            const float* src = in.at(y, x);
-            float* dst = out.at(y, x);
+            const float* src = src_row + x * in.px;
+            float* dst = dst_row + x * out.px;
             for (int co = 0; co < out.c; ++co) {
                 const W* q = w + size_t(co) * cin;
                 float acc = b[co];
@@ -92,6 +97,7 @@ inline void pwconv1x1(const View& in, const View& out, const W* w, const float* 
                 dst[co] = activate(acc, slope);
             }
         }
+    }
 }
 
 // fine += nearest-neighbour upsampling of coarse to fine's exact size (not always 2x):
@@ -99,10 +105,11 @@ inline void pwconv1x1(const View& in, const View& out, const W* w, const float* 
 inline void upsample_nearest_add(const View& coarse, const View& fine, int y0, int y1) {
     FACEMASK_ASSERT(coarse.c == fine.c);
     for (int y = y0; y < y1; ++y) {
-        const int sy = nearest_source(y, coarse.h, fine.h);
+        const float* src_row = coarse.row_at(nearest_source(y, coarse.h, fine.h));
+        float* dst_row = fine.row_at(y);
         for (int x = 0; x < fine.w; ++x) {
-            const float* src = coarse.at(sy, nearest_source(x, coarse.w, fine.w));
-            float* dst = fine.at(y, x);
+            const float* src = src_row + nearest_source(x, coarse.w, fine.w) * coarse.px;
+            float* dst = dst_row + x * fine.px;
             for (int ch = 0; ch < fine.c; ++ch) dst[ch] += src[ch];
         }
     }

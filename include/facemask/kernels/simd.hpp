@@ -130,9 +130,11 @@ inline void pack_dw(const float* w, const float* b, int c, float* wp, float* bp)
 
 // One micro-tile: MR pixels of output row oy starting at ox, NR vectors of output channels
 // starting at channel co0 (group weights wg, bias bg).
+// rows[ky]: pixel 0 of input row oy * S + ky - K / 2; dst_row: pixel 0 of output row oy.
 template <int MR, int NR, int K, int S>
-FACEMASK_INLINE void conv_tile(const View& in, const View& out, const float* FACEMASK_RESTRICT wg,
-                               const float* FACEMASK_RESTRICT bg, const B& slope, int oy, int ox, int co0) {
+FACEMASK_INLINE void conv_tile(const View& in, const View& out, const float* const* rows, float* dst_row,
+                               const float* FACEMASK_RESTRICT wg, const float* FACEMASK_RESTRICT bg, const B& slope,
+                               int ox, int co0) {
     constexpr int NB = NR * V;
     constexpr int P = K / 2;
     const int cin = in.c;
@@ -145,7 +147,7 @@ FACEMASK_INLINE void conv_tile(const View& in, const View& out, const float* FAC
     const float* wt = wg;
     for (int ky = 0; ky < K; ++ky)
         for (int kx = 0; kx < K; ++kx) {
-            const float* FACEMASK_RESTRICT src = in.at(oy * S + ky - P, ox * S + kx - P);
+            const float* FACEMASK_RESTRICT src = rows[ky] + (ox * S + kx - P) * in.px;
             for (int ci = 0; ci < cin; ++ci, wt += NB) {
                 B wv[NR];
                 for (int r = 0; r < NR; ++r) wv[r] = B::load_aligned(wt + r * V);
@@ -157,7 +159,7 @@ FACEMASK_INLINE void conv_tile(const View& in, const View& out, const float* FAC
         }
     const int valid = out.c - co0;
     for (int m = 0; m < MR; ++m) {
-        float* dst = out.at(oy, ox + m) + co0;
+        float* dst = dst_row + (ox + m) * out.px + co0;
         for (int r = 0; r < NR; ++r) store(dst + r * V, activate(acc[m][r], slope), valid - r * V);
     }
 }
@@ -165,11 +167,11 @@ FACEMASK_INLINE void conv_tile(const View& in, const View& out, const float* FAC
 // The rest of a row after the full tiles: tiles of 8, 4, 2 and 1 pixels, so that only a few
 // tile widths are instantiated (each is a fully unrolled block; tails are a small share).
 template <int MR, int NR, int K, int S>
-FACEMASK_INLINE void conv_tail(int m, const View& in, const View& out, const float* wg, const float* bg,
-                               const B& slope, int oy, int ox, int co0) {
+FACEMASK_INLINE void conv_tail(int m, const View& in, const View& out, const float* const* rows, float* dst_row,
+                               const float* wg, const float* bg, const B& slope, int ox, int co0) {
     if constexpr (MR > 0) {
-        for (; m >= MR; m -= MR, ox += MR) conv_tile<MR, NR, K, S>(in, out, wg, bg, slope, oy, ox, co0);
-        conv_tail<MR / 2, NR, K, S>(m, in, out, wg, bg, slope, oy, ox, co0);
+        for (; m >= MR; m -= MR, ox += MR) conv_tile<MR, NR, K, S>(in, out, rows, dst_row, wg, bg, slope, ox, co0);
+        conv_tail<MR / 2, NR, K, S>(m, in, out, rows, dst_row, wg, bg, slope, ox, co0);
     }
 }
 
@@ -178,17 +180,23 @@ inline void conv_rows(const View& in, const View& out, const float* wp, const fl
                       int y1) {
     constexpr int MR = mr_for(NR);
     constexpr int NB = NR * V;
+    constexpr int P = K / 2;
     const int groups = (out.c + NB - 1) / NB;
     const size_t group_floats = size_t(K * K) * size_t(in.c) * NB;
     const B s(slope);
-    for (int oy = y0; oy < y1; ++oy)
+    for (int oy = y0; oy < y1; ++oy) {
+        const float* rows[K];
+        for (int ky = 0; ky < K; ++ky) rows[ky] = in.row_at(oy * S + ky - P);
+        float* dst_row = out.row_at(oy);
         for (int g = 0; g < groups; ++g) {
             const float* wg = wp + g * group_floats;
             const float* bg = bp + g * NB;
             int ox = 0;
-            for (; ox + MR <= out.w; ox += MR) conv_tile<MR, NR, K, S>(in, out, wg, bg, s, oy, ox, g * NB);
-            if (ox < out.w) conv_tail<(MR > 8 ? 8 : MR / 2), NR, K, S>(out.w - ox, in, out, wg, bg, s, oy, ox, g * NB);
+            for (; ox + MR <= out.w; ox += MR) conv_tile<MR, NR, K, S>(in, out, rows, dst_row, wg, bg, s, ox, g * NB);
+            if (ox < out.w)
+                conv_tail<(MR > 8 ? 8 : MR / 2), NR, K, S>(out.w - ox, in, out, rows, dst_row, wg, bg, s, ox, g * NB);
         }
+    }
 }
 
 template <int K, int S>
@@ -240,8 +248,8 @@ template <int S, bool Full>
 FACEMASK_INLINE void dw_row(const View& in, const View& out, const B* w, const B& bias, const B& s, int oy, int c0) {
     const ptrdiff_t step = ptrdiff_t(S) * in.px;
     const float* r0 = in.at(oy * S - 1, -1) + c0;
-    const float* r1 = r0 + in.row;
-    const float* r2 = r1 + in.row;
+    const float* r1 = in.at(oy * S, -1) + c0;
+    const float* r2 = in.at(oy * S + 1, -1) + c0;
     float* dst = out.at(oy, 0) + c0;
     const int valid = in.c - c0;
     const ptrdiff_t p1 = in.px, p2 = 2 * in.px;
@@ -271,8 +279,8 @@ inline void dw_row_pixels(const View& in, const View& out, const float* wp, cons
     for (int t = 0; t < 9; ++t) w[t] = B::load_aligned(rep[t]);
     const B bias = B::load_aligned(rep[9]);
     const float* r0 = in.at(oy - 1, -1);
-    const float* r1 = r0 + in.row;
-    const float* r2 = r1 + in.row;
+    const float* r1 = in.at(oy, -1);
+    const float* r2 = in.at(oy + 1, -1);
     float* dst = out.at(oy, 0);
     int ox = 0;
     for (; ox + P <= out.w; ox += P, r0 += V, r1 += V, r2 += V, dst += V) {
@@ -332,10 +340,11 @@ inline void upsample_nearest_add(const View& coarse, const View& fine, int y0, i
     FACEMASK_ASSERT(coarse.c == fine.c);
     const int c = fine.c;
     for (int y = y0; y < y1; ++y) {
-        const int sy = nearest_source(y, coarse.h, fine.h);
+        const float* src_row = coarse.row_at(nearest_source(y, coarse.h, fine.h));
+        float* dst_row = fine.row_at(y);
         for (int x = 0; x < fine.w; ++x) {
-            const float* src = coarse.at(sy, nearest_source(x, coarse.w, fine.w));
-            float* dst = fine.at(y, x);
+            const float* src = src_row + nearest_source(x, coarse.w, fine.w) * coarse.px;
+            float* dst = dst_row + x * fine.px;
             int ch = 0;
             for (; ch + V <= c; ch += V) (B::load_unaligned(dst + ch) + B::load_unaligned(src + ch)).store_unaligned(dst + ch);
             for (; ch < c; ++ch) dst[ch] += src[ch];

@@ -4,7 +4,8 @@
 // stored with a one-pixel zero border, so 3x3 kernels with padding 1 read the border instead of
 // testing coordinates: `at(-1, -1)` and `at(h, w)` are valid reads. A view may cover a slice of
 // the channels of a wider tensor (`px` > `c`): that is how the SSH branches write their part of
-// the concatenation in place, with no copy.
+// the concatenation in place, with no copy. Rows are reached through row_at(), never by adding
+// `row` across rows: a streaming tensor keeps only a ring of rows.
 #pragma once
 #include "../config.hpp"
 
@@ -12,12 +13,16 @@ namespace facemask {
 namespace kernels {
 
 struct View {
-    float* data = nullptr;  // pixel (0, 0), first channel of the view
+    float* data = nullptr;  // pixel (0, 0) (ring: pixel 0 of ring row 0), first channel of the view
     int h = 0, w = 0, c = 0;
     ptrdiff_t px = 0;   // floats from one pixel to the next
     ptrdiff_t row = 0;  // floats from one row to the next
+    int ring = 0;       // 0: rows follow each other; else a ring of this many rows, tensor row
+                        // y (>= -1) at ring row (y + 1) % ring (the streaming executor's bands)
 
-    float* at(int y, int x) const { return data + y * row + x * px; }
+    // Pixel 0 of row y. Kernels take it once per row (a ring costs one modulo a row).
+    float* row_at(int y) const { return ring ? data + ptrdiff_t((y + 1) % ring) * row : data + ptrdiff_t(y) * row; }
+    float* at(int y, int x) const { return row_at(y) + x * px; }
 };
 
 // y = max(x, x * s): ReLU for s = 0, LeakyReLU for 0 < s < 1, identity for s = 1. One

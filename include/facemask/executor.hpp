@@ -1,0 +1,390 @@
+// facemask/executor.hpp — runs a graph in row bands: every tensor keeps only the rows its
+// consumers still need.
+//
+// How bands flow. The input is produced a band of rows at a time (the caller's source: the
+// resampler, or a copy). After each band every operator, in graph order, computes all the
+// output rows its inputs now allow (a 3x3 stride-S convolution's row y needs input rows up to
+// S*y+1; a pointwise one row y; the FPN's upsample the coarse row it repeats). Rows of output
+// tensors go to the caller's sink (the detector decodes them into candidates, the classifier
+// pools them) as soon as they exist. So a tensor lives in a ring of a few rows (View::ring:
+// the kernels find each row with row_at, once per row, and never know). The coarse-to-fine FPN merge makes the stride-8 lateral wait for the stride-32 rows
+// it adds; the plan measures that lag and sizes the ring for it.
+//
+// The schedule depends only on the graph, the input size and the band, so it is walked twice:
+// at planning time to measure every buffer (no buffer is ever resized while running), and when
+// running. With several threads each thread walks the same schedule on its own copy of the
+// counters and takes a share of every kernel call's rows; one barrier ends each call.
+#pragma once
+#include "graph.hpp"
+
+namespace facemask {
+namespace graph {
+
+// One tensor's buffer in the arena.
+struct BufferPlan {
+    int h = 0, w = 0, c = 0;  // the whole tensor
+    int ring = 0;             // rows in the ring (tensor row y at ring row (y + 1) % ring)
+    ptrdiff_t row = 0;        // floats per row (w + 2 pixels, zero borders left and right)
+    size_t offset = 0, bytes = 0;
+};
+
+// Where everything lives for one input size, band and thread count.
+struct Plan {
+    int width = 0, height = 0;
+    int band = 1;     // input rows added per step
+    int threads = 1;  // the walk splits rows for this many threads
+    int level_h[kMaxLevels] = {}, level_w[kMaxLevels] = {};
+    int step[kMaxOps] = {};  // output rows an op may add per step: its share of the band
+    BufferPlan t[kMaxTensors];
+    size_t arena_bytes = 0;  // all buffers, plus kArenaSlack
+};
+
+// The counters of one walk through the schedule.
+struct WalkState {
+    int done[kMaxOps];         // output rows each op has written
+    int lo[kMaxTensors];       // the tensor row held at the top of its buffer (-1: the zero border)
+    int written[kMaxTensors];  // rows written to the buffer so far (max over writers), borders included
+    int sunk[kMaxTensors];     // rows of an output tensor handed to the sink
+    bool zeroed[kMaxTensors];  // its bottom border row (row h) is written
+    int source = 0;            // input rows produced
+};
+
+namespace detail_exec {
+
+// Rows of `t` available to readers: all writers have written them.
+inline int avail(const Graph& g, const Plan& p, const WalkState& s, int t, int before_op = kMaxOps) {
+    if (t == g.input) return s.source;
+    const TensorDef& d = g.tensors[t];
+    int a = p.t[t].h;
+    for (int i = 0; i < d.n_writers && d.writers[i] < before_op; ++i)
+        if (s.done[d.writers[i]] < a) a = s.done[d.writers[i]];
+    return a;
+}
+
+// Output rows of op k its inputs allow now.
+inline int producible(const Graph& g, const Plan& p, const WalkState& s, int k) {
+    const Op& o = g.ops[k];
+    const int out_h = p.t[o.out].h, in_h = p.t[o.in].h;
+    const int a = avail(g, p, s, o.in);
+    int n = out_h;
+    switch (o.kind) {
+        case OpKind::conv3x3s1:
+        case OpKind::dwconv3x3s1:
+        case OpKind::conv3x3s2:
+        case OpKind::dwconv3x3s2: {
+            const int S = (o.kind == OpKind::conv3x3s2 || o.kind == OpKind::dwconv3x3s2) ? 2 : 1;
+            // row y reads input rows S*y-1 .. S*y+1; the last one may be the zero border row
+            if (a < in_h || !s.zeroed[o.in]) n = a >= 2 ? (a - 2) / S + 1 : 0;
+            break;
+        }
+        case OpKind::pwconv1x1: n = a; break;
+        case OpKind::upsample_add:
+            // row y adds coarse row floor(y * in_h / out_h); it also needs y written by earlier writers
+            if (a < in_h) n = int((int64_t(a) * out_h + in_h - 1) / in_h);
+            break;
+    }
+    // Writers of the same tensor go in graph order (upsample_add updates rows in place).
+    const int earlier = avail(g, p, s, o.out, k);
+    if (earlier < n) n = earlier;
+    return n < out_h ? n : out_h;
+}
+
+// The first row of `t` that op k still reads, after `d` of its output rows.
+inline int first_needed(const Graph& g, const Plan& p, int k, int t, int d) {
+    const Op& o = g.ops[k];
+    if (d >= p.t[o.out].h) return p.t[t].h + 1;  // finished: needs nothing more
+    if (t == o.out) return d;                     // read-modify-write (upsample_add)
+    switch (o.kind) {
+        case OpKind::conv3x3s1:
+        case OpKind::dwconv3x3s1: return d - 1;
+        case OpKind::conv3x3s2:
+        case OpKind::dwconv3x3s2: return 2 * d - 1;
+        case OpKind::pwconv1x1: return d;
+        case OpKind::upsample_add: return kernels::nearest_source(d, p.t[t].h, p.t[o.out].h);
+    }
+    return -1;
+}
+
+// The first row of `t` any reader (or the sink) still needs.
+inline int keep_from(const Graph& g, const Plan& p, const WalkState& s, int t) {
+    int keep = avail(g, p, s, t);
+    const TensorDef& d = g.tensors[t];
+    for (int i = 0; i < d.n_readers; ++i) {
+        const int f = first_needed(g, p, d.readers[i], t, s.done[d.readers[i]]);
+        if (f < keep) keep = f;
+    }
+    if (g.tensors[t].is_output && s.sunk[t] < keep) keep = s.sunk[t];
+    return keep < -1 ? -1 : keep;
+}
+
+}  // namespace detail_exec
+
+// Walks the schedule, calling the hooks:
+//   room(t, end, keep)  rows up to `end` (exclusive) of t are about to be written; rows before
+//                       `keep` are no longer needed (the planner measures, the runner moves);
+//   source(y0, y1)      produce input rows [y0, y1);
+//   op(k, y0, y1)       run op k on output rows [y0, y1);
+//   finished(t)         write t's zero bottom border row (row h): a reader needs it next;
+//   sink(t, y0, y1)     rows [y0, y1) of output tensor t are ready.
+template <class Hooks>
+inline void walk(const Graph& g, const Plan& p, WalkState& s, Hooks& hooks) {
+    using namespace detail_exec;
+    for (int k = 0; k < g.n_ops; ++k) s.done[k] = 0;
+    for (int t = 0; t < g.n_tensors; ++t) {
+        s.lo[t] = -1;
+        s.written[t] = 0;  // the top border row is part of the buffer from the start
+        s.sunk[t] = 0;
+        s.zeroed[t] = false;
+    }
+    s.source = 0;
+    const int H = p.t[g.input].h;
+    for (bool more = true; more;) {
+        more = false;
+        if (s.source < H) {
+            const int end = s.source + p.band < H ? s.source + p.band : H;
+            hooks.room(g.input, end, keep_from(g, p, s, g.input));
+            hooks.source(s.source, end);
+            s.source = end;
+            s.written[g.input] = end;
+            more = true;
+        }
+        for (int k = 0; k < g.n_ops; ++k) {
+            const Op& o = g.ops[k];
+            const int d = s.done[k];
+            int n = producible(g, p, s, k);
+            if (n <= d && d < p.t[o.out].h && !s.zeroed[o.in] && avail(g, p, s, o.in) == p.t[o.in].h &&
+                o.kind != OpKind::pwconv1x1 && o.kind != OpKind::upsample_add) {
+                // A 3x3 kernel's last rows read the zero row below the input: written only now,
+                // when its readers have taken all they could without it (one row less to keep).
+                const int t = o.in, h = p.t[t].h;
+                hooks.room(t, h + 1, keep_from(g, p, s, t));
+                hooks.finished(t);
+                s.zeroed[t] = true;
+                s.written[t] = h + 1;
+                n = producible(g, p, s, k);
+            }
+            if (n > d + p.step[k]) n = d + p.step[k];
+            if (n <= d) continue;
+            const int t = o.out;
+            const int end = n > s.written[t] ? n : s.written[t];
+            hooks.room(t, end, keep_from(g, p, s, t));
+            hooks.op(k, d, n);
+            s.done[k] = n;
+            s.written[t] = end;
+            more = true;
+        }
+        for (int t = 0; t < g.n_tensors; ++t) {
+            if (!g.tensors[t].is_output) continue;
+            const int a = avail(g, p, s, t);
+            if (a > s.sunk[t]) {
+                hooks.sink(t, s.sunk[t], a);
+                s.sunk[t] = a;
+                more = true;
+            }
+        }
+    }
+}
+
+// Bytes after the last buffer that vector loads may touch.
+constexpr size_t kArenaSlack = 256;
+
+namespace detail_exec {
+
+// The planning walk: the most rows each buffer must hold at once.
+struct Measure {
+    int need[kMaxTensors] = {};
+    WalkState* s = nullptr;
+    void room(int t, int end, int keep) {
+        const int lo = keep < s->lo[t] ? s->lo[t] : keep;  // rows before keep can go
+        if (end - lo > need[t]) need[t] = end - lo;
+        s->lo[t] = lo;
+    }
+    void source(int, int) {}
+    void op(int, int, int) {}
+    void finished(int) {}
+    void sink(int, int, int) {}
+};
+
+}  // namespace detail_exec
+
+// Plans the buffers for an input size. `band`: input rows per step (more rows per kernel call
+// share threads better; fewer need less memory). `whole`: keep every tensor whole (no
+// streaming; the reference the tests compare with).
+inline Plan make_plan(const Graph& g, int width, int height, int band = 1, int threads = 1, bool whole = false) {
+    Plan p;
+    p.width = width;
+    p.height = height;
+    p.band = band < 1 ? 1 : band;
+    p.threads = threads < 1 ? 1 : threads;
+    p.level_h[0] = height;
+    p.level_w[0] = width;
+    for (int k = 1; k < kMaxLevels; ++k) {
+        p.level_h[k] = kernels::conv_out(p.level_h[k - 1], 2);
+        p.level_w[k] = kernels::conv_out(p.level_w[k - 1], 2);
+    }
+    for (int i = 0; i < g.n_tensors; ++i) {
+        BufferPlan& t = p.t[i];
+        t.h = p.level_h[g.tensors[i].level];
+        t.w = p.level_w[g.tensors[i].level];
+        t.c = g.tensors[i].channels;
+        t.row = ptrdiff_t(t.w + 2) * t.c;
+    }
+    // Each op advances by its level's share of the band per step (at least a row per thread):
+    // a burst of rows (the FPN's wait for the coarse levels, the end of the picture) then
+    // drains a step at a time instead of passing whole through every later buffer.
+    for (int k = 0; k < g.n_ops; ++k) {
+        const int level = g.tensors[g.ops[k].out].level;
+        const int share = p.band >> level;
+        p.step[k] = share > p.threads ? share : p.threads;
+    }
+    WalkState s;
+    detail_exec::Measure m;
+    m.s = &s;
+    walk(g, p, s, m);
+    size_t end = 0;
+    for (int i = 0; i < g.n_tensors; ++i) {
+        BufferPlan& t = p.t[i];
+        // need counts rows from the oldest still needed (perhaps the border row -1) to the end
+        // written; a ring of exactly that many never overwrites a row someone still reads.
+        const int whole_rows = t.h + 2;
+        t.ring = (whole || m.need[i] >= whole_rows) ? whole_rows : m.need[i];
+        t.offset = end;
+        t.bytes = align_up(size_t(t.ring) * size_t(t.row) * sizeof(float));
+        end += t.bytes;
+    }
+    p.arena_bytes = end + kArenaSlack;
+    return p;
+}
+
+// The view of tensor t: a ring of rows (View::row_at finds them).
+inline View ring_view(const Plan& p, int t, unsigned char* arena) {
+    const BufferPlan& b = p.t[t];
+    View v;
+    v.h = b.h;
+    v.w = b.w;
+    v.c = b.c;
+    v.px = b.c;
+    v.row = b.row;
+    v.ring = b.ring;
+    v.data = reinterpret_cast<float*>(arena + b.offset) + b.c;
+    return v;
+}
+
+// Zeroes the left and right border pixels of every ring row and the top border row (row -1):
+// what the kernels read as padding. Done at the start of each run (another model may have used
+// the memory in between).
+inline void clear_borders(const Graph& g, const Plan& p, unsigned char* arena) {
+    for (int i = 0; i < g.n_tensors; ++i) {
+        const BufferPlan& b = p.t[i];
+        float* base = reinterpret_cast<float*>(arena + b.offset);
+        std::memset(base, 0, size_t(b.row) * sizeof(float));
+        for (int r = 1; r < b.ring; ++r) {
+            float* row = base + ptrdiff_t(r) * b.row;
+            std::memset(row, 0, size_t(b.c) * sizeof(float));
+            std::memset(row + ptrdiff_t(b.w + 1) * b.c, 0, size_t(b.c) * sizeof(float));
+        }
+    }
+}
+
+// Runs op k on output rows [y0, y1) of the given views.
+inline void run_op(const Op& o, const View& in, const View& full_out, int y0, int y1) {
+    View out = full_out;
+    out.data += o.out_offset;
+    out.c = o.cout;
+    if (o.kind == OpKind::upsample_add) {
+        kernels::active::upsample_nearest_add(in, out, y0, y1);
+        return;
+    }
+#if !FACEMASK_SIMD
+    if (o.w.f16) {  // packed (SIMD) weights are always float32
+        run_weighted(o, in, out, o.w.f16, y0, y1);
+        return;
+    }
+#endif
+    run_weighted(o, in, out, o.w.f32, y0, y1);
+}
+
+// The running walk of one thread. Source and Sink are the caller's:
+//   source(const View& input, int y0, int y1, int part)  fills input rows [y0, y1) (thread
+//       `part`'s share);
+//   sink(int tensor, const View& v, int y0, int y1)  called on thread 0 only.
+template <class Source, class Sink>
+struct Runner {
+    const Graph& g;
+    const Plan& p;
+    unsigned char* arena;
+    Source& src;
+    Sink& snk;
+    WalkState s;
+    int part = 0, parts = 1;
+
+    void sync() const {
+#if FACEMASK_OPENMP
+        if (parts > 1) {
+#pragma omp barrier
+        }
+#endif
+    }
+
+    // This thread's share of rows [y0, y1).
+    void share(int y0, int y1, int* a, int* b) const {
+        const int64_t n = y1 - y0;
+        *a = y0 + int(n * part / parts);
+        *b = y0 + int(n * (part + 1) / parts);
+    }
+
+    // The ring holds every row still needed: the planner sized it so (nothing moves).
+    void room(int t, int end, int keep) const {
+        (void)t, (void)end, (void)keep;
+        FACEMASK_ASSERT(end - keep <= p.t[t].ring);
+    }
+
+    View view(int t) const { return ring_view(p, t, arena); }
+
+    void source(int y0, int y1) {
+        int a, b;
+        share(y0, y1, &a, &b);
+        if (a < b) src(view(g.input), a, b, part);
+        sync();
+    }
+
+    void op(int k, int y0, int y1) {
+        const Op& o = g.ops[k];
+        int a, b;
+        share(y0, y1, &a, &b);
+        if (a < b) run_op(o, view(o.in), view(o.out), a, b);
+        sync();
+    }
+
+    void finished(int t) {
+        if (part == 0) {
+            const View v = view(t);
+            std::memset(v.at(v.h, 0), 0, size_t(v.w) * size_t(v.px) * sizeof(float));
+        }
+        sync();
+    }
+
+    void sink(int t, int y0, int y1) {
+        if (part == 0) snk(t, view(t), y0, y1);
+    }
+};
+
+template <class Source, class Sink>
+inline void run(const Graph& g, const Plan& p, unsigned char* arena, Source& src, Sink& snk) {
+    clear_borders(g, p, arena);
+#if FACEMASK_OPENMP
+    if (p.threads > 1) {
+#pragma omp parallel num_threads(p.threads)
+        {
+            Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), omp_get_thread_num(), omp_get_num_threads()};
+            walk(g, p, r.s, r);
+        }
+        return;
+    }
+#endif
+    Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), 0, 1};
+    walk(g, p, r.s, r);
+}
+
+}  // namespace graph
+}  // namespace facemask

@@ -1,0 +1,177 @@
+// tests/test_stream.cpp — the streaming executor (executor.hpp) against whole tensors.
+//
+// A small synthetic graph with every op kind and every way tensors connect in the real networks
+// — stride-2 and stride-1 3x3 convolutions, depthwise + pointwise pairs, a tensor read by two
+// ops, a coarse-to-fine upsample_add that makes a lateral wait, two ops writing channel slices
+// of one output (the SSH concatenation), two output tensors — runs with random weights:
+//   - planned whole (every tensor all rows, one kernel call per op: the plain executor), and
+//   - in row bands of 1, 2, 3 and 7 input rows, on 1 and 2 threads,
+// on sizes chosen to be odd, tiny (1 row) and wider than tall. Banded outputs must equal the
+// whole run bit for bit (the same kernels on the same rows), and each ring must be smaller
+// than the tensor when the picture is tall.
+#include "test_support.hpp"
+
+#include <cstring>
+
+namespace G = facemask::graph;
+
+TEST_SUITE_BEGIN("stream");
+
+namespace {
+
+using fmtest::Rng;
+
+// The synthetic network, its weights packed for the active kernels.
+struct Net {
+    G::Graph g;
+    std::vector<std::vector<float>> raw;  // weights and biases, kept alive
+    facemask::Buffer packed;
+    int out_a = 0, out_b = 0;
+
+    const float* make(size_t n, Rng& rng) {
+        raw.emplace_back(n);
+        for (float& x : raw.back()) x = rng.next() * 0.5f;
+        return raw.back().data();
+    }
+
+    void build(G::Packer& pk, uint32_t seed) {
+        Rng rng(seed);
+        raw.clear();
+        g = G::Graph();
+        const float slope = 0.1f;
+        auto conv = [&](G::OpKind kind, int in, int out, int cin, int cout, int taps, int offset = 0) {
+            const float* w = make(size_t(cout) * taps * cin, rng);
+            const float* b = make(size_t(cout), rng);
+            G::Weights wp;
+            const float* bp = nullptr;
+            pk.conv(G::Weights{w, nullptr}, b, cout, taps, cin, &wp, &bp);
+            g.add_op(kind, in, out, wp, bp, slope, offset, cout);
+        };
+        auto dw = [&](G::OpKind kind, int in, int out, int c) {
+            const float* w = make(size_t(9) * c, rng);
+            const float* b = make(size_t(c), rng);
+            G::Weights wp;
+            const float* bp = nullptr;
+            pk.dw(G::Weights{w, nullptr}, b, c, &wp, &bp);
+            g.add_op(kind, in, out, wp, bp, slope);
+        };
+        g.input = g.add_tensor(0, 3);
+        const int t1 = g.add_tensor(1, 8);
+        conv(G::OpKind::conv3x3s2, g.input, t1, 3, 8, 9);
+        const int t2 = g.add_tensor(1, 8);
+        dw(G::OpKind::dwconv3x3s1, t1, t2, 8);
+        const int t3 = g.add_tensor(1, 12);
+        conv(G::OpKind::pwconv1x1, t2, t3, 8, 12, 1);
+        const int t4 = g.add_tensor(2, 12);
+        dw(G::OpKind::dwconv3x3s2, t3, t4, 12);
+        const int t5 = g.add_tensor(2, 16);
+        conv(G::OpKind::pwconv1x1, t4, t5, 12, 16, 1);
+        const int t6 = g.add_tensor(3, 16);
+        conv(G::OpKind::conv3x3s2, t5, t6, 16, 16, 9);
+        const int lat = g.add_tensor(2, 16);  // t5's lateral, plus t6 upsampled
+        conv(G::OpKind::pwconv1x1, t5, lat, 16, 16, 1);
+        g.add_op(G::OpKind::upsample_add, t6, lat, G::Weights(), nullptr, 1.0f);
+        out_a = g.add_tensor(2, 24, true);  // two writers: channel slices 0..15 and 16..23
+        conv(G::OpKind::conv3x3s1, lat, out_a, 16, 16, 9, 0);
+        conv(G::OpKind::conv3x3s1, t4, out_a, 12, 8, 9, 16);
+        out_b = g.add_tensor(3, 5, true);
+        conv(G::OpKind::pwconv1x1, t6, out_b, 16, 5, 1);
+    }
+
+    Net() {
+        G::Packer measure;
+        build(measure, 7);
+        if (measure.used) {
+            REQUIRE(packed.reserve(measure.used * sizeof(float)));
+            G::Packer fill;
+            fill.base = reinterpret_cast<float*>(packed.data());
+            build(fill, 7);
+        }
+        REQUIRE_FALSE(g.overflow);
+    }
+};
+
+// Copies an input array in and every output row out, as the models' sources and sinks do.
+struct Source {
+    const std::vector<float>* in;
+    int w;
+    void operator()(const facemask::kernels::View& v, int y0, int y1, int) const {
+        for (int y = y0; y < y1; ++y)
+            for (int x = 0; x < w; ++x)
+                for (int k = 0; k < 3; ++k) v.at(y, x)[k] = (*in)[(size_t(y) * w + x) * 3 + k];
+    }
+};
+struct Sink {
+    std::vector<float>* out[G::kMaxTensors];
+    int rows_seen[G::kMaxTensors];
+    void operator()(int t, const facemask::kernels::View& v, int y0, int y1) {
+        CHECK(y0 == rows_seen[t]);  // rows arrive once, in order
+        rows_seen[t] = y1;
+        for (int y = y0; y < y1; ++y)
+            std::memcpy(out[t]->data() + size_t(y) * v.w * v.c, v.at(y, 0), size_t(v.w) * v.c * sizeof(float));
+    }
+};
+
+struct Result {
+    std::vector<float> a, b;
+};
+
+Result run(const Net& net, const G::Plan& p, const std::vector<float>& input) {
+    Result r;
+    r.a.assign(size_t(p.t[net.out_a].h) * p.t[net.out_a].w * p.t[net.out_a].c, -1.0f);
+    r.b.assign(size_t(p.t[net.out_b].h) * p.t[net.out_b].w * p.t[net.out_b].c, -1.0f);
+    facemask::Buffer arena;
+    REQUIRE(arena.reserve(p.arena_bytes));
+    std::memset(arena.data(), 0x7f, p.arena_bytes);  // garbage the executor must not read
+    Source src{&input, p.width};
+    Sink sink{};
+    sink.out[net.out_a] = &r.a;
+    sink.out[net.out_b] = &r.b;
+    G::run(net.g, p, arena.data(), src, sink);
+    CHECK(sink.rows_seen[net.out_a] == p.t[net.out_a].h);
+    CHECK(sink.rows_seen[net.out_b] == p.t[net.out_b].h);
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("row bands give the whole-tensor results bit for bit, on 1 and 2 threads") {
+    const Net net;
+    const int sizes[][2] = {{37, 29}, {16, 1}, {5, 64}, {23, 97}, {64, 8}};
+    for (const auto& sz : sizes) {
+        const int w = sz[0], h = sz[1];
+        Rng rng(uint32_t(w * 131 + h));
+        std::vector<float> input(size_t(w) * h * 3);
+        for (float& x : input) x = rng.next();
+        const G::Plan whole = G::make_plan(net.g, w, h, 1, 1, true);
+        const Result want = run(net, whole, input);
+        for (int band : {1, 2, 3, 7})
+            for (int threads : {1, 2}) {
+                CAPTURE(w);
+                CAPTURE(h);
+                CAPTURE(band);
+                CAPTURE(threads);
+                const G::Plan p = G::make_plan(net.g, w, h, band, threads);
+                CHECK(p.arena_bytes <= whole.arena_bytes);
+                const Result got = run(net, p, input);
+                CHECK(std::memcmp(got.a.data(), want.a.data(), want.a.size() * sizeof(float)) == 0);
+                CHECK(std::memcmp(got.b.data(), want.b.data(), want.b.size() * sizeof(float)) == 0);
+            }
+    }
+}
+
+TEST_CASE("rings hold a few rows: a taller picture needs no more memory") {
+    const Net net;
+    const G::Plan short_plan = G::make_plan(net.g, 40, 100, 1, 1);
+    const G::Plan tall_plan = G::make_plan(net.g, 40, 1000, 1, 1);
+    CHECK(tall_plan.arena_bytes == short_plan.arena_bytes);
+    for (int t = 0; t < net.g.n_tensors; ++t) {
+        CAPTURE(t);
+        CHECK(tall_plan.t[t].ring < tall_plan.t[t].h);
+    }
+    // A wider one needs proportionally more.
+    const G::Plan wide_plan = G::make_plan(net.g, 80, 1000, 1, 1);
+    CHECK(wide_plan.arena_bytes > tall_plan.arena_bytes);
+}
+
+TEST_SUITE_END();
