@@ -14,6 +14,8 @@
 // bit for bit afterwards. Buffers are exactly sized, so ASan catches any access past them.
 #include "test_support.hpp"
 
+#include <facemask/kernels/winograd.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -366,6 +368,53 @@ TEST_CASE("scalar kernels read float16 weights as their float32 widening") {
     }
 }
 
+TEST_CASE("scalar Winograd conv3x3 s1 equals the direct formula, on any row range") {
+    // Heights and widths around the 4x4 tile (tails in both directions), channel counts that
+    // are not multiples of anything, and row ranges that start and end inside tiles, cover
+    // less than a tile (1 row), or end on the tensor's last rows (never whole tiles).
+    struct Shape { int h, w, cin, cout; float slope; };
+    for (const Shape s : {Shape{8, 8, 3, 5, 0.1f}, Shape{9, 7, 5, 3, 0.0f}, Shape{5, 13, 2, 6, 1.0f}, Shape{4, 1, 3, 2, 0.1f},
+                          Shape{1, 5, 4, 3, 0.0f}, Shape{13, 6, 1, 1, 0.1f}, Shape{12, 9, 7, 4, 0.1f}}) {
+        CAPTURE(s.h);
+        CAPTURE(s.w);
+        CAPTURE(s.cin);
+        CAPTURE(s.cout);
+        Rng rng(uint32_t(s.h * 71 + s.w * 13 + s.cin * 3 + s.cout));
+        const auto in = rng.vec(size_t(s.h) * s.w * s.cin);
+        const auto wt = rng.vec(size_t(s.cout) * 9 * s.cin);
+        const auto b = rng.vec(size_t(s.cout));
+        std::vector<float> u(K::scalar::wino_weight_floats(s.cout, s.cin));
+        K::scalar::wino_transform_weights(wt.data(), s.cout, s.cin, u.data());
+        const auto want = naive_conv3x3(in, s.h, s.w, s.cin, wt, b, s.cout, 1, s.slope);
+        Act ia = make_input(in, s.h, s.w, s.cin, 0, s.cin);
+        struct Range { int y0, y1; };
+        for (const Range r : {Range{0, s.h}, Range{1, s.h}, Range{0, 1}, Range{s.h / 2, s.h / 2 + 1}, Range{3, s.h},
+                              Range{4, s.h < 8 ? s.h : 8}, Range{2, s.h - 1}}) {
+            if (r.y0 < 0 || r.y1 > s.h || r.y0 >= r.y1) continue;
+            CAPTURE(r.y0);
+            CAPTURE(r.y1);
+            const Act before(s.h, s.w, s.cout, kSentinel);
+            Act oa = before, ref = before;
+            K::scalar::conv3x3s1_winograd(ia.view(0, s.cin), oa.view(0, s.cout), u.data(), wt.data(), b.data(), s.slope,
+                                          r.y0, r.y1);
+            for (int y = r.y0; y < r.y1; ++y)
+                for (int x = 0; x < s.w; ++x)
+                    for (int k = 0; k < s.cout; ++k) ref.pixel(y, x)[k] = want[(size_t(y) * s.w + x) * s.cout + k];
+            check_written(oa, ref, before, 0, s.cout, r.y0, r.y1, "scalar winograd");
+        }
+    }
+    // Which rows are whole tiles: aligned to multiples of 4 from the top, inside the range.
+    int t0 = -1, t1 = -1;
+    K::wino::tile_rows(1, 11, &t0, &t1);
+    CHECK(t0 == 4);
+    CHECK(t1 == 8);
+    K::wino::tile_rows(5, 7, &t0, &t1);
+    CHECK(t0 == t1);
+    K::wino::tile_rows(0, 8, &t0, &t1);
+    CHECK(t0 == 0);
+    CHECK(t1 == 8);
+}
+
 TEST_CASE("the scalar kernels honour channel slices and row ranges") {
     // conv3x3 writing channels [4, 4 + 3) of a 9-channel tensor, rows [1, 3) of 4, reading a
     // 2-channel slice at offset 1 of a 5-channel tensor.
@@ -518,6 +567,39 @@ void vary_layout(Case& c, int k) {
     c.slope = kSlopes[k % 3 == 2 ? (k / 3) % 3 : k % 3];
 }
 
+// Winograd (SIMD) against the scalar direct kernel, with run_case's layout checks.
+void run_wino_case(Case c) {
+    const int oh = c.h, ow = c.w;
+    if (c.y1 < 0 || c.y1 > oh) c.y1 = oh;
+    if (c.y0 >= c.y1) c.y0 = 0;
+    Rng rng(uint32_t(c.h * 1000003 + c.w * 10007 + c.cin * 101 + c.cout * 7 + 5));
+    const auto in = rng.vec(size_t(c.h) * c.w * c.cin);
+    const auto w = rng.vec(size_t(c.cout) * 9 * c.cin, 0.5f);
+    const auto b = rng.vec(size_t(c.cout));
+    Act ia = make_input(in, c.h, c.w, c.cin, c.in_c0, c.in_c0 + c.cin + c.in_extra);
+    const Act ia_before = ia;
+    const int out_px = c.out_c0 + c.cout + c.out_extra;
+    const Act before(oh, ow, out_px, kSentinel);
+    Act got = before, want = before;
+    const View iv = ia.view(c.in_c0, c.cin);
+    const View gv = got.view(c.out_c0, c.cout), wv = want.view(c.out_c0, c.cout);
+    const Packed p = pack_conv(w, b, c.cout, 9, c.cin);
+    facemask::Buffer up, scratch;
+    REQUIRE(up.reserve(S::wino_packed_floats(c.cout, c.cin) * sizeof(float)));
+    REQUIRE(scratch.reserve(S::wino_scratch_floats(c.cin, c.cout) * sizeof(float)));
+    S::pack_wino(w.data(), c.cout, c.cin, reinterpret_cast<float*>(up.data()));
+    S::conv3x3s1_winograd(iv, gv, reinterpret_cast<const float*>(up.data()), p.wp(), p.bp(), c.slope, c.y0, c.y1,
+                          reinterpret_cast<float*>(scratch.data()));
+    K::scalar::conv3x3s1(iv, wv, w.data(), b.data(), c.slope, c.y0, c.y1);
+    char what[240];
+    std::snprintf(what, sizeof what, "winograd %dx%d cin %d cout %d slope %g in[%d of %d] out[%d of %d] rows [%d,%d)", c.h,
+                  c.w, c.cin, c.cout, double(c.slope), c.in_c0, c.in_c0 + c.cin + c.in_extra, c.out_c0, out_px, c.y0,
+                  c.y1);
+    check_written(got, want, before, c.out_c0, c.cout, c.y0, c.y1, what);
+    CHECK_MESSAGE(std::memcmp(ia.buf.data(), ia_before.buf.data(), ia.buf.size() * sizeof(float)) == 0, what,
+                  ": the input was modified");
+}
+
 }  // namespace
 
 TEST_CASE("simd kernels: instruction set in use") {
@@ -610,6 +692,61 @@ TEST_CASE("simd depthwise conv3x3 equals scalar") {
             vary_layout(c, k++);
             run_case(c);
         }
+}
+
+TEST_CASE("simd Winograd conv3x3 s1 equals the scalar direct kernel") {
+    // Every channel pair (vector tails, register-tile groups), heights and widths around the
+    // 4x4 tile and the tile blocks (kWinoTiles tiles = 64 columns), slices, row ranges.
+    const int heights[] = {4, 5, 8, 9, 1, 7, 12};
+    const int widths[] = {4, 1, 7, 13, 17, 33, 63, 65, 70};
+    int k = 0;
+    for (int cin : kChannels)
+        for (int cout : kChannels) {
+            Case c;
+            c.cin = cin, c.cout = cout;
+            c.h = heights[k % 7];
+            c.w = widths[(k * 5 + k / 9) % 9];
+            vary_layout(c, k++);
+            run_wino_case(c);
+        }
+    for (int w : widths)
+        for (int h : heights)
+            for (int cout : {16, 32, 64}) {
+                Case c;
+                c.cin = (w + h) % 2 ? 16 : 64;
+                c.cout = cout, c.h = h, c.w = w;
+                vary_layout(c, k++);
+                if (k % 5 == 0) c.y0 = 4, c.y1 = 8;  // exactly one tile row
+                if (k % 7 == 0) c.y0 = h - 1;        // one row, never a tile
+                run_wino_case(c);
+            }
+}
+
+TEST_CASE("simd Winograd weights: the layout and the transform") {
+    // U = G g Gt: for a kernel whose only tap is the centre, U is the outer product of G's
+    // middle column with itself; packed at [p][group][ci][nb], zero beyond cout.
+    const int cout = 17, cin = 2;
+    std::vector<float> w(size_t(cout) * 9 * cin, 0.0f);
+    w[(size_t(16) * 9 + 4) * cin + 1] = 1.0f;  // co 16, centre tap, ci 1
+    facemask::Buffer up;
+    REQUIRE(up.reserve(S::wino_packed_floats(cout, cin) * sizeof(float)));
+    S::pack_wino(w.data(), cout, cin, reinterpret_cast<float*>(up.data()));
+    const float* u = reinterpret_cast<const float*>(up.data());
+    const int nb = S::nr_for(cout) * S::V, groups = (cout + nb - 1) / nb;
+    const float gmid[6] = {0.0f, -1.0f / 6, 1.0f / 6, 1.0f / 12, -1.0f / 12, 0.0f};
+    long bad = 0, nonzero_elsewhere = 0;
+    for (int p = 0; p < 36; ++p)
+        for (int g = 0; g < groups; ++g)
+            for (int ci = 0; ci < cin; ++ci)
+                for (int j = 0; j < nb; ++j) {
+                    const float v = u[((size_t(p) * groups + g) * cin + ci) * nb + j];
+                    if (g * nb + j == 16 && ci == 1)
+                        bad += std::fabs(v - gmid[p / 6] * gmid[p % 6]) > 1e-7f;
+                    else
+                        nonzero_elsewhere += v != 0.0f;
+                }
+    CHECK(bad == 0);
+    CHECK(nonzero_elsewhere == 0);
 }
 
 TEST_CASE("simd upsample_nearest_add equals scalar, also for sizes that are not 2x") {

@@ -10,12 +10,15 @@
 //    each kernel called on all output rows of whole tensors with random data: GFLOP/s and % of
 //    the peak per layer, then per layer type (flops of the type / time of the type). A layer's
 //    time is the median of `runs` samples, each sample the mean of as many calls as fill
-//    `min-ms`. Flops are the direct convolution's (2 * MACs), also for Winograd, so its figure
-//    is an "effective" rate and can exceed 100 %.
+//    `min-ms`. Every dense 3x3 stride-1 layer is also timed through Winograd F(4x4, 3x3)
+//    (SIMD builds); flops are the direct convolution's (2 * MACs) there too, so its figure is
+//    an "effective" rate and can exceed 100 %. "all, winograd" is the sum with those layers
+//    by Winograd.
 //
 // One thread, the kernels of this build (the SIMD set when there is one). The machine may be
 // shared: compare figures of one run, not across runs.
 #include <facemask/facemask.hpp>
+#include <facemask/kernels/winograd.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -197,7 +200,7 @@ double time_call(int runs, double min_ms, Call call) {
     return median(s);
 }
 
-bool run_layer(const Layer& l, int W, int H, int runs, double min_ms, Result* res) {
+bool run_layer(const Layer& l, bool wino, int W, int H, int runs, double min_ms, Result* res) {
     int ih = H, iw = W;
     for (int i = 0; i < l.level; ++i) ih = K::conv_out(ih, 2), iw = K::conv_out(iw, 2);
     const int S = (l.kind == Kind::conv_s2 || l.kind == Kind::dw_s2) ? 2 : 1;
@@ -223,6 +226,13 @@ bool run_layer(const Layer& l, int W, int H, int runs, double min_ms, Result* re
         S_::pack_conv(w.p, b.p, l.cout, taps, l.cin, wp.p, bp.p);
     }
     const View iv = in.v, ov = out.v;
+    if (wino) {
+        Floats up, scratch;
+        if (!up.make(S_::wino_packed_floats(l.cout, l.cin), 0) || !scratch.make(S_::wino_scratch_floats(l.cin, l.cout), 0))
+            return false;
+        S_::pack_wino(w.p, l.cout, l.cin, up.p);
+        ms = time_call(runs, min_ms, [&] { S_::conv3x3s1_winograd(iv, ov, up.p, wp.p, bp.p, slope, 0, oh, scratch.p); });
+    } else
     switch (l.kind) {
         case Kind::conv_s1: ms = time_call(runs, min_ms, [&] { S_::conv3x3s1(iv, ov, wp.p, bp.p, slope, 0, oh); }); break;
         case Kind::conv_s2: ms = time_call(runs, min_ms, [&] { S_::conv3x3s2(iv, ov, wp.p, bp.p, slope, 0, oh); }); break;
@@ -234,6 +244,7 @@ bool run_layer(const Layer& l, int W, int H, int runs, double min_ms, Result* re
 #else
     namespace S_ = K::scalar;
     const View iv = in.v, ov = out.v;
+    if (wino) return false;  // the scalar build does not use Winograd
     switch (l.kind) {
         case Kind::conv_s1: ms = time_call(runs, min_ms, [&] { S_::conv3x3s1(iv, ov, w.p, b.p, slope, 0, oh); }); break;
         case Kind::conv_s2: ms = time_call(runs, min_ms, [&] { S_::conv3x3s2(iv, ov, w.p, b.p, slope, 0, oh); }); break;
@@ -278,10 +289,14 @@ int main(int argc, char** argv) {
         double ms = 0, gflop = 0;
     } sums[6];
     double total_ms = 0, total_gflop = 0;
-    for (const Layer& l : kLayers) {
+    double wino_ms = 0;  // the network's time with Winograd for every dense 3x3 s1 layer
+    for (int row = 0; row < 2 * int(sizeof kLayers / sizeof kLayers[0]); ++row) {
+        const Layer& l = kLayers[row / 2];
+        const bool wino = row % 2 == 1;
         if (only && std::strncmp(l.name, only, std::strlen(only)) != 0) continue;
+        if (wino && (l.kind != Kind::conv_s1 || !FACEMASK_SIMD)) continue;
         Result r;
-        if (!run_layer(l, W, H, runs, min_ms, &r)) {
+        if (!run_layer(l, wino, W, H, runs, min_ms, &r)) {
             std::fprintf(stderr, "kernel_bench: layer %s could not run (memory?)\n", l.name);
             return 1;
         }
@@ -292,10 +307,16 @@ int main(int argc, char** argv) {
         std::snprintf(in, sizeof in, "%dx%d", iw, ih);
         std::snprintf(ch, sizeof ch, "%d>%d", l.cin, l.cout);
         const double gflops = r.gflop / (r.ms * 1e-3);
-        std::printf("%-24s %-18s %9s %9s %9.1f %8.1f %6.1f%%\n", l.name, kind_name(l.kind), in, ch, r.gflop * 1e3,
+        const Kind kind = wino ? Kind::wino : l.kind;
+        std::printf("%-24s %-18s %9s %9s %9.1f %8.1f %6.1f%%\n", l.name, kind_name(kind), in, ch, r.gflop * 1e3,
                     r.ms * 1e3, 100.0 * gflops / peak);
-        sums[int(l.kind)].ms += n * r.ms;
-        sums[int(l.kind)].gflop += n * r.gflop;
+        sums[int(kind)].ms += n * r.ms;
+        sums[int(kind)].gflop += n * r.gflop;
+        if (wino) {
+            wino_ms += n * r.ms;
+            continue;
+        }
+        if (l.kind != Kind::conv_s1) wino_ms += n * r.ms;
         total_ms += n * r.ms;
         total_gflop += n * r.gflop;
     }
@@ -309,5 +330,10 @@ int main(int argc, char** argv) {
     if (total_ms <= 0) return 0;
     const double g = total_gflop / (total_ms * 1e-3);
     std::printf("%-18s %9.1f %9.3f %9.1f %6.1f%%\n", "all layers", total_gflop * 1e3, total_ms, g, 100.0 * g / peak);
+    if (sums[int(Kind::wino)].ms > 0) {
+        const double gw = total_gflop / (wino_ms * 1e-3);
+        std::printf("%-18s %9.1f %9.3f %9.1f %6.1f%%  (dense 3x3 s1 by Winograd; effective)\n", "all, winograd",
+                    total_gflop * 1e3, wino_ms, gw, 100.0 * gw / peak);
+    }
     return 0;
 }
