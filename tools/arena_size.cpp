@@ -12,6 +12,9 @@
 //   arena_size DETECTOR.fmb CLASSIFIER.fmb --report [--top-k N] WxH...
 //       prints, per input size, the row-band plan: the pipeline's block, the detector's part,
 //       the classifier's, and the biggest rings, as Markdown.
+//   arena_size DETECTOR.fmb CLASSIFIER.fmb --tensors WxH
+//       prints the detector's buffers for one input size (level, channels, ring rows, bytes),
+//       largest first: where the memory goes.
 //
 // Built natively from the single header with the scalar configuration, like the firmware:
 //   g++ -std=gnu++17 -O2 -DFACEMASK_NO_SIMD -DFACEMASK_NO_OPENMP -I single_include tools/arena_size.cpp
@@ -69,7 +72,8 @@ double kib(size_t b) { return double(b) / 1024.0; }
 int usage() {
     std::fprintf(stderr,
                  "usage: arena_size DETECTOR.fmb CLASSIFIER.fmb --header OUT.h WxH [--top-k N]\n"
-                 "       arena_size DETECTOR.fmb CLASSIFIER.fmb --report [--top-k N] WxH...\n");
+                 "       arena_size DETECTOR.fmb CLASSIFIER.fmb --report [--top-k N] WxH...\n"
+                 "       arena_size DETECTOR.fmb CLASSIFIER.fmb --tensors WxH\n");
     return 2;
 }
 
@@ -87,18 +91,20 @@ int main(int argc, char** argv) {
     const Classifier& cls = fm.classifier();
 
     const char* header = nullptr;
-    bool report = false;
+    bool report = false, tensors = false;
     int top_k = 5000;
     int sizes[16][2];
     int n_sizes = 0;
     for (int i = 3; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--header") && i + 1 < argc) header = argv[++i];
         else if (!std::strcmp(argv[i], "--report")) report = true;
+        else if (!std::strcmp(argv[i], "--tensors")) tensors = true;
         else if (!std::strcmp(argv[i], "--top-k") && i + 1 < argc) top_k = std::atoi(argv[++i]);
         else if (n_sizes < 16 && parse_size(argv[i], &sizes[n_sizes][0], &sizes[n_sizes][1])) ++n_sizes;
         else return usage();
     }
-    if (top_k < 1 || n_sizes == 0 || (header != nullptr) == report || (header && n_sizes != 1)) return usage();
+    if (top_k < 1 || n_sizes == 0 || (header != nullptr) + report + tensors != 1 || ((header || tensors) && n_sizes != 1))
+        return usage();
 
     const int cw = cls.input_width(), ch = cls.input_height();
     if (header) {
@@ -127,6 +133,28 @@ int main(int argc, char** argv) {
         if (std::fclose(f) != 0) return 1;
         std::printf("arena_size: %dx%d top-k %d: detector %zu, classifier %zu, arena %zu bytes -> %s\n", W, H, top_k,
                     det_bytes, cls_bytes, total, header);
+        return 0;
+    }
+
+    if (tensors) {
+        const int W = sizes[0][0], H = sizes[0][1];
+        const graph::Plan p = det.memory_plan(W, H);
+        int order[graph::kMaxTensors];
+        int n = 0;
+        for (int i = 0; i < graph::kMaxTensors; ++i)
+            if (p.t[i].bytes) order[n++] = i;
+        for (int i = 1; i < n; ++i)  // largest first
+            for (int j = i; j > 0 && p.t[order[j]].bytes > p.t[order[j - 1]].bytes; --j) std::swap(order[j], order[j - 1]);
+        size_t sum = 0, pool = 0;
+        std::printf("| tensor | size (h x w x c) | ring rows | KiB |\n|---|---|---|---|\n");
+        for (int i = 0; i < n; ++i) {
+            const graph::BufferPlan& b = p.t[order[i]];
+            if (b.shared) pool = b.bytes > pool ? b.bytes : pool;
+            else sum += b.bytes;
+            std::printf("| %d | %d x %d x %d | %d | %.1f%s |\n", order[i], b.h, b.w, b.c, b.ring, kib(b.bytes),
+                        b.shared ? " (shared)" : "");
+        }
+        std::printf("| all | | | %.1f + %.1f shared (plan %.1f) |\n", kib(sum), kib(pool), kib(p.arena_bytes));
         return 0;
     }
 
