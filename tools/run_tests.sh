@@ -47,6 +47,7 @@ fi
 if wants fuzz; then
     step "libFuzzer harnesses, 15 s each on the committed seeds (ASan + UBSan, every report fatal)"
     [ -f build/weights/retinaface_mnet025.fmb ] || { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DFACEMASK_SHARED_DIR="$shared" >/dev/null; cmake --build build; }
+    need_packages $FACEMASK_SANITIZER_PACKAGES
     bash tests/fuzz/build.sh build-fuzz
     rm -rf build-fuzz/work
     bash tests/fuzz/run.sh build build-fuzz 15 build-fuzz/work
@@ -54,6 +55,7 @@ fi
 if wants tsan; then
     step "ThreadSanitizer: one Pipeline shared by 4 threads, pictures decoded in the threads"
     [ -f build/weights/retinaface_mnet025.fmb ] || { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DFACEMASK_SHARED_DIR="$shared" >/dev/null; cmake --build build; }
+    need_packages $FACEMASK_SANITIZER_PACKAGES
     bash tests/concurrency/tsan.sh build/weights "$shared/images/ex_img.jpg" build-tsan
 fi
 if wants web; then

@@ -5,6 +5,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${1:?usage: build.sh OUT_DIR}"
 mkdir -p "$out"
+source "$here/../../tools/deps.sh"
+need_packages $FACEMASK_SANITIZER_PACKAGES
 flags=(-std=c++17 -O1 -g -fno-exceptions -fno-rtti -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
        -fno-omit-frame-pointer -I"$here/../../include" -isystem /usr/include/stb -DFACEMASK_NO_OPENMP
        -DFACEMASK_DEFAULT_WEIGHTS_DIR='"weights"')
