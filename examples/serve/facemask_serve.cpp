@@ -726,10 +726,9 @@ int main(int argc, char** argv) {
                 res.status = status;
                 res.set_content(error_json(code, message), "application/json");
             };
+            // The whole body is read before anything else is checked, whatever the answer: a
+            // body left unread would be parsed as the next request on a kept-alive connection.
             Job job;
-            std::string message;
-            if (!read_params(req, annotate, &job.opt, &job.png, &message))
-                return answer_error(400, "bad_parameter", message);
             job.annotate = annotate;
             std::string body, field, filename;
             bool in_image = false, have_image = false;
@@ -761,6 +760,9 @@ int main(int argc, char** argv) {
                     return answer_error(408, "timeout", "the request did not arrive within the time limit");
                 return answer_error(400, "bad_request", "the body could not be read (truncated or malformed)");
             }
+            std::string message;
+            if (!read_params(req, annotate, &job.opt, &job.png, &message))
+                return answer_error(400, "bad_parameter", message);
             job.picture = &body;
             if (!workers.submit(&job)) {
                 ++metrics.rejected;

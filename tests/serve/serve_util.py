@@ -85,6 +85,29 @@ def raw_exchange(port, data, shutdown_write=False, timeout=30):
         s.close()
 
 
+def read_one_response(stream):
+    """Reads exactly one HTTP response (head + Content-Length body) from stream, a buffered
+    reader of a socket (sock.makefile("rb")), leaving what follows for the next call. Returns
+    (status, headers dict with lower-case names, body); ConnectionError if the server closes first."""
+    status_line = stream.readline()
+    if not status_line:
+        raise ConnectionError("closed before a response")
+    headers = {}
+    while True:
+        line = stream.readline()
+        if not line:
+            raise ConnectionError("closed in the middle of a response head")
+        if line in (b"\r\n", b"\n"):
+            break
+        k, _, v = line.decode("latin-1").partition(":")
+        headers[k.strip().lower()] = v.strip()
+    length = int(headers.get("content-length", "0"))
+    body = stream.read(length)
+    if len(body) < length:
+        raise ConnectionError("closed in the middle of a response body")
+    return status_of(status_line), headers, body
+
+
 def status_of(raw):
     m = re.match(rb"HTTP/1\.[01] (\d+)", raw)
     return int(m.group(1)) if m else 0

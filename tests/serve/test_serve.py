@@ -16,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_util import Service, cli_json, png_bytes, raw_exchange, resized_ppm, status_of  # noqa: E402
+from serve_util import Service, cli_json, png_bytes, raw_exchange, read_one_response, resized_ppm, status_of  # noqa: E402
 
 BUILD = os.path.abspath(os.environ.get("FACEMASK_BUILD", "build"))
 PICTURE = os.path.abspath(os.environ.get("FACEMASK_PICTURE", "../shared/images/ex_img.jpg"))
@@ -146,6 +146,48 @@ class ServeTest(unittest.TestCase):
         self.assertEqual((status, error_code(answer)), (404, "not_found"))
         # and the service still answers
         self.assertEqual(post(self.svc, "/v1/detect", self.vga)[0], 200)
+
+    def test_bad_parameter_leaves_keep_alive_connection_usable(self):
+        # A request refused for its parameters still has its body on the connection: the server
+        # must consume it, or the body is read as the next request on the same keep-alive socket.
+        expected = cli_json(BUILD, self.vga_path)
+        del expected["image"]
+        boundary = "facemaskboundary"
+        multipart = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"v.ppm\"\r\n"
+                     f"Content-Type: image/x-portable-pixmap\r\n\r\n").encode() + self.vga + \
+            f"\r\n--{boundary}--\r\n".encode()
+
+        def request(path, body, content_type="application/octet-stream"):
+            return (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+        octet, form = "application/octet-stream", f"multipart/form-data; boundary={boundary}"
+        bad = [("/v1/detect?conf=2", self.vga, octet, 400, "bad_parameter"),
+               ("/v1/annotate?format=gif", self.vga, octet, 400, "bad_parameter"),
+               ("/v1/detect?colour=red", multipart, form, 400, "bad_parameter"),
+               ("/v1/no_such_endpoint", self.vga, octet, 404, "not_found")]
+        for path, body, content_type, want_status, want_code in bad:
+            for pipelined in (False, True):
+                with self.subTest(path=path, pipelined=pipelined):
+                    s = socket.create_connection(("127.0.0.1", self.svc.port), timeout=30)
+                    answers = s.makefile("rb")
+                    try:
+                        first, second = request(path, body, content_type), request("/v1/detect", self.vga)
+                        if pipelined:  # both requests at once, before any answer
+                            s.sendall(first + second)
+                        else:
+                            s.sendall(first)
+                        status, _, answer = read_one_response(answers)
+                        self.assertEqual((status, error_code(answer)), (want_status, want_code), answer)
+                        if not pipelined:
+                            s.sendall(second)
+                        status, headers, answer = read_one_response(answers)
+                        self.assertEqual(status, 200, answer)
+                        self.assertEqual(headers["content-type"], "application/json")
+                        self.assertEqual(json.loads(answer), expected)
+                    finally:
+                        answers.close()
+                        s.close()
 
     def test_slow_client_gets_408_and_others_are_served(self):
         svc = Service(BUILD, "--threads", "1", "--timeout", "2", "--quiet")
