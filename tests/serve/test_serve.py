@@ -260,6 +260,19 @@ class ServeTest(unittest.TestCase):
         finally:
             self.assertEqual(svc.stop(), 0)
 
+    def test_keep_alive_answers_without_nagle_stall(self):
+        # Without TCP_NODELAY on the accepted sockets, each kept-alive answer (head and body in two
+        # writes) waited ~40 ms for the client's delayed ACK: 44 ms p50 for an 8x8 picture, 0.4 ms
+        # with it. The bound leaves room for a loaded machine.
+        tiny = os.path.join(WORK, "tiny.png")
+        with open(tiny, "wb") as f:
+            f.write(png_bytes(8, 8, [b"\x80" * 24] * 8))
+        out = json.loads(subprocess.run([os.path.join(BUILD, "http_load"), "--port", str(self.svc.port), "--file", tiny,
+                                         "--concurrency", "1", "--requests", "30"],
+                                        check=True, capture_output=True, text=True).stdout)
+        self.assertEqual((out["status"].get("200"), out["failed"]), (30, 0), out)
+        self.assertLess(out["p50_ms"], 25, out)
+
     def test_memory_is_flat(self):
         n = int(os.environ.get("FACEMASK_SERVE_REQUESTS", "300"))
         load = [os.path.join(BUILD, "http_load"), "--port", str(self.svc.port), "--file", self.vga_path,
