@@ -14,6 +14,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -46,13 +49,16 @@ const char* kUsage =
     "  --landmarks           also draw the five landmarks\n"
     "  --quiet               no per-picture lines, no progress\n"
     "  --help                this text\n"
-    "Exit status: 0 success; 1 a picture, the weights or an output failed; 2 bad arguments.\n";
+    "Exit status: 0 success; 1 a picture, a folder without pictures, the weights or an output\n"
+    "(also standard output) failed; 2 bad arguments, an --output type that cannot be written, or\n"
+    "two pictures whose annotated copies would have the same name.\n";
 
 struct Args {
     std::string output, json, weights = FACEMASK_DEFAULT_WEIGHTS_DIR, detector, classifier;
     bool draw = true, quiet = false, landmarks = false;
     facemask::PipelineOptions opt;
     std::vector<std::string> inputs;
+    std::vector<std::string> empty_folders;  // folders given that hold no picture
 };
 
 bool number(const char* s, double lo, double hi, double* out) {
@@ -73,13 +79,23 @@ bool is_picture_name(const std::string& name) {
     if (dot == std::string::npos || name[0] == '.') return false;
     std::string ext = name.substr(dot + 1);
     for (char& c : ext) c = char(c | 0x20);
-    for (const char* e : {"jpg", "jpeg", "png", "bmp", "tga", "gif", "psd", "pnm", "ppm", "pgm"})
+    for (const char* e : {"jpg", "jpeg", "png", "bmp", "pnm", "ppm", "pgm"})  // the formats Image::load reads
         if (ext == e) return true;
     return false;
 }
 
-// Appends the pictures of a folder (not recursive), sorted by name.
-bool add_folder(const std::string& dir, std::vector<std::string>* out) {
+// Whether Image::save writes this file name (by its extension).
+bool is_output_name(const std::string& name) {
+    const size_t dot = name.rfind('.');
+    const size_t slash = name.rfind('/');
+    if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return false;
+    std::string ext = name.substr(dot + 1);
+    for (char& c : ext) c = char(c | 0x20);
+    return ext == "jpg" || ext == "jpeg" || ext == "png" || ext == "bmp";
+}
+
+// Appends the pictures of a folder (not recursive), sorted by name; *count: how many.
+bool add_folder(const std::string& dir, std::vector<std::string>* out, size_t* count) {
     DIR* d = opendir(dir.c_str());
     if (!d) return false;
     std::vector<std::string> names;
@@ -88,6 +104,7 @@ bool add_folder(const std::string& dir, std::vector<std::string>* out) {
     closedir(d);
     std::sort(names.begin(), names.end());
     for (const std::string& n : names) out->push_back(dir + (dir.back() == '/' ? "" : "/") + n);
+    *count = names.size();
     return true;
 }
 
@@ -111,6 +128,12 @@ int parse_args(int argc, char** argv, Args* a) {
         if (arg == "--no-classify") { a->opt.classify = false; continue; }
         if (arg.size() > 2 && arg[0] == '-' && arg[1] == '-') {
             if (!has_value) return fail("%s needs a value", arg.c_str());
+            // "--json --no-draw x.png": the value is missing, not "--no-draw" (a value that
+            // really starts with "--" can be given as ./--name).
+            if (v[0] == '-' && v[1] == '-' && v[2]) {
+                std::fprintf(stderr, "example_annotate: %s needs a value, not the option '%s' (see --help)\n", arg.c_str(), v);
+                return 2;
+            }
             ++i;
             if (arg == "--output") a->output = v;
             else if (arg == "--json") a->json = v;
@@ -138,12 +161,14 @@ int parse_args(int argc, char** argv, Args* a) {
         }
         if (arg.size() > 1 && arg[0] == '-') return fail("unknown option '%s'", arg.c_str());
         if (is_dir(arg)) {
-            if (!add_folder(arg, &a->inputs)) return fail("cannot list the folder '%s'", arg.c_str());
+            size_t n = 0;
+            if (!add_folder(arg, &a->inputs, &n)) return fail("cannot list the folder '%s'", arg.c_str());
+            if (n == 0) a->empty_folders.push_back(arg);
         } else {
             a->inputs.push_back(arg);
         }
     }
-    if (a->inputs.empty()) return fail("%s", "no picture given");
+    if (a->inputs.empty() && a->empty_folders.empty()) return fail("%s", "no picture given");
     return 0;
 }
 
@@ -162,6 +187,31 @@ std::string output_path(const Args& a, const std::string& input) {
     return a.output + (a.output.back() == '/' ? "" : "/") + name;
 }
 
+// Refuses, before any work, outputs that could not be written or would overwrite each other.
+bool check_outputs(const Args& a) {
+    if (!a.draw || a.inputs.empty()) return true;
+    if (!a.output.empty() && a.inputs.size() == 1 && a.output.back() != '/' && !is_dir(a.output) &&
+        !is_output_name(a.output)) {
+        std::fprintf(stderr,
+                     "example_annotate: --output '%s': unknown picture type; use .jpg, .png or .bmp (or a folder "
+                     "ending in '/') (see --help)\n",
+                     a.output.c_str());
+        return false;
+    }
+    std::map<std::string, const std::string*> written;  // output path -> the input it is for
+    for (const std::string& input : a.inputs) {
+        auto at = written.emplace(output_path(a, input), &input);
+        if (!at.second && *at.first->second != input) {
+            std::fprintf(stderr,
+                         "example_annotate: '%s' and '%s' would both be written to '%s'; annotate them in separate "
+                         "runs with different --output folders (see --help)\n",
+                         at.first->second->c_str(), input.c_str(), at.first->first.c_str());
+            return false;
+        }
+    }
+    return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -171,7 +221,7 @@ int main(int argc, char** argv) {
         std::fputs(kUsage, stdout);
         return 0;
     }
-    if (parsed != 0) return 2;
+    if (parsed != 0 || !check_outputs(a)) return 2;
 
     facemask::Pipeline fm;
     const std::string det = a.detector.empty() ? a.weights + "/" + facemask::kDetectorFile : a.detector;
@@ -200,6 +250,11 @@ int main(int argc, char** argv) {
     look.landmarks = a.landmarks;
 
     int failures = 0;
+    for (const std::string& dir : a.empty_folders) {
+        std::fprintf(stderr, "example_annotate: the folder '%s' holds no picture (.jpg, .jpeg, .png, .bmp, .ppm, .pgm, .pnm)\n",
+                     dir.c_str());
+        ++failures;
+    }
     facemask::Workspace ws;
     facemask::Image img;
     for (size_t i = 0; i < a.inputs.size(); ++i) {
@@ -235,8 +290,17 @@ int main(int argc, char** argv) {
         }
     }
     if (progress) std::fprintf(stderr, "\n");
-    if (json && json != stdout && std::fclose(json) != 0) {
-        std::fprintf(stderr, "example_annotate: cannot write '%s'\n", a.json.c_str());
+    // A full disk shows only when the buffers are written: check both streams' errors.
+    if (json && json != stdout) {
+        const bool bad = std::ferror(json) != 0;
+        if ((std::fclose(json) != 0) | bad) {
+            std::fprintf(stderr, "example_annotate: cannot write '%s': %s\n", a.json.c_str(), std::strerror(errno));
+            ++failures;
+        }
+    }
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+        std::fprintf(stderr, "example_annotate: cannot write the standard output%s: %s\n",
+                     json == stdout ? " (the JSON results)" : "", std::strerror(errno));
         ++failures;
     }
     return failures ? 1 : 0;

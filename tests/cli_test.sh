@@ -60,6 +60,18 @@ run 2 "--scale 12" --scale 12 "$picture" && stderr_says "--scale 12" "--scale"
 run 2 "--threads -1" --threads -1 "$picture" && stderr_says "--threads -1" "--threads"
 run 2 "--nms 1.5" --nms 1.5 "$picture" && stderr_says "--nms 1.5" "--nms"
 run 2 "missing value" "$picture" --conf && stderr_says "missing value" "needs a value"
+# An option in the place of a value is a missing value, not a file called "--no-draw".
+run 2 "option as a value" --json --no-draw "$picture" && stderr_says "option as a value" "--json needs a value"
+[ -e ./--no-draw ] && fail "option as a value: a file '--no-draw' was written"
+# Outputs that cannot be written are refused before the weights are even read.
+run 2 "--output .gif" --detector "$work/none.fmb" --output annotated.gif "$picture" &&
+    stderr_says "--output .gif" "unknown picture type"
+# Two pictures of the same name from different folders would overwrite each other's output.
+mkdir -p same_a same_b && cp "$picture" same_a/x.jpg && cp "$picture" same_b/x.jpg
+run 2 "same names, one output folder" --output same_out/ same_a/x.jpg same_b/x.jpg &&
+    stderr_says "same names, one output folder" "same_out/x_annotated.jpg"
+[ -e same_out/x_annotated.jpg ] && fail "same names, one output folder: a picture was still written"
+run 2 "same names, the current folder" same_a/x.jpg same_b/x.jpg && stderr_says "same names, the current folder" "same_b/x.jpg"
 
 # ---- files that cannot be read (exit 1) -----------------------------------------------------------
 run 1 "missing detector blob" --no-draw --detector "$work/none.fmb" "$picture" && stderr_says "missing detector blob" "none.fmb"
@@ -125,6 +137,20 @@ EOF
 
     run 0 "--json -" --json - --no-draw "$picture"
     check_json out.txt "--json -"
+
+    # The JSON results lost on a full disk are a failure, on standard output as in a file.
+    "$exe" --weights "$weights" --json - --no-draw "$picture" >/dev/full 2>err.txt
+    rc=$?
+    [ "$rc" -eq 1 ] || fail "--json - >/dev/full: exit status $rc, expected 1"
+    stderr_says "--json - >/dev/full" "cannot write the standard output"
+    run 1 "--json /dev/full" --json /dev/full --no-draw "$picture" && stderr_says "--json /dev/full" "/dev/full"
+
+    # A folder without pictures is named as such; the other inputs are still done.
+    mkdir -p empty_folder && touch empty_folder/notes.txt
+    run 1 "empty folder" --no-draw empty_folder && stderr_says "empty folder" "'empty_folder' holds no picture"
+    run 1 "empty folder beside a picture" --no-draw --json beside.jsonl empty_folder "$picture"
+    lines=$(cat beside.jsonl 2>/dev/null | wc -l)
+    [ "$lines" -eq 1 ] || fail "empty folder beside a picture: expected 1 JSON line, got $lines"
 
     # ---- the pictures it writes ------------------------------------------------------------------
     check_picture() {  # FILE WHAT
