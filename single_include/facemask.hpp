@@ -57,6 +57,9 @@
 //   FACEMASK_NO_SIMD     use the scalar kernels even when xsimd and a SIMD ISA are available
 //   FACEMASK_NO_OPENMP   never use OpenMP, even when compiled with -fopenmp (one thread)
 //   FACEMASK_NO_STDIO    no file I/O at all: blobs load from memory, no picture files
+//   FACEMASK_HALF_ACTIVATIONS  store activations as IEEE float16 (arithmetic stays float32):
+//                        half the activation memory, for microcontrollers; needs the scalar
+//                        kernels (FACEMASK_NO_SIMD or no SIMD ISA)
 //   FACEMASK_ASSERT(x)   the assertion used by kernels (default: assert from <cassert>)
 //   FACEMASK_MALLOC(n) / FACEMASK_FREE(p)   allocation hooks (define both or neither);
 //                        facemask never uses new/delete or the standard containers
@@ -113,6 +116,9 @@
 #endif
 #ifndef FACEMASK_SIMD
 #define FACEMASK_SIMD 0
+#endif
+#if defined(FACEMASK_HALF_ACTIVATIONS) && FACEMASK_SIMD
+#error "facemask: FACEMASK_HALF_ACTIVATIONS needs the scalar kernels: define FACEMASK_NO_SIMD too"
 #endif
 
 #if defined(_OPENMP) && !defined(FACEMASK_NO_OPENMP)
@@ -755,7 +761,9 @@ private:
 // ==== facemask/kernels/view.hpp =================================================================
 // facemask/kernels/view.hpp — the activation tensor view every kernel takes.
 //
-// Activations are NHWC float32 (one picture, channels innermost). Every tensor in the arena is
+// Activations are NHWC (one picture, channels innermost), stored as act_t: float32, or IEEE
+// float16 with FACEMASK_HALF_ACTIVATIONS (kernels load them with act_load and store with
+// act_store, and compute in float32 either way). Every tensor in the arena is
 // stored with a one-pixel zero border, so 3x3 kernels with padding 1 read the border instead of
 // testing coordinates: `at(-1, -1)` and `at(h, w)` are valid reads. A view may cover a slice of
 // the channels of a wider tensor (`px` > `c`): that is how the SSH branches write their part of
@@ -765,17 +773,23 @@ private:
 namespace facemask {
 namespace kernels {
 
+#if defined(FACEMASK_HALF_ACTIVATIONS)
+using act_t = uint16_t;
+#else
+using act_t = float;
+#endif
+
 struct View {
-    float* data = nullptr;  // pixel (0, 0) (ring: pixel 0 of ring row 0), first channel of the view
+    act_t* data = nullptr;  // pixel (0, 0) (ring: pixel 0 of ring row 0), first channel of the view
     int h = 0, w = 0, c = 0;
-    ptrdiff_t px = 0;   // floats from one pixel to the next
-    ptrdiff_t row = 0;  // floats from one row to the next
+    ptrdiff_t px = 0;   // values from one pixel to the next
+    ptrdiff_t row = 0;  // values from one row to the next
     int ring = 0;       // 0: rows follow each other; else a ring of this many rows, tensor row
                         // y (>= -1) at ring row (y + 1) % ring (the streaming executor's bands)
 
     // Pixel 0 of row y. Kernels take it once per row (a ring costs one modulo a row).
-    float* row_at(int y) const { return ring ? data + ptrdiff_t((y + 1) % ring) * row : data + ptrdiff_t(y) * row; }
-    float* at(int y, int x) const { return row_at(y) + x * px; }
+    act_t* row_at(int y) const { return ring ? data + ptrdiff_t((y + 1) % ring) * row : data + ptrdiff_t(y) * row; }
+    act_t* at(int y, int x) const { return row_at(y) + x * px; }
 };
 
 // y = max(x, x * s): ReLU for s = 0, LeakyReLU for 0 < s < 1, identity for s = 1. One
@@ -827,9 +841,52 @@ FACEMASK_INLINE float half_to_float(uint16_t h) {
 #endif
 }
 
+// float32 -> IEEE binary16, rounded to nearest, ties to even (as the hardware converts);
+// beyond the half range: infinity; NaN stays NaN.
+FACEMASK_INLINE uint16_t float_to_half(float f) {
+#if defined(__ARM_FP16_FORMAT_IEEE)
+    const __fp16 v = f;
+    uint16_t h;
+    std::memcpy(&h, &v, sizeof h);
+    return h;
+#else
+    uint32_t x;
+    std::memcpy(&x, &f, sizeof x);
+    const uint16_t sign = uint16_t((x >> 16) & 0x8000u);
+    const uint32_t a = x & 0x7FFFFFFFu;
+    if (a > 0x7F800000u) return uint16_t(sign | 0x7E00u);  // NaN
+    if (a >= 0x477FF000u) return uint16_t(sign | 0x7C00u);  // >= 65520 rounds to infinity
+    uint32_t m, shift;
+    if (a >= 0x38800000u) {  // a normal half: rebias the exponent 127 -> 15, drop 13 bits
+        m = a - 0x38000000u;
+        shift = 13;
+    } else {  // a subnormal half (units of 2^-24), or zero
+        const uint32_t e = a >> 23;
+        if (e < 102) return sign;  // below 2^-25: rounds to zero
+        m = (a & 0x7FFFFFu) | 0x800000u;
+        shift = 126 - e;
+    }
+    uint32_t h = m >> shift;
+    const uint32_t rest = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rest > half || (rest == half && (h & 1u))) ++h;  // a carry into the exponent is right
+    return uint16_t(sign | h);
+#endif
+}
+
 // A weight as float, whatever the blob stores (kernels are templates over the weight type).
 FACEMASK_INLINE float weight(float w) { return w; }
 FACEMASK_INLINE float weight(uint16_t w) { return half_to_float(w); }
+
+// An activation as float, and a float as an activation (act_t).
+FACEMASK_INLINE float act_load(float v) { return v; }
+FACEMASK_INLINE float act_load(uint16_t v) { return half_to_float(v); }
+FACEMASK_INLINE act_t act_store(float v) {
+#if defined(FACEMASK_HALF_ACTIVATIONS)
+    return float_to_half(v);
+#else
+    return v;
+#endif
+}
 
 }  // namespace kernels
 }  // namespace facemask
@@ -1516,9 +1573,10 @@ public:
             for (int k = 0; k < 3; ++k) src[k] = off_[norm_.component[k]];
             for (int y = y0; y < y1; ++y) {
                 const uint8_t* p = img_.row(y);
-                float* q = dst.at(y, 0);
+                kernels::act_t* q = dst.at(y, 0);
                 for (int x = 0; x < ow_; ++x, p += nch, q += dst.px)
-                    for (int k = 0; k < 3; ++k) q[k] = (float(p[src[k]]) - norm_.mean[k]) * norm_.scale[k];
+                    for (int k = 0; k < 3; ++k)
+                        q[k] = kernels::act_store((float(p[src[k]]) - norm_.mean[k]) * norm_.scale[k]);
             }
             return;
         }
@@ -1528,7 +1586,7 @@ public:
         for (int oy = y0; oy < y1; ++oy) {
             detail::blend_rows(img_, yfirst_[oy], ycount_[oy], ycoef_ + size_t(oy) * ty_, x_lo * nch, (x_hi - x_lo) * nch,
                                row);
-            float* q = dst.at(oy, 0);
+            kernels::act_t* q = dst.at(oy, 0);
             for (int ox = 0; ox < ow_; ++ox, q += dst.px) {
                 const float* c = xcoef_ + size_t(ox) * tx_;
                 const float* v = row + size_t(xfirst_[ox] - x_lo) * nch;
@@ -1538,7 +1596,7 @@ public:
                     rgb[1] += v[off_[1]] * c[t];
                     rgb[2] += v[off_[2]] * c[t];
                 }
-                for (int k = 0; k < 3; ++k) q[k] = (rgb[norm_.component[k]] - norm_.mean[k]) * norm_.scale[k];
+                for (int k = 0; k < 3; ++k) q[k] = kernels::act_store((rgb[norm_.component[k]] - norm_.mean[k]) * norm_.scale[k]);
             }
         }
     }
@@ -1593,19 +1651,19 @@ inline void conv3x3(const View& in, const View& out, const W* w, const float* b,
     FACEMASK_ASSERT(y0 >= 0 && y1 <= out.h);
     const int cin = in.c;
     for (int oy = y0; oy < y1; ++oy) {
-        const float* rows[3] = {in.row_at(oy * S - 1), in.row_at(oy * S), in.row_at(oy * S + 1)};
+        const act_t* rows[3] = {in.row_at(oy * S - 1), in.row_at(oy * S), in.row_at(oy * S + 1)};
         for (int ox = 0; ox < out.w; ++ox) {
-            float* dst = out.at(oy, ox);
+            act_t* dst = out.at(oy, ox);
             for (int co = 0; co < out.c; ++co) {
                 const W* wk = w + size_t(co) * 9 * cin;
                 float acc = b[co];
                 for (int ky = 0; ky < 3; ++ky)
                     for (int kx = 0; kx < 3; ++kx) {
-                        const float* p = rows[ky] + (ox * S - 1 + kx) * in.px;
+                        const act_t* p = rows[ky] + (ox * S - 1 + kx) * in.px;
                         const W* q = wk + (ky * 3 + kx) * cin;
-                        for (int ci = 0; ci < cin; ++ci) acc += p[ci] * weight(q[ci]);
+                        for (int ci = 0; ci < cin; ++ci) acc += act_load(p[ci]) * weight(q[ci]);
                     }
-                dst[co] = activate(acc, slope);
+                dst[co] = act_store(activate(acc, slope));
             }
         }
     }
@@ -1627,15 +1685,15 @@ inline void dwconv3x3(const View& in, const View& out, const W* w, const float* 
     FACEMASK_ASSERT(out.h == conv_out(in.h, S) && out.w == conv_out(in.w, S));
     const int c = in.c;
     for (int oy = y0; oy < y1; ++oy) {
-        const float* rows[3] = {in.row_at(oy * S - 1), in.row_at(oy * S), in.row_at(oy * S + 1)};
+        const act_t* rows[3] = {in.row_at(oy * S - 1), in.row_at(oy * S), in.row_at(oy * S + 1)};
         for (int ox = 0; ox < out.w; ++ox) {
-            float* dst = out.at(oy, ox);
+            act_t* dst = out.at(oy, ox);
             for (int ch = 0; ch < c; ++ch) {
                 float acc = b[ch];
                 for (int ky = 0; ky < 3; ++ky)
                     for (int kx = 0; kx < 3; ++kx)
-                        acc += rows[ky][(ox * S - 1 + kx) * in.px + ch] * weight(w[(ky * 3 + kx) * c + ch]);
-                dst[ch] = activate(acc, slope);
+                        acc += act_load(rows[ky][(ox * S - 1 + kx) * in.px + ch]) * weight(w[(ky * 3 + kx) * c + ch]);
+                dst[ch] = act_store(activate(acc, slope));
             }
         }
     }
@@ -1656,16 +1714,16 @@ inline void pwconv1x1(const View& in, const View& out, const W* w, const float* 
     FACEMASK_ASSERT(in.h == out.h && in.w == out.w);
     const int cin = in.c;
     for (int y = y0; y < y1; ++y) {
-        const float* src_row = in.row_at(y);
-        float* dst_row = out.row_at(y);
+        const act_t* src_row = in.row_at(y);
+        act_t* dst_row = out.row_at(y);
         for (int x = 0; x < out.w; ++x) {
-            const float* src = src_row + x * in.px;
-            float* dst = dst_row + x * out.px;
+            const act_t* src = src_row + x * in.px;
+            act_t* dst = dst_row + x * out.px;
             for (int co = 0; co < out.c; ++co) {
                 const W* q = w + size_t(co) * cin;
                 float acc = b[co];
-                for (int ci = 0; ci < cin; ++ci) acc += src[ci] * weight(q[ci]);
-                dst[co] = activate(acc, slope);
+                for (int ci = 0; ci < cin; ++ci) acc += act_load(src[ci]) * weight(q[ci]);
+                dst[co] = act_store(activate(acc, slope));
             }
         }
     }
@@ -1676,12 +1734,12 @@ inline void pwconv1x1(const View& in, const View& out, const W* w, const float* 
 inline void upsample_nearest_add(const View& coarse, const View& fine, int y0, int y1) {
     FACEMASK_ASSERT(coarse.c == fine.c);
     for (int y = y0; y < y1; ++y) {
-        const float* src_row = coarse.row_at(nearest_source(y, coarse.h, fine.h));
-        float* dst_row = fine.row_at(y);
+        const act_t* src_row = coarse.row_at(nearest_source(y, coarse.h, fine.h));
+        act_t* dst_row = fine.row_at(y);
         for (int x = 0; x < fine.w; ++x) {
-            const float* src = src_row + nearest_source(x, coarse.w, fine.w) * coarse.px;
-            float* dst = dst_row + x * fine.px;
-            for (int ch = 0; ch < fine.c; ++ch) dst[ch] += src[ch];
+            const act_t* src = src_row + nearest_source(x, coarse.w, fine.w) * coarse.px;
+            act_t* dst = dst_row + x * fine.px;
+            for (int ch = 0; ch < fine.c; ++ch) dst[ch] = act_store(act_load(dst[ch]) + act_load(src[ch]));
         }
     }
 }
@@ -1691,8 +1749,8 @@ inline void global_avgpool(const View& in, float* out) {
     for (int ch = 0; ch < in.c; ++ch) out[ch] = 0.0f;
     for (int y = 0; y < in.h; ++y)
         for (int x = 0; x < in.w; ++x) {
-            const float* p = in.at(y, x);
-            for (int ch = 0; ch < in.c; ++ch) out[ch] += p[ch];
+            const act_t* p = in.at(y, x);
+            for (int ch = 0; ch < in.c; ++ch) out[ch] += act_load(p[ch]);
         }
     const float inv = 1.0f / float(in.h * in.w);
     for (int ch = 0; ch < in.c; ++ch) out[ch] *= inv;
@@ -1933,7 +1991,7 @@ namespace graph {
 struct BufferPlan {
     int h = 0, w = 0, c = 0;  // the whole tensor
     int ring = 0;             // rows in the ring (tensor row y at ring row (y + 1) % ring)
-    ptrdiff_t row = 0;        // floats per row (w + 2 pixels, zero borders left and right)
+    ptrdiff_t row = 0;        // values (act_t) per row (w + 2 pixels, zero borders left and right)
     size_t offset = 0, bytes = 0;
     bool shared = false;      // in the buffer the depthwise outputs share (detail_exec::may_share)
 };
@@ -2178,7 +2236,7 @@ inline Plan make_plan(const Graph& g, int width, int height, int band = 1, int t
         // written; a ring of exactly that many never overwrites a row someone still reads.
         const int whole_rows = t.h + 2;
         t.ring = (whole || m.need[i] >= whole_rows) ? whole_rows : m.need[i];
-        t.bytes = align_up(size_t(t.ring) * size_t(t.row) * sizeof(float));
+        t.bytes = align_up(size_t(t.ring) * size_t(t.row) * sizeof(kernels::act_t));
         t.shared = m.shared[i];
         if (t.shared) {
             if (t.bytes > pool) pool = t.bytes;
@@ -2203,7 +2261,7 @@ inline View ring_view(const Plan& p, int t, unsigned char* arena) {
     v.px = b.c;
     v.row = b.row;
     v.ring = b.ring;
-    v.data = reinterpret_cast<float*>(arena + b.offset) + b.c;
+    v.data = reinterpret_cast<kernels::act_t*>(arena + b.offset) + b.c;
     return v;
 }
 
@@ -2213,12 +2271,13 @@ inline View ring_view(const Plan& p, int t, unsigned char* arena) {
 inline void clear_borders(const Graph& g, const Plan& p, unsigned char* arena) {
     for (int i = 0; i < g.n_tensors; ++i) {
         const BufferPlan& b = p.t[i];
-        float* base = reinterpret_cast<float*>(arena + b.offset);
-        std::memset(base, 0, size_t(b.row) * sizeof(float));
+        using kernels::act_t;  // all bits zero is 0.0 in float32 and float16 alike
+        act_t* base = reinterpret_cast<act_t*>(arena + b.offset);
+        std::memset(base, 0, size_t(b.row) * sizeof(act_t));
         for (int r = 1; r < b.ring; ++r) {
-            float* row = base + ptrdiff_t(r) * b.row;
-            std::memset(row, 0, size_t(b.c) * sizeof(float));
-            std::memset(row + ptrdiff_t(b.w + 1) * b.c, 0, size_t(b.c) * sizeof(float));
+            act_t* row = base + ptrdiff_t(r) * b.row;
+            std::memset(row, 0, size_t(b.c) * sizeof(act_t));
+            std::memset(row + ptrdiff_t(b.w + 1) * b.c, 0, size_t(b.c) * sizeof(act_t));
         }
     }
 }
@@ -2296,7 +2355,7 @@ struct Runner {
     void finished(int t) {
         if (part == 0) {
             const View v = view(t);
-            std::memset(v.at(v.h, 0), 0, size_t(v.w) * size_t(v.px) * sizeof(float));
+            std::memset(v.at(v.h, 0), 0, size_t(v.w) * size_t(v.px) * sizeof(kernels::act_t));
         }
         sync();
     }
@@ -2507,7 +2566,7 @@ struct CopyRows {
     void operator()(const kernels::View& v, int y0, int y1, int) const {
         for (int y = y0; y < y1; ++y)
             for (int x = 0; x < w; ++x)
-                for (int k = 0; k < 3; ++k) v.at(y, x)[k] = input[(size_t(y) * w + x) * 3 + k];
+                for (int k = 0; k < 3; ++k) v.at(y, x)[k] = kernels::act_store(input[(size_t(y) * w + x) * 3 + k]);
     }
 };
 
@@ -2936,29 +2995,29 @@ inline void decode_rows(const blob::Config& c, int k, const kernels::View& v, in
     const float fw = float(W), fh = float(H);
     for (int y = y0; y < y1; ++y)
         for (int x = 0; x < v.w; ++x) {
-            const float* p = v.at(y, x);
+            const kernels::act_t* row = v.at(y, x);
+            const auto p = [row](int i) { return kernels::act_load(row[i]); };
             for (int a = 0; a < A; ++a) {
                 // softmax over (background, face), as the reference computes it
-                const float l0 = p[2 * a], l1 = p[2 * a + 1];
+                const float l0 = p(2 * a), l1 = p(2 * a + 1);
                 const float m = l0 > l1 ? l0 : l1;
                 const float e0 = std::exp(l0 - m), e1 = std::exp(l1 - m);
                 const float score = e1 / (e0 + e1);
                 if (!(score > threshold)) continue;
                 const Prior pr = prior_at(c, k, x, y, a, W, H);
-                const float* box = p + 2 * A + 4 * a;
-                const float* lm = p + 6 * A + 10 * a;
+                const int box = 2 * A + 4 * a, lm = 6 * A + 10 * a;
                 Face f;
-                const float cx = pr.cx + box[0] * v0 * pr.w;
-                const float cy = pr.cy + box[1] * v0 * pr.h;
-                const float bw = pr.w * std::exp(box[2] * v1);
-                const float bh = pr.h * std::exp(box[3] * v1);
+                const float cx = pr.cx + p(box) * v0 * pr.w;
+                const float cy = pr.cy + p(box + 1) * v0 * pr.h;
+                const float bw = pr.w * std::exp(p(box + 2) * v1);
+                const float bh = pr.h * std::exp(p(box + 3) * v1);
                 f.box.x1 = (cx - bw / 2) * fw * sx;
                 f.box.y1 = (cy - bh / 2) * fh * sy;
                 f.box.x2 = (cx + bw / 2) * fw * sx;
                 f.box.y2 = (cy + bh / 2) * fh * sy;
                 for (int j = 0; j < 5; ++j) {
-                    f.landmarks[j].x = (pr.cx + lm[2 * j] * v0 * pr.w) * fw * sx;
-                    f.landmarks[j].y = (pr.cy + lm[2 * j + 1] * v0 * pr.h) * fh * sy;
+                    f.landmarks[j].x = (pr.cx + p(lm + 2 * j) * v0 * pr.w) * fw * sx;
+                    f.landmarks[j].y = (pr.cy + p(lm + 2 * j + 1) * v0 * pr.h) * fh * sy;
                 }
                 f.score = score;
                 f.mask = -1;
@@ -3383,7 +3442,7 @@ public:
             v.c = b.c;
             v.px = b.c;
             v.row = ptrdiff_t(b.w) * b.c;
-            v.data = reinterpret_cast<float*>(keep);
+            v.data = reinterpret_cast<kernels::act_t*>(keep);
             out->level[k] = v;
             keep += align_up(whole_bytes(b));
         }
@@ -3413,7 +3472,7 @@ public:
             for (int y = 0; y < v.h; ++y)
                 for (int x = 0; x < v.w; ++x)
                     for (int c = 0; c < v.c; ++c) {
-                        const float e = want.data[(size_t(y) * v.w + x) * v.c + c], got = v.at(y, x)[c];
+                        const float e = want.data[(size_t(y) * v.w + x) * v.c + c], got = kernels::act_load(v.at(y, x)[c]);
                         if (!(std::fabs(got - e) <= tol * (1.0f + std::fabs(e))))
                             return Status::fail(Error::selftest,
                                                 "self-test failed: %s[%d][%d][%d] is %g, the blob expects %g", name, y,
@@ -3448,7 +3507,9 @@ private:
         return layout(p, resample_scratch_bytes(picture_w, picture_h, p.width, p.height, p.threads), top_k).total;
     }
 
-    static size_t whole_bytes(const graph::BufferPlan& b) { return size_t(b.h) * size_t(b.w) * size_t(b.c) * sizeof(float); }
+    static size_t whole_bytes(const graph::BufferPlan& b) {
+        return size_t(b.h) * size_t(b.w) * size_t(b.c) * sizeof(kernels::act_t);
+    }
 
     // The graph builder Network::load_* calls (twice: to measure, then to pack).
     struct Build {
@@ -3509,7 +3570,8 @@ private:
         HeadOutputs* out;
         void operator()(int t, const kernels::View& v, int y0, int y1) const {
             const kernels::View& dst = out->level[self->level_of(t)];
-            for (int y = y0; y < y1; ++y) std::memcpy(dst.at(y, 0), v.at(y, 0), size_t(v.w) * size_t(v.c) * sizeof(float));
+            for (int y = y0; y < y1; ++y)
+                std::memcpy(dst.at(y, 0), v.at(y, 0), size_t(v.w) * size_t(v.c) * sizeof(kernels::act_t));
         }
     };
 
@@ -3753,8 +3815,8 @@ private:
         void operator()(int, const kernels::View& v, int y0, int y1) const {
             for (int y = y0; y < y1; ++y)
                 for (int x = 0; x < v.w; ++x) {
-                    const float* p = v.at(y, x);
-                    for (int ch = 0; ch < v.c; ++ch) sums[ch] += p[ch];
+                    const kernels::act_t* p = v.at(y, x);
+                    for (int ch = 0; ch < v.c; ++ch) sums[ch] += kernels::act_load(p[ch]);
                 }
         }
     };

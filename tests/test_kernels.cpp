@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdio>
 
 namespace K = facemask::kernels;
@@ -308,6 +309,33 @@ TEST_CASE("half_to_float widens IEEE binary16 exactly") {
         CHECK(double(K::half_to_float(uint16_t(h))) == want);
         CHECK(double(K::half_to_float(uint16_t(h | 0x8000))) == -want);
     }
+}
+
+TEST_CASE("float_to_half rounds to the nearest half, ties to even (float16 activation storage)") {
+    // Every finite half survives the round trip; the points halfway between neighbours go to
+    // the even one, a hair above or below to the nearer one.
+    for (uint32_t h = 0; h < 0x7C00; ++h) {
+        CAPTURE(h);
+        const float f = K::half_to_float(uint16_t(h));
+        REQUIRE(K::float_to_half(f) == h);
+        REQUIRE(K::float_to_half(-f) == (h | 0x8000u));
+        if (h + 1 < 0x7C00) {
+            const double mid = (double(f) + double(K::half_to_float(uint16_t(h + 1)))) / 2;  // exact in float
+            const uint32_t even = (h & 1u) ? h + 1 : h;
+            REQUIRE(K::float_to_half(float(mid)) == even);
+            REQUIRE(K::float_to_half(std::nextafter(float(mid), 1e9f)) == h + 1);
+            REQUIRE(K::float_to_half(std::nextafter(float(mid), -1e9f)) == h);
+        }
+    }
+    CHECK(K::float_to_half(65519.99f) == 0x7BFF);  // below the midpoint to 65536: the largest half
+    CHECK(K::float_to_half(65520.0f) == 0x7C00);   // at it: ties away from 0x7BFF (odd) to infinity
+    CHECK(K::float_to_half(1e30f) == 0x7C00);
+    CHECK(K::float_to_half(-1e30f) == 0xFC00);
+    CHECK(K::float_to_half(1e-30f) == 0x0000);
+    CHECK(K::float_to_half(std::ldexp(1.0f, -25)) == 0x0000);   // halfway to the smallest subnormal: even
+    CHECK(K::float_to_half(std::ldexp(1.5f, -25)) == 0x0001);
+    CHECK(std::isnan(K::half_to_float(K::float_to_half(std::nanf("")))));
+    CHECK(K::float_to_half(std::numeric_limits<float>::infinity()) == 0x7C00);
 }
 
 TEST_CASE("scalar kernels read float16 weights as their float32 widening") {

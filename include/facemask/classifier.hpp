@@ -219,8 +219,8 @@ private:
         void operator()(int, const kernels::View& v, int y0, int y1) const {
             for (int y = y0; y < y1; ++y)
                 for (int x = 0; x < v.w; ++x) {
-                    const float* p = v.at(y, x);
-                    for (int ch = 0; ch < v.c; ++ch) sums[ch] += p[ch];
+                    const kernels::act_t* p = v.at(y, x);
+                    for (int ch = 0; ch < v.c; ++ch) sums[ch] += kernels::act_load(p[ch]);
                 }
         }
     };

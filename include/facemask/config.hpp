@@ -5,6 +5,9 @@
 //   FACEMASK_NO_SIMD     use the scalar kernels even when xsimd and a SIMD ISA are available
 //   FACEMASK_NO_OPENMP   never use OpenMP, even when compiled with -fopenmp (one thread)
 //   FACEMASK_NO_STDIO    no file I/O at all: blobs load from memory, no picture files
+//   FACEMASK_HALF_ACTIVATIONS  store activations as IEEE float16 (arithmetic stays float32):
+//                        half the activation memory, for microcontrollers; needs the scalar
+//                        kernels (FACEMASK_NO_SIMD or no SIMD ISA)
 //   FACEMASK_ASSERT(x)   the assertion used by kernels (default: assert from <cassert>)
 //   FACEMASK_MALLOC(n) / FACEMASK_FREE(p)   allocation hooks (define both or neither);
 //                        facemask never uses new/delete or the standard containers
@@ -62,6 +65,9 @@
 #endif
 #ifndef FACEMASK_SIMD
 #define FACEMASK_SIMD 0
+#endif
+#if defined(FACEMASK_HALF_ACTIVATIONS) && FACEMASK_SIMD
+#error "facemask: FACEMASK_HALF_ACTIVATIONS needs the scalar kernels: define FACEMASK_NO_SIMD too"
 #endif
 
 #if defined(_OPENMP) && !defined(FACEMASK_NO_OPENMP)

@@ -170,7 +170,7 @@ public:
             v.c = b.c;
             v.px = b.c;
             v.row = ptrdiff_t(b.w) * b.c;
-            v.data = reinterpret_cast<float*>(keep);
+            v.data = reinterpret_cast<kernels::act_t*>(keep);
             out->level[k] = v;
             keep += align_up(whole_bytes(b));
         }
@@ -200,7 +200,7 @@ public:
             for (int y = 0; y < v.h; ++y)
                 for (int x = 0; x < v.w; ++x)
                     for (int c = 0; c < v.c; ++c) {
-                        const float e = want.data[(size_t(y) * v.w + x) * v.c + c], got = v.at(y, x)[c];
+                        const float e = want.data[(size_t(y) * v.w + x) * v.c + c], got = kernels::act_load(v.at(y, x)[c]);
                         if (!(std::fabs(got - e) <= tol * (1.0f + std::fabs(e))))
                             return Status::fail(Error::selftest,
                                                 "self-test failed: %s[%d][%d][%d] is %g, the blob expects %g", name, y,
@@ -235,7 +235,9 @@ private:
         return layout(p, resample_scratch_bytes(picture_w, picture_h, p.width, p.height, p.threads), top_k).total;
     }
 
-    static size_t whole_bytes(const graph::BufferPlan& b) { return size_t(b.h) * size_t(b.w) * size_t(b.c) * sizeof(float); }
+    static size_t whole_bytes(const graph::BufferPlan& b) {
+        return size_t(b.h) * size_t(b.w) * size_t(b.c) * sizeof(kernels::act_t);
+    }
 
     // The graph builder Network::load_* calls (twice: to measure, then to pack).
     struct Build {
@@ -296,7 +298,8 @@ private:
         HeadOutputs* out;
         void operator()(int t, const kernels::View& v, int y0, int y1) const {
             const kernels::View& dst = out->level[self->level_of(t)];
-            for (int y = y0; y < y1; ++y) std::memcpy(dst.at(y, 0), v.at(y, 0), size_t(v.w) * size_t(v.c) * sizeof(float));
+            for (int y = y0; y < y1; ++y)
+                std::memcpy(dst.at(y, 0), v.at(y, 0), size_t(v.w) * size_t(v.c) * sizeof(kernels::act_t));
         }
     };
 

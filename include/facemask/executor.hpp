@@ -24,7 +24,7 @@ namespace graph {
 struct BufferPlan {
     int h = 0, w = 0, c = 0;  // the whole tensor
     int ring = 0;             // rows in the ring (tensor row y at ring row (y + 1) % ring)
-    ptrdiff_t row = 0;        // floats per row (w + 2 pixels, zero borders left and right)
+    ptrdiff_t row = 0;        // values (act_t) per row (w + 2 pixels, zero borders left and right)
     size_t offset = 0, bytes = 0;
     bool shared = false;      // in the buffer the depthwise outputs share (detail_exec::may_share)
 };
@@ -269,7 +269,7 @@ inline Plan make_plan(const Graph& g, int width, int height, int band = 1, int t
         // written; a ring of exactly that many never overwrites a row someone still reads.
         const int whole_rows = t.h + 2;
         t.ring = (whole || m.need[i] >= whole_rows) ? whole_rows : m.need[i];
-        t.bytes = align_up(size_t(t.ring) * size_t(t.row) * sizeof(float));
+        t.bytes = align_up(size_t(t.ring) * size_t(t.row) * sizeof(kernels::act_t));
         t.shared = m.shared[i];
         if (t.shared) {
             if (t.bytes > pool) pool = t.bytes;
@@ -294,7 +294,7 @@ inline View ring_view(const Plan& p, int t, unsigned char* arena) {
     v.px = b.c;
     v.row = b.row;
     v.ring = b.ring;
-    v.data = reinterpret_cast<float*>(arena + b.offset) + b.c;
+    v.data = reinterpret_cast<kernels::act_t*>(arena + b.offset) + b.c;
     return v;
 }
 
@@ -304,12 +304,13 @@ inline View ring_view(const Plan& p, int t, unsigned char* arena) {
 inline void clear_borders(const Graph& g, const Plan& p, unsigned char* arena) {
     for (int i = 0; i < g.n_tensors; ++i) {
         const BufferPlan& b = p.t[i];
-        float* base = reinterpret_cast<float*>(arena + b.offset);
-        std::memset(base, 0, size_t(b.row) * sizeof(float));
+        using kernels::act_t;  // all bits zero is 0.0 in float32 and float16 alike
+        act_t* base = reinterpret_cast<act_t*>(arena + b.offset);
+        std::memset(base, 0, size_t(b.row) * sizeof(act_t));
         for (int r = 1; r < b.ring; ++r) {
-            float* row = base + ptrdiff_t(r) * b.row;
-            std::memset(row, 0, size_t(b.c) * sizeof(float));
-            std::memset(row + ptrdiff_t(b.w + 1) * b.c, 0, size_t(b.c) * sizeof(float));
+            act_t* row = base + ptrdiff_t(r) * b.row;
+            std::memset(row, 0, size_t(b.c) * sizeof(act_t));
+            std::memset(row + ptrdiff_t(b.w + 1) * b.c, 0, size_t(b.c) * sizeof(act_t));
         }
     }
 }
@@ -387,7 +388,7 @@ struct Runner {
     void finished(int t) {
         if (part == 0) {
             const View v = view(t);
-            std::memset(v.at(v.h, 0), 0, size_t(v.w) * size_t(v.px) * sizeof(float));
+            std::memset(v.at(v.h, 0), 0, size_t(v.w) * size_t(v.px) * sizeof(kernels::act_t));
         }
         sync();
     }

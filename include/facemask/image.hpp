@@ -222,9 +222,10 @@ public:
             for (int k = 0; k < 3; ++k) src[k] = off_[norm_.component[k]];
             for (int y = y0; y < y1; ++y) {
                 const uint8_t* p = img_.row(y);
-                float* q = dst.at(y, 0);
+                kernels::act_t* q = dst.at(y, 0);
                 for (int x = 0; x < ow_; ++x, p += nch, q += dst.px)
-                    for (int k = 0; k < 3; ++k) q[k] = (float(p[src[k]]) - norm_.mean[k]) * norm_.scale[k];
+                    for (int k = 0; k < 3; ++k)
+                        q[k] = kernels::act_store((float(p[src[k]]) - norm_.mean[k]) * norm_.scale[k]);
             }
             return;
         }
@@ -234,7 +235,7 @@ public:
         for (int oy = y0; oy < y1; ++oy) {
             detail::blend_rows(img_, yfirst_[oy], ycount_[oy], ycoef_ + size_t(oy) * ty_, x_lo * nch, (x_hi - x_lo) * nch,
                                row);
-            float* q = dst.at(oy, 0);
+            kernels::act_t* q = dst.at(oy, 0);
             for (int ox = 0; ox < ow_; ++ox, q += dst.px) {
                 const float* c = xcoef_ + size_t(ox) * tx_;
                 const float* v = row + size_t(xfirst_[ox] - x_lo) * nch;
@@ -244,7 +245,7 @@ public:
                     rgb[1] += v[off_[1]] * c[t];
                     rgb[2] += v[off_[2]] * c[t];
                 }
-                for (int k = 0; k < 3; ++k) q[k] = (rgb[norm_.component[k]] - norm_.mean[k]) * norm_.scale[k];
+                for (int k = 0; k < 3; ++k) q[k] = kernels::act_store((rgb[norm_.component[k]] - norm_.mean[k]) * norm_.scale[k]);
             }
         }
     }

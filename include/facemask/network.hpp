@@ -182,7 +182,7 @@ struct CopyRows {
     void operator()(const kernels::View& v, int y0, int y1, int) const {
         for (int y = y0; y < y1; ++y)
             for (int x = 0; x < w; ++x)
-                for (int k = 0; k < 3; ++k) v.at(y, x)[k] = input[(size_t(y) * w + x) * 3 + k];
+                for (int k = 0; k < 3; ++k) v.at(y, x)[k] = kernels::act_store(input[(size_t(y) * w + x) * 3 + k]);
     }
 };
 

@@ -120,29 +120,29 @@ inline void decode_rows(const blob::Config& c, int k, const kernels::View& v, in
     const float fw = float(W), fh = float(H);
     for (int y = y0; y < y1; ++y)
         for (int x = 0; x < v.w; ++x) {
-            const float* p = v.at(y, x);
+            const kernels::act_t* row = v.at(y, x);
+            const auto p = [row](int i) { return kernels::act_load(row[i]); };
             for (int a = 0; a < A; ++a) {
                 // softmax over (background, face), as the reference computes it
-                const float l0 = p[2 * a], l1 = p[2 * a + 1];
+                const float l0 = p(2 * a), l1 = p(2 * a + 1);
                 const float m = l0 > l1 ? l0 : l1;
                 const float e0 = std::exp(l0 - m), e1 = std::exp(l1 - m);
                 const float score = e1 / (e0 + e1);
                 if (!(score > threshold)) continue;
                 const Prior pr = prior_at(c, k, x, y, a, W, H);
-                const float* box = p + 2 * A + 4 * a;
-                const float* lm = p + 6 * A + 10 * a;
+                const int box = 2 * A + 4 * a, lm = 6 * A + 10 * a;
                 Face f;
-                const float cx = pr.cx + box[0] * v0 * pr.w;
-                const float cy = pr.cy + box[1] * v0 * pr.h;
-                const float bw = pr.w * std::exp(box[2] * v1);
-                const float bh = pr.h * std::exp(box[3] * v1);
+                const float cx = pr.cx + p(box) * v0 * pr.w;
+                const float cy = pr.cy + p(box + 1) * v0 * pr.h;
+                const float bw = pr.w * std::exp(p(box + 2) * v1);
+                const float bh = pr.h * std::exp(p(box + 3) * v1);
                 f.box.x1 = (cx - bw / 2) * fw * sx;
                 f.box.y1 = (cy - bh / 2) * fh * sy;
                 f.box.x2 = (cx + bw / 2) * fw * sx;
                 f.box.y2 = (cy + bh / 2) * fh * sy;
                 for (int j = 0; j < 5; ++j) {
-                    f.landmarks[j].x = (pr.cx + lm[2 * j] * v0 * pr.w) * fw * sx;
-                    f.landmarks[j].y = (pr.cy + lm[2 * j + 1] * v0 * pr.h) * fh * sy;
+                    f.landmarks[j].x = (pr.cx + p(lm + 2 * j) * v0 * pr.w) * fw * sx;
+                    f.landmarks[j].y = (pr.cy + p(lm + 2 * j + 1) * v0 * pr.h) * fh * sy;
                 }
                 f.score = score;
                 f.mask = -1;

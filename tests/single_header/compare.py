@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Compares two JSON Lines face lists: same faces in the same order, |d score| and |d mask|
-<= 1e-4, every coordinate within 0.05 px. Prints the largest differences; exit 1 on mismatch."""
+<= 1e-4, every coordinate within 0.05 px (other bounds: --score, --mask, --coord). Prints the
+largest differences; exit 1 on mismatch."""
+import argparse
 import json
 import sys
 
@@ -10,7 +12,7 @@ def faces(path):
         return [face for line in f if line.strip() for face in json.loads(line)["faces"]]
 
 
-def main(a_path, b_path):
+def main(a_path, b_path, max_score=1e-4, max_mask=1e-4, max_coord=0.05):
     a, b = faces(a_path), faces(b_path)
     if len(a) != len(b):
         print(f"  {len(a)} faces in {a_path}, {len(b)} in {b_path}")
@@ -23,10 +25,17 @@ def main(a_path, b_path):
         xa = fa["box"] + [v for p in fa["landmarks"] for v in p]
         xb = fb["box"] + [v for p in fb["landmarks"] for v in p]
         d_xy = max(d_xy, max(abs(u - v) for u, v in zip(xa, xb)))
-    ok = d_score <= 1e-4 and d_mask <= 1e-4 and d_xy <= 0.05
+    ok = d_score <= max_score and d_mask <= max_mask and d_xy <= max_coord
     print(f"  {len(a)} faces, max |d score| {d_score:.2e}, |d mask| {d_mask:.2e}, |d coord| {d_xy:.4f} px")
     return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("a")
+    ap.add_argument("b")
+    ap.add_argument("--score", type=float, default=1e-4)
+    ap.add_argument("--mask", type=float, default=1e-4)
+    ap.add_argument("--coord", type=float, default=0.05)
+    args = ap.parse_args()
+    sys.exit(main(args.a, args.b, args.score, args.mask, args.coord))

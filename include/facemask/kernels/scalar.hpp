@@ -22,19 +22,19 @@ inline void conv3x3(const View& in, const View& out, const W* w, const float* b,
     FACEMASK_ASSERT(y0 >= 0 && y1 <= out.h);
     const int cin = in.c;
     for (int oy = y0; oy < y1; ++oy) {
-        const float* rows[3] = {in.row_at(oy * S - 1), in.row_at(oy * S), in.row_at(oy * S + 1)};
+        const act_t* rows[3] = {in.row_at(oy * S - 1), in.row_at(oy * S), in.row_at(oy * S + 1)};
         for (int ox = 0; ox < out.w; ++ox) {
-            float* dst = out.at(oy, ox);
+            act_t* dst = out.at(oy, ox);
             for (int co = 0; co < out.c; ++co) {
                 const W* wk = w + size_t(co) * 9 * cin;
                 float acc = b[co];
                 for (int ky = 0; ky < 3; ++ky)
                     for (int kx = 0; kx < 3; ++kx) {
-                        const float* p = rows[ky] + (ox * S - 1 + kx) * in.px;
+                        const act_t* p = rows[ky] + (ox * S - 1 + kx) * in.px;
                         const W* q = wk + (ky * 3 + kx) * cin;
-                        for (int ci = 0; ci < cin; ++ci) acc += p[ci] * weight(q[ci]);
+                        for (int ci = 0; ci < cin; ++ci) acc += act_load(p[ci]) * weight(q[ci]);
                     }
-                dst[co] = activate(acc, slope);
+                dst[co] = act_store(activate(acc, slope));
             }
         }
     }
@@ -56,15 +56,15 @@ inline void dwconv3x3(const View& in, const View& out, const W* w, const float* 
     FACEMASK_ASSERT(out.h == conv_out(in.h, S) && out.w == conv_out(in.w, S));
     const int c = in.c;
     for (int oy = y0; oy < y1; ++oy) {
-        const float* rows[3] = {in.row_at(oy * S - 1), in.row_at(oy * S), in.row_at(oy * S + 1)};
+        const act_t* rows[3] = {in.row_at(oy * S - 1), in.row_at(oy * S), in.row_at(oy * S + 1)};
         for (int ox = 0; ox < out.w; ++ox) {
-            float* dst = out.at(oy, ox);
+            act_t* dst = out.at(oy, ox);
             for (int ch = 0; ch < c; ++ch) {
                 float acc = b[ch];
                 for (int ky = 0; ky < 3; ++ky)
                     for (int kx = 0; kx < 3; ++kx)
-                        acc += rows[ky][(ox * S - 1 + kx) * in.px + ch] * weight(w[(ky * 3 + kx) * c + ch]);
-                dst[ch] = activate(acc, slope);
+                        acc += act_load(rows[ky][(ox * S - 1 + kx) * in.px + ch]) * weight(w[(ky * 3 + kx) * c + ch]);
+                dst[ch] = act_store(activate(acc, slope));
             }
         }
     }
@@ -85,16 +85,16 @@ inline void pwconv1x1(const View& in, const View& out, const W* w, const float* 
     FACEMASK_ASSERT(in.h == out.h && in.w == out.w);
     const int cin = in.c;
     for (int y = y0; y < y1; ++y) {
-        const float* src_row = in.row_at(y);
-        float* dst_row = out.row_at(y);
+        const act_t* src_row = in.row_at(y);
+        act_t* dst_row = out.row_at(y);
         for (int x = 0; x < out.w; ++x) {
-            const float* src = src_row + x * in.px;
-            float* dst = dst_row + x * out.px;
+            const act_t* src = src_row + x * in.px;
+            act_t* dst = dst_row + x * out.px;
             for (int co = 0; co < out.c; ++co) {
                 const W* q = w + size_t(co) * cin;
                 float acc = b[co];
-                for (int ci = 0; ci < cin; ++ci) acc += src[ci] * weight(q[ci]);
-                dst[co] = activate(acc, slope);
+                for (int ci = 0; ci < cin; ++ci) acc += act_load(src[ci]) * weight(q[ci]);
+                dst[co] = act_store(activate(acc, slope));
             }
         }
     }
@@ -105,12 +105,12 @@ inline void pwconv1x1(const View& in, const View& out, const W* w, const float* 
 inline void upsample_nearest_add(const View& coarse, const View& fine, int y0, int y1) {
     FACEMASK_ASSERT(coarse.c == fine.c);
     for (int y = y0; y < y1; ++y) {
-        const float* src_row = coarse.row_at(nearest_source(y, coarse.h, fine.h));
-        float* dst_row = fine.row_at(y);
+        const act_t* src_row = coarse.row_at(nearest_source(y, coarse.h, fine.h));
+        act_t* dst_row = fine.row_at(y);
         for (int x = 0; x < fine.w; ++x) {
-            const float* src = src_row + nearest_source(x, coarse.w, fine.w) * coarse.px;
-            float* dst = dst_row + x * fine.px;
-            for (int ch = 0; ch < fine.c; ++ch) dst[ch] += src[ch];
+            const act_t* src = src_row + nearest_source(x, coarse.w, fine.w) * coarse.px;
+            act_t* dst = dst_row + x * fine.px;
+            for (int ch = 0; ch < fine.c; ++ch) dst[ch] = act_store(act_load(dst[ch]) + act_load(src[ch]));
         }
     }
 }
@@ -120,8 +120,8 @@ inline void global_avgpool(const View& in, float* out) {
     for (int ch = 0; ch < in.c; ++ch) out[ch] = 0.0f;
     for (int y = 0; y < in.h; ++y)
         for (int x = 0; x < in.w; ++x) {
-            const float* p = in.at(y, x);
-            for (int ch = 0; ch < in.c; ++ch) out[ch] += p[ch];
+            const act_t* p = in.at(y, x);
+            for (int ch = 0; ch < in.c; ++ch) out[ch] += act_load(p[ch]);
         }
     const float inv = 1.0f / float(in.h * in.w);
     for (int ch = 0; ch < in.c; ++ch) out[ch] *= inv;

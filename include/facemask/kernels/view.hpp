@@ -1,6 +1,8 @@
 // facemask/kernels/view.hpp — the activation tensor view every kernel takes.
 //
-// Activations are NHWC float32 (one picture, channels innermost). Every tensor in the arena is
+// Activations are NHWC (one picture, channels innermost), stored as act_t: float32, or IEEE
+// float16 with FACEMASK_HALF_ACTIVATIONS (kernels load them with act_load and store with
+// act_store, and compute in float32 either way). Every tensor in the arena is
 // stored with a one-pixel zero border, so 3x3 kernels with padding 1 read the border instead of
 // testing coordinates: `at(-1, -1)` and `at(h, w)` are valid reads. A view may cover a slice of
 // the channels of a wider tensor (`px` > `c`): that is how the SSH branches write their part of
@@ -12,17 +14,23 @@
 namespace facemask {
 namespace kernels {
 
+#if defined(FACEMASK_HALF_ACTIVATIONS)
+using act_t = uint16_t;
+#else
+using act_t = float;
+#endif
+
 struct View {
-    float* data = nullptr;  // pixel (0, 0) (ring: pixel 0 of ring row 0), first channel of the view
+    act_t* data = nullptr;  // pixel (0, 0) (ring: pixel 0 of ring row 0), first channel of the view
     int h = 0, w = 0, c = 0;
-    ptrdiff_t px = 0;   // floats from one pixel to the next
-    ptrdiff_t row = 0;  // floats from one row to the next
+    ptrdiff_t px = 0;   // values from one pixel to the next
+    ptrdiff_t row = 0;  // values from one row to the next
     int ring = 0;       // 0: rows follow each other; else a ring of this many rows, tensor row
                         // y (>= -1) at ring row (y + 1) % ring (the streaming executor's bands)
 
     // Pixel 0 of row y. Kernels take it once per row (a ring costs one modulo a row).
-    float* row_at(int y) const { return ring ? data + ptrdiff_t((y + 1) % ring) * row : data + ptrdiff_t(y) * row; }
-    float* at(int y, int x) const { return row_at(y) + x * px; }
+    act_t* row_at(int y) const { return ring ? data + ptrdiff_t((y + 1) % ring) * row : data + ptrdiff_t(y) * row; }
+    act_t* at(int y, int x) const { return row_at(y) + x * px; }
 };
 
 // y = max(x, x * s): ReLU for s = 0, LeakyReLU for 0 < s < 1, identity for s = 1. One
@@ -74,9 +82,52 @@ FACEMASK_INLINE float half_to_float(uint16_t h) {
 #endif
 }
 
+// float32 -> IEEE binary16, rounded to nearest, ties to even (as the hardware converts);
+// beyond the half range: infinity; NaN stays NaN.
+FACEMASK_INLINE uint16_t float_to_half(float f) {
+#if defined(__ARM_FP16_FORMAT_IEEE)
+    const __fp16 v = f;
+    uint16_t h;
+    std::memcpy(&h, &v, sizeof h);
+    return h;
+#else
+    uint32_t x;
+    std::memcpy(&x, &f, sizeof x);
+    const uint16_t sign = uint16_t((x >> 16) & 0x8000u);
+    const uint32_t a = x & 0x7FFFFFFFu;
+    if (a > 0x7F800000u) return uint16_t(sign | 0x7E00u);  // NaN
+    if (a >= 0x477FF000u) return uint16_t(sign | 0x7C00u);  // >= 65520 rounds to infinity
+    uint32_t m, shift;
+    if (a >= 0x38800000u) {  // a normal half: rebias the exponent 127 -> 15, drop 13 bits
+        m = a - 0x38000000u;
+        shift = 13;
+    } else {  // a subnormal half (units of 2^-24), or zero
+        const uint32_t e = a >> 23;
+        if (e < 102) return sign;  // below 2^-25: rounds to zero
+        m = (a & 0x7FFFFFu) | 0x800000u;
+        shift = 126 - e;
+    }
+    uint32_t h = m >> shift;
+    const uint32_t rest = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rest > half || (rest == half && (h & 1u))) ++h;  // a carry into the exponent is right
+    return uint16_t(sign | h);
+#endif
+}
+
 // A weight as float, whatever the blob stores (kernels are templates over the weight type).
 FACEMASK_INLINE float weight(float w) { return w; }
 FACEMASK_INLINE float weight(uint16_t w) { return half_to_float(w); }
+
+// An activation as float, and a float as an activation (act_t).
+FACEMASK_INLINE float act_load(float v) { return v; }
+FACEMASK_INLINE float act_load(uint16_t v) { return half_to_float(v); }
+FACEMASK_INLINE act_t act_store(float v) {
+#if defined(FACEMASK_HALF_ACTIVATIONS)
+    return float_to_half(v);
+#else
+    return v;
+#endif
+}
 
 }  // namespace kernels
 }  // namespace facemask
