@@ -5,8 +5,10 @@
 //
 // C connections each POST the file again and again (keep-alive) until N requests in all have
 // been answered or S seconds have passed. Prints one JSON object: requests, per-status counts,
-// failed (no HTTP answer: refused, reset, timeout), pictures/s (status 200 only), and latency
-// p50/p99 of the 200 answers in ms. Exit status 0; 2 bad arguments.
+// failed (no HTTP answer: refused, reset, timeout) with "failures" saying how each one failed
+// (connect / send / recv, the errno or "timeout" / "closed", and whether the connection was
+// fresh or had served requests before), pictures/s (status 200 only), and latency p50/p99 of
+// the 200 answers in ms. Exit status 0; 2 bad arguments.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,6 +18,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -42,6 +45,7 @@ struct Totals {
     std::mutex m;
     std::map<int, long> status;
     long failed = 0;
+    std::map<std::string, long> failures;  // how they failed
     std::vector<double> ms;  // latencies of 200 answers
 };
 
@@ -55,17 +59,34 @@ int connect_to(const Options& o) {
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        const int e = errno;
         close(fd);
+        errno = e;
         return -1;
     }
     return fd;
 }
 
-bool send_all(int fd, const std::string& s) {
+const char* errno_name(int e) {
+    switch (e) {
+        case EPIPE: return "EPIPE";
+        case ECONNRESET: return "ECONNRESET";
+        case ECONNREFUSED: return "ECONNREFUSED";
+        case ETIMEDOUT: return "ETIMEDOUT";
+        case EAGAIN: return "EAGAIN";
+        default: return "other";
+    }
+}
+
+bool send_all(int fd, const std::string& s, std::string* why) {
     size_t off = 0;
     while (off < s.size()) {
         const ssize_t n = send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-        if (n <= 0) return false;
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            *why = std::string("send ") + (n == 0 ? "closed" : errno_name(errno));
+            return false;
+        }
         off += size_t(n);
     }
     return true;
@@ -73,7 +94,7 @@ bool send_all(int fd, const std::string& s) {
 
 // Reads one response; returns its status (0 on failure); *keep says whether the connection
 // may be reused.
-int read_response(int fd, int timeout_ms, bool* keep) {
+int read_response(int fd, int timeout_ms, bool* keep, std::string* why) {
     std::string buf;
     char tmp[65536];
     size_t header_end = std::string::npos;
@@ -83,7 +104,7 @@ int read_response(int fd, int timeout_ms, bool* keep) {
         if (header_end == std::string::npos) {
             header_end = buf.find("\r\n\r\n");
             if (header_end != std::string::npos) {
-                if (std::sscanf(buf.c_str(), "HTTP/1.%*d %d", &status) != 1) return 0;
+                if (std::sscanf(buf.c_str(), "HTTP/1.%*d %d", &status) != 1) return *why = "recv not HTTP", 0;
                 std::string head = buf.substr(0, header_end);
                 for (char& c : head) c = char(std::tolower(static_cast<unsigned char>(c)));
                 const size_t cl = head.find("\r\ncontent-length:");
@@ -93,9 +114,10 @@ int read_response(int fd, int timeout_ms, bool* keep) {
         }
         if (header_end != std::string::npos && buf.size() >= header_end + 4 + size_t(length)) return status;
         pollfd p{fd, POLLIN, 0};
-        if (poll(&p, 1, timeout_ms) <= 0) return 0;
+        if (poll(&p, 1, timeout_ms) <= 0) return *why = "recv timeout", 0;
         const ssize_t n = recv(fd, tmp, sizeof tmp, 0);
-        if (n <= 0) return 0;
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return *why = std::string("recv ") + (n == 0 ? "closed" : errno_name(errno)), 0;
         buf.append(tmp, size_t(n));
     }
 }
@@ -146,15 +168,18 @@ int main(int argc, char** argv) {
     for (int t = 0; t < o.concurrency; ++t)
         threads.emplace_back([&] {
             int fd = -1;
+            long served = 0;  // answers on this connection so far
             while (more()) {
-                if (fd < 0) fd = connect_to(o);
+                if (fd < 0) fd = connect_to(o), served = 0;
                 const auto t0 = Clock::now();
                 bool keep = false;
-                const int status = fd >= 0 && send_all(fd, request) ? read_response(fd, o.timeout_ms, &keep) : 0;
+                std::string why = fd < 0 ? std::string("connect ") + errno_name(errno) : "";
+                const int status = fd >= 0 && send_all(fd, request, &why) ? read_response(fd, o.timeout_ms, &keep, &why) : 0;
+                if (status) ++served;
                 const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
                 {
                     std::lock_guard<std::mutex> lock(totals.m);
-                    if (status == 0) ++totals.failed;
+                    if (status == 0) ++totals.failed, ++totals.failures[why + (served ? " (reused)" : " (fresh)")];
                     else ++totals.status[status];
                     if (status == 200) totals.ms.push_back(ms);
                 }
@@ -179,9 +204,12 @@ int main(int argc, char** argv) {
         total += s.second;
         statuses += (statuses.empty() ? "" : ", ") + std::string("\"") + std::to_string(s.first) + "\": " + std::to_string(s.second);
     }
-    std::printf("{\"concurrency\": %d, \"requests\": %ld, \"status\": {%s}, \"failed\": %ld, \"seconds\": %.3f, "
-                "\"pictures_per_s\": %.2f, \"p50_ms\": %.2f, \"p99_ms\": %.2f}\n",
-                o.concurrency, total, statuses.c_str(), totals.failed, wall, double(totals.ms.size()) / wall, pct(0.5),
+    std::string failures;
+    for (const auto& f : totals.failures)
+        failures += (failures.empty() ? "\"" : ", \"") + f.first + "\": " + std::to_string(f.second);
+    std::printf("{\"concurrency\": %d, \"requests\": %ld, \"status\": {%s}, \"failed\": %ld, \"failures\": {%s}, "
+                "\"seconds\": %.3f, \"pictures_per_s\": %.2f, \"p50_ms\": %.2f, \"p99_ms\": %.2f}\n",
+                o.concurrency, total, statuses.c_str(), totals.failed, failures.c_str(), wall, double(totals.ms.size()) / wall, pct(0.5),
                 pct(0.99));
     return 0;
 }

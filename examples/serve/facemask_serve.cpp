@@ -476,6 +476,14 @@ public:
     Server(int timeout_s, Metrics& metrics, bool quiet) : timeout_s_(timeout_s), metrics_(metrics), quiet_(quiet) {}
     std::atomic<bool> stopping{false};
 
+    // cpp-httplib 0.11 listens with a backlog of 5: when more clients connect at once (32 load
+    // connections, nginx opening its upstream connections), the accept queue overflows, the
+    // kernel answers with SYN cookies, and a connection whose handshake ACK was dropped while
+    // the queue was full is reset when its first data arrives (the client's send: ECONNRESET).
+    // listen() again on the bound socket only changes the backlog (the kernel caps it at
+    // net.core.somaxconn).
+    bool widen_backlog(int backlog) { return ::listen(svr_sock_, backlog) == 0; }
+
 private:
     // Replaces cpp-httplib's keep-alive loop with one whose reads have a per-request deadline
     // and which closes idle connections when the server stops.
@@ -829,6 +837,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "facemask_serve: cannot listen on %s:%d: %s\n", cfg.host.c_str(), port, std::strerror(errno));
         return 1;
     }
+    if (!svr.widen_backlog(1024))
+        std::fprintf(stderr, "facemask_serve: cannot widen the listen backlog: %s\n", std::strerror(errno));
     std::thread signals([&] {
         int sig = 0;
         sigwait(&sigs, &sig);

@@ -273,6 +273,16 @@ class ServeTest(unittest.TestCase):
         self.assertEqual((out["status"].get("200"), out["failed"]), (30, 0), out)
         self.assertLess(out["p50_ms"], 25, out)
 
+    def test_listen_backlog_holds_a_burst_of_connections(self):
+        # cpp-httplib listens with a backlog of 5; 32 clients connecting at once overflowed it and
+        # the kernel reset some SYN-cookie connections (http_load: "send ECONNRESET (fresh)",
+        # matching TcpExtSyncookiesFailed). The service widens it; ss shows a listener's backlog
+        # as its Send-Q.
+        out = subprocess.run(["ss", "-ltnH", f"sport = :{self.svc.port}"], check=True, capture_output=True,
+                             text=True).stdout.split()
+        self.assertEqual(out[0], "LISTEN", out)
+        self.assertGreaterEqual(int(out[2]), 128, out)
+
     def test_memory_is_flat(self):
         n = int(os.environ.get("FACEMASK_SERVE_REQUESTS", "300"))
         load = [os.path.join(BUILD, "http_load"), "--port", str(self.svc.port), "--file", self.vga_path,
