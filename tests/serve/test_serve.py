@@ -189,6 +189,32 @@ class ServeTest(unittest.TestCase):
                         answers.close()
                         s.close()
 
+    def test_get_root_serves_the_web_page(self):
+        web = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "web")
+        svc = Service(BUILD, "--threads", "1", "--quiet", "--web", web)
+        try:
+            for path, name, content_type in (("/", "index.html", "text/html"), ("/app.js", "app.js", "text/javascript"),
+                                             ("/style.css", "style.css", "text/css")):
+                with self.subTest(path):
+                    status, headers, body = svc.request("GET", path)
+                    self.assertEqual(status, 200, body[:200])
+                    self.assertTrue(headers["Content-Type"].startswith(content_type), headers)
+                    with open(os.path.join(web, name), "rb") as f:
+                        self.assertEqual(body, f.read())
+            status, headers, body = svc.request("GET", "/no_such_file.js")
+            self.assertEqual((status, error_code(body)), (404, "not_found"))
+            self.assertEqual(post(svc, "/v1/detect", self.vga)[0], 200)  # the API beside the page
+        finally:
+            self.assertEqual(svc.stop(), 0)
+        # no such folder: the service still starts, says so, and GET / is a JSON 404
+        svc = Service(BUILD, "--threads", "1", "--web", os.path.join(WORK, "no_such_folder"))
+        try:
+            status, _, body = svc.request("GET", "/")
+            self.assertEqual((status, error_code(body)), (404, "not_found"))
+            self.assertIn("no web page folder", svc.log_text())
+        finally:
+            self.assertEqual(svc.stop(), 0)
+
     def test_slow_client_gets_408_and_others_are_served(self):
         svc = Service(BUILD, "--threads", "1", "--timeout", "2", "--quiet")
         try:
