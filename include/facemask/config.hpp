@@ -39,9 +39,12 @@
 #define FACEMASK_FREE(ptr) std::free(ptr)
 #endif
 
-// SIMD: xsimd picks the widest ISA the compiler flags allow (-mavx512bw, -mavx2 -mfma, -msse4.1,
-// NEON, or emscripten's -msimd128 -msse4.1). Without such flags xsimd 8.1 has no batch type at
-// all, so the scalar kernels are used then, exactly as with FACEMASK_NO_SIMD.
+// SIMD: xsimd picks the widest ISA the compiler targets (-mavx512bw, -mavx2 -mfma, -msse4.1,
+// NEON, or emscripten's -msimd128 -msse4.1). Deliberately that includes an architecture's
+// baseline: a build without ISA flags uses the SSE2 kernels on x86-64 (every x86-64 compiler
+// targets SSE2, every x86-64 CPU has it) and NEON on AArch64 (tests/isa/check.sh). Where xsimd
+// has no batch type (Cortex-M, wasm without -msimd128), or with FACEMASK_NO_SIMD, the scalar
+// kernels are used.
 #if !defined(FACEMASK_NO_SIMD) && defined(__has_include)
 #if __has_include(<xsimd/xsimd.hpp>)
 #if defined(__GNUC__)

@@ -39,7 +39,9 @@ inline const char* error_name(Error e) {
     return "unknown error";
 }
 
-class Status {
+// [[nodiscard]]: a call whose Status is ignored is a compiler warning (-Wunused-result; cast to
+// void to ignore one on purpose).
+class [[nodiscard]] Status {
 public:
     Status() { message_[0] = '\0'; }
 
