@@ -30,6 +30,10 @@ loopback. One facemask_serve process (its default workers = the core count, --qu
    chunks of 1,000, with the server's resident memory (VmRSS) before, after each chunk and at the
    end.
 
+4. Replicas (tests/serve/test_replicas.py's run_replicas): the 640x480 picture at concurrency 4
+   through nginx, first with one replica (1 worker), then two (1 worker each), then two with one
+   killed (SIGKILL) halfway through a run: requests sent, failed, retried by nginx.
+
 The machine: the figures depend on what else runs. The header quotes the CPU, the core count and
 the load average before and after; on a shared machine say so beside any figure quoted.
 Output: a Markdown report on standard output; --json FILE writes every figure as JSON too.
@@ -123,12 +127,13 @@ def main():
     ap.add_argument("--copies", type=int, default=30, help="pictures per overhead round, each side (default 30)")
     ap.add_argument("--memory-requests", type=int, default=10000)
     ap.add_argument("--queue", type=int, default=16)
+    ap.add_argument("--replica-seconds", type=float, default=20, help="length of each replica run (default 20)")
     ap.add_argument("--quick", action="store_true", help="2 s runs, 2 rounds of 10, 1,000 memory requests")
-    ap.add_argument("--skip", default="", help="comma-separated parts to leave out: load,overhead,memory")
+    ap.add_argument("--skip", default="", help="comma-separated parts to leave out: load,overhead,memory,replicas")
     ap.add_argument("--json", help="also write the figures to this file")
     a = ap.parse_args()
     if a.quick:
-        a.seconds, a.rounds, a.copies, a.memory_requests = 2, 2, 10, 1000
+        a.seconds, a.rounds, a.copies, a.memory_requests, a.replica_seconds = 2, 2, 10, 1000, 4
     build = os.path.abspath(a.build)
     picture = os.path.abspath(a.picture)
     skip = set(filter(None, a.skip.split(",")))
@@ -199,26 +204,35 @@ def main():
     finally:
         code = svc.stop()
         report["server_exit"] = code
+    if "replicas" not in skip:
+        os.environ["FACEMASK_BUILD"] = build
+        import test_replicas  # noqa: E402  (reads FACEMASK_BUILD when imported)
+        f = test_replicas.run_replicas(vga, a.replica_seconds)
+        report["replicas"] = f
+        k = f["kill_one"]
+        if k["failed"] or k["status"] != {"200": k["requests"]}:
+            ok = False
     report["load_average_end"] = load_average()
 
     out.append(f"## facemask_serve benchmark, {report['started']}\n")
     out.append(f"Host: {report['host']}; load average {report['load_average_start']} at the start, "
                f"{report['load_average_end']} at the end (a shared machine: other work ran beside this).  ")
     out.append(f"Server: {report['server']}; client: tools' http_load on loopback, keep-alive.\n")
+    def table(head, rows):
+        out.append("| " + " | ".join(head) + " |")
+        out.append("|" + "---|" * len(head))
+        out.extend("| " + " | ".join(str(x) for x in row) + " |" for row in rows)
+
     if "load" in report:
-        out.append("| picture | concurrency | pictures/s | p50 ms | p99 ms | 200 | 503 | failed |")
-        out.append("|---|---|---|---|---|---|---|---|")
-        for r in report["load"]:
-            out.append(f"| {r['picture']} | {r['concurrency']} | {r['pictures_per_s']:.1f} | {r['p50_ms']:.0f} | "
-                       f"{r['p99_ms']:.0f} | {r['status'].get('200', 0)} | {r['status'].get('503', 0)} | {r['failed']} |")
+        table(["picture", "concurrency", "pictures/s", "p50 ms", "p99 ms", "200", "503", "failed"],
+              [[r["picture"], r["concurrency"], f"{r['pictures_per_s']:.1f}", f"{r['p50_ms']:.0f}", f"{r['p99_ms']:.0f}",
+                r["status"].get("200", 0), r["status"].get("503", 0), r["failed"]] for r in report["load"]])
         out.append(f"\nA 503 under full load carries Retry-After: {report['retry_after_on_503']}. "
                    "At 32, http_load sends again at once after a 503 (it ignores Retry-After).\n")
     if "overhead" in report:
-        out.append("| picture | in-process ms/picture (median) | service ms/picture at concurrency 1 (median) | overhead |")
-        out.append("|---|---|---|---|")
-        for o in report["overhead"]:
-            out.append(f"| {o['picture']} | {o['median_in_process_ms']:.1f} | {o['median_service_ms']:.1f} | "
-                       f"{o['overhead'] * 100:+.1f} % |")
+        table(["picture", "in-process ms/picture (median)", "service ms/picture at concurrency 1 (median)", "overhead"],
+              [[o["picture"], f"{o['median_in_process_ms']:.1f}", f"{o['median_service_ms']:.1f}",
+                f"{o['overhead'] * 100:+.1f} %"] for o in report["overhead"]])
         out.append(f"\nIn-process: example_annotate --no-draw --json /dev/null --threads 1, (T({a.copies}) - T(1)) / "
                    f"{a.copies - 1}; service: POST /v1/detect, http_load wall time / {a.copies} requests; "
                    f"{a.rounds} interleaved rounds, ratio of medians.\n")
@@ -227,6 +241,15 @@ def main():
         out.append(f"{m['requests']} requests in a row (640x480, concurrency 2, {m['seconds']:.0f} s): "
                    f"{m['not_200']} not 200; RSS {m['rss_kib'][0]} KiB at the start, {m['rss_kib'][-1]} KiB at the end; "
                    f"after each 1,000: {', '.join(str(x) for x in m['rss_kib'][1:])} KiB.\n")
+    if "replicas" in report:
+        f = report["replicas"]
+        table(["run (640x480, concurrency 4, nginx)", "requests", "200", "failed", "pictures/s", "p50 ms", "p99 ms"],
+              [[name, f[key]["requests"], f[key]["status"].get("200", 0), f[key]["failed"],
+                f"{f[key]['pictures_per_s']:.1f}", f"{f[key]['p50_ms']:.0f}", f"{f[key]['p99_ms']:.0f}"]
+               for name, key in (("one replica", "one_replica"), ("two replicas", "two_replicas"),
+                                 ("two, one killed halfway", "kill_one"))])
+        out.append(f"\nTwo replicas / one: {f['two_vs_one']}x. Killed run: nginx logged {f['kill_one']['nginx_requests']} "
+                   f"requests, {f['kill_one']['nginx_retried']} of them retried on the other replica.\n")
     out.append(f"Server exit status after SIGTERM: {report['server_exit']}. Checks: {'pass' if ok else 'FAIL'}.")
     print("\n".join(out))
     if a.json:
