@@ -37,7 +37,8 @@ struct Plan {
     int level_h[kMaxLevels] = {}, level_w[kMaxLevels] = {};
     int step[kMaxOps] = {};  // output rows an op may add per step: its share of the band
     BufferPlan t[kMaxTensors];
-    size_t arena_bytes = 0;  // all buffers, plus kArenaSlack
+    size_t scratch_offset = 0, scratch_bytes = 0;  // kernel scratch (Winograd): one block per thread
+    size_t arena_bytes = 0;  // all buffers and scratch, plus kArenaSlack
 };
 
 // The counters of one walk through the schedule.
@@ -152,7 +153,10 @@ inline void walk(const Graph& g, const Plan& p, WalkState& s, Hooks& hooks) {
         for (int k = 0; k < g.n_ops; ++k) {
             const Op& o = g.ops[k];
             const int d = s.done[k];
-            int n = producible(g, p, s, k);
+            // An op with row tiles (Winograd) waits for whole tiles, except at the tensor's end.
+            const int tile = tile_rows(o);
+            auto whole_tiles = [&](int n) { return n < p.t[o.out].h ? d + (n - d) / tile * tile : n; };
+            int n = whole_tiles(producible(g, p, s, k));
             if (n <= d && d < p.t[o.out].h && !s.zeroed[o.in] && avail(g, p, s, o.in) == p.t[o.in].h &&
                 o.kind != OpKind::pwconv1x1 && o.kind != OpKind::upsample_add) {
                 // A 3x3 kernel's last rows read the zero row below the input: written only now,
@@ -162,7 +166,7 @@ inline void walk(const Graph& g, const Plan& p, WalkState& s, Hooks& hooks) {
                 hooks.finished(t);
                 s.zeroed[t] = true;
                 s.written[t] = h + 1;
-                n = producible(g, p, s, k);
+                n = whole_tiles(producible(g, p, s, k));
             }
             if (n > d + p.step[k]) n = d + p.step[k];
             if (n <= d) continue;
@@ -254,6 +258,10 @@ inline Plan make_plan(const Graph& g, int width, int height, int band = 1, int t
         const int level = g.tensors[g.ops[k].out].level;
         const int share = p.band >> level;
         p.step[k] = share > p.threads ? share : p.threads;
+        // ops with row tiles: whole tiles, at least one per thread
+        const int tile = tile_rows(g.ops[k]);
+        if (p.step[k] < tile * p.threads) p.step[k] = tile * p.threads;
+        p.step[k] = (p.step[k] + tile - 1) / tile * tile;
     }
     WalkState s;
     detail_exec::Measure m;
@@ -280,7 +288,16 @@ inline Plan make_plan(const Graph& g, int width, int height, int band = 1, int t
     }
     for (int i = 0; i < g.n_tensors; ++i)  // the shared buffer after the others
         if (m.shared[i]) p.t[i].offset = end;
-    p.arena_bytes = end + pool + kArenaSlack;
+    end += pool;
+    size_t scratch = 0;
+    for (int k = 0; k < g.n_ops; ++k) {
+        const size_t n = scratch_floats(g, g.ops[k]);
+        if (n > scratch) scratch = n;
+    }
+    p.scratch_offset = end;
+    p.scratch_bytes = align_up(scratch * sizeof(float));
+    end += size_t(p.threads) * p.scratch_bytes;
+    p.arena_bytes = end + kArenaSlack;
     return p;
 }
 
@@ -315,8 +332,8 @@ inline void clear_borders(const Graph& g, const Plan& p, unsigned char* arena) {
     }
 }
 
-// Runs op k on output rows [y0, y1) of the given views.
-inline void run_op(const Op& o, const View& in, const View& full_out, int y0, int y1) {
+// Runs op k on output rows [y0, y1) of the given views; `scratch`: the thread's kernel scratch.
+inline void run_op(const Op& o, const View& in, const View& full_out, int y0, int y1, float* scratch) {
     View out = full_out;
     out.data += o.out_offset;
     out.c = o.cout;
@@ -326,11 +343,11 @@ inline void run_op(const Op& o, const View& in, const View& full_out, int y0, in
     }
 #if !FACEMASK_SIMD
     if (o.w.f16) {  // packed (SIMD) weights are always float32
-        run_weighted(o, in, out, o.w.f16, y0, y1);
+        run_weighted(o, in, out, o.w.f16, y0, y1, scratch);
         return;
     }
 #endif
-    run_weighted(o, in, out, o.w.f32, y0, y1);
+    run_weighted(o, in, out, o.w.f32, y0, y1, scratch);
 }
 
 // The running walk of one thread. Source and Sink are the caller's:
@@ -355,11 +372,13 @@ struct Runner {
 #endif
     }
 
-    // This thread's share of rows [y0, y1).
-    void share(int y0, int y1, int* a, int* b) const {
-        const int64_t n = y1 - y0;
-        *a = y0 + int(n * part / parts);
-        *b = y0 + int(n * (part + 1) / parts);
+    // This thread's share of rows [y0, y1), in whole tiles of `tile` rows (the last may be short).
+    void share(int y0, int y1, int* a, int* b, int tile = 1) const {
+        const int64_t n = (y1 - y0 + tile - 1) / tile;
+        *a = y0 + int(n * part / parts) * tile;
+        *b = y0 + int(n * (part + 1) / parts) * tile;
+        if (*a > y1) *a = y1;
+        if (*b > y1) *b = y1;
     }
 
     // The ring holds every row still needed: the planner sized it so (nothing moves).
@@ -380,8 +399,9 @@ struct Runner {
     void op(int k, int y0, int y1) {
         const Op& o = g.ops[k];
         int a, b;
-        share(y0, y1, &a, &b);
-        if (a < b) run_op(o, view(o.in), view(o.out), a, b);
+        share(y0, y1, &a, &b, tile_rows(o));
+        float* scratch = reinterpret_cast<float*>(arena + p.scratch_offset + size_t(part) * p.scratch_bytes);
+        if (a < b) run_op(o, view(o.in), view(o.out), a, b, scratch);
         sync();
     }
 
@@ -395,6 +415,7 @@ struct Runner {
 
     void sink(int t, int y0, int y1) {
         if (part == 0) snk(t, view(t), y0, y1);
+        sync();  // the other threads may overwrite those ring rows next
     }
 };
 

@@ -5,8 +5,11 @@
 // memory for an input size and runs it in row bands.
 #pragma once
 #include "kernels/kernels.hpp"
+#include "kernels/winograd.hpp"
 #include "memory.hpp"
 #include "status.hpp"
+
+#include <type_traits>
 
 namespace facemask {
 namespace graph {
@@ -34,7 +37,12 @@ struct Op {
     float slope = 1.0f;         // epilogue: y = max(x, x * slope)
     Weights w;                  // weights in the active kernels' layout
     const float* b = nullptr;
+    const float* wino = nullptr;  // conv3x3s1 only, SIMD builds: Winograd weights (pack_wino);
+                                  // the executor then calls it in whole 4-row tiles
 };
+
+// Output rows an op computes best in multiples of (its calls start at multiples of this).
+inline int tile_rows(const Op& o) { return o.wino ? 4 : 1; }
 
 constexpr int kMaxWriters = 4;  // ops writing one tensor (the SSH concatenation has 3)
 constexpr int kMaxReaders = 4;  // ops reading one tensor
@@ -97,12 +105,32 @@ struct Graph {
     }
 };
 
-// One weighted kernel call of the active kernel set, for weights of type W.
+// Floats of per-thread scratch op o's kernel needs (Winograd's transformed tiles).
+inline size_t scratch_floats(const Graph& g, const Op& o) {
+#if FACEMASK_SIMD
+    if (o.wino) return kernels::simd::wino_scratch_floats(g.tensors[o.in].channels, o.cout);
+#endif
+    (void)g, (void)o;
+    return 0;
+}
+
+// One weighted kernel call of the active kernel set, for weights of type W. `scratch`: the
+// calling thread's scratch_floats(o) floats.
 template <class W>
-inline void run_weighted(const Op& o, const View& in, const View& out, const W* w, int y0, int y1) {
+inline void run_weighted(const Op& o, const View& in, const View& out, const W* w, int y0, int y1, float* scratch) {
     namespace K = kernels::active;
+    (void)scratch;  // only Winograd (SIMD builds) uses it
     switch (o.kind) {
-        case OpKind::conv3x3s1: K::conv3x3s1(in, out, w, o.b, o.slope, y0, y1); break;
+        case OpKind::conv3x3s1:
+#if FACEMASK_SIMD
+            if constexpr (std::is_same<W, float>::value)
+                if (o.wino) {
+                    K::conv3x3s1_winograd(in, out, o.wino, w, o.b, o.slope, y0, y1, scratch);
+                    break;
+                }
+#endif
+            K::conv3x3s1(in, out, w, o.b, o.slope, y0, y1);
+            break;
         case OpKind::conv3x3s2: K::conv3x3s2(in, out, w, o.b, o.slope, y0, y1); break;
         case OpKind::dwconv3x3s1: K::dwconv3x3s1(in, out, w, o.b, o.slope, y0, y1); break;
         case OpKind::dwconv3x3s2: K::dwconv3x3s2(in, out, w, o.b, o.slope, y0, y1); break;
@@ -140,6 +168,33 @@ struct Packer {
         (void)cout, (void)taps, (void)cin;
         *wp = w;
         *bp = b;
+#endif
+    }
+
+    // Winograd weights for a dense 3x3 stride-1 convolution w [cout][3][3][cin], when the
+    // rule picks Winograd for it: *up (nullptr when not). The rule (tools/kernel_bench, Zen 4
+    // AVX-512, 640x480): F(4x4, 3x3) beat the direct kernel on every RetinaFace layer, 16 to 64
+    // channels, maps 80x60 down to 20x15 (2.2-4.4x on 64 input channels, 1.3-2.8x on 16);
+    // fewer than 16 channels were not measured and stay direct. SIMD builds only (the scalar
+    // and float16-in-place builds keep the blob's weights). `winograd`: -1 the rule, 0 never,
+    // 1 always (tests, A/B runs).
+    int winograd = -1;
+    static bool winograd_pays(int cout, int cin) { return cin >= 16 && cout >= 16; }
+
+    void wino(Weights w, int cout, int cin, const float** up) {
+        *up = nullptr;
+#if FACEMASK_SIMD
+        if (winograd == 0 || (winograd < 0 && !winograd_pays(cout, cin))) return;
+        const size_t n = round16(kernels::simd::wino_packed_floats(cout, cin));
+        if (base) {
+            kernels::simd::pack_wino(widen(w, size_t(cout) * 9 * size_t(cin)), cout, cin, base + used);
+            *up = base + used;
+        } else {
+            note(w, size_t(cout) * 9 * size_t(cin));
+        }
+        used += n;
+#else
+        (void)w, (void)cout, (void)cin;
 #endif
     }
 

@@ -45,8 +45,12 @@ inline Status add_conv3x3(const blob::Reader& r, graph::Graph& g, graph::Packer&
     graph::Weights wp;
     const float* bp = nullptr;
     pk.conv(weights_of(w), b.data, cout, 9, cin, &wp, &bp);
+    const float* up = nullptr;
+    if (stride == 1) pk.wino(weights_of(w), cout, cin, &up);
+    const int k = g.n_ops;
     g.add_op(stride == 1 ? graph::OpKind::conv3x3s1 : graph::OpKind::conv3x3s2, in, out, wp, bp, slope, out_offset,
              cout);
+    if (g.n_ops > k) g.ops[k].wino = up;
     return Status();
 }
 

@@ -100,7 +100,7 @@ inline void conv3x3s1_winograd(const View& in, const View& out, const float* u, 
     if (t1 < y1 && t1 >= t0) conv3x3s1(in, out, w, b, slope, t1 > y0 ? t1 : y0, y1);
     const int cin = in.c, cout = out.c;
     for (int ty = t0; ty < t1; ty += 4) {
-        const float* rows[6];
+        const act_t* rows[6];
         for (int r = 0; r < 6; ++r) rows[r] = in.row_at(ty - 1 + r);
         for (int tx = 0; tx * 4 < out.w; ++tx)
             for (int co = 0; co < cout; ++co) {
@@ -110,7 +110,7 @@ inline void conv3x3s1_winograd(const View& in, const View& out, const float* u, 
                     for (int r = 0; r < 6; ++r)
                         for (int c = 0; c < 6; ++c) {
                             const int ix = tx * 4 - 1 + c;  // -1 .. in.w are the border and the inside
-                            d[r][c] = ix <= in.w ? rows[r][ix * in.px + ci] : 0.0f;
+                            d[r][c] = ix <= in.w ? act_load(rows[r][ix * in.px + ci]) : 0.0f;
                         }
                     for (int i = 0; i < 6; ++i)
                         for (int c = 0; c < 6; ++c) {
@@ -136,7 +136,7 @@ inline void conv3x3s1_winograd(const View& in, const View& out, const float* u, 
                     for (int j = 0; j < 4 && tx * 4 + j < out.w; ++j) {
                         float s = b[co];
                         for (int c = 0; c < 6; ++c) s += a[i][c] * wino::kAt[j][c];
-                        out.at(ty + i, tx * 4 + j)[co] = activate(s, slope);
+                        out.at(ty + i, tx * 4 + j)[co] = act_store(activate(s, slope));
                     }
             }
     }
