@@ -24,7 +24,11 @@ loopback. One facemask_serve process (its default workers = the core count, --qu
    of the file (symbolic links). example_annotate's per-picture time is (T(N) - T(1)) / (N - 1),
    which removes its start-up (loading and self-testing the models) and leaves the per-picture
    loop only. The service's is http_load's wall time over N requests divided by N (and its p50).
-   Each of --rounds rounds runs both, alternately; the result is the ratio of the medians.
+   Each of --rounds rounds runs both, alternately; the result is the ratio of the medians. The
+   server's minor page faults per request are shown too: with 2 workers, requests at
+   concurrency 1 alternate between them, and each picture re-faults its decode buffers (2,806
+   faults per request for the demo picture with 2 workers, 7 with --threads 1; example_annotate
+   ~420 per picture), a cost that grows with the picture.
 
 3. --memory-requests requests in a row (default 10,000; the 640x480 picture, concurrency 2) in
    chunks of 1,000, with the server's resident memory (VmRSS) before, after each chunk and at the
@@ -90,6 +94,12 @@ def in_process_seconds(build, folder, count):
     t0 = time.perf_counter()
     subprocess.run(cmd + [os.path.join(folder, f) for f in files], check=True, capture_output=True)
     return time.perf_counter() - t0
+
+
+def minor_faults(pid):
+    """The process's minor page faults so far (/proc/PID/stat field 10)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[7])
 
 
 def one_503_has_retry_after(port, picture, build):
@@ -173,19 +183,22 @@ def main():
                 ext = os.path.splitext(path)[1]
                 for i in range(a.copies):
                     os.symlink(path, os.path.join(folder, f"p{i:04d}{ext}"))
-                inproc, served, served_p50 = [], [], []
+                inproc, served, served_p50, faults = [], [], [], []
                 http_load(build, svc.port, path, 1, requests=5)
                 for _ in range(a.rounds):
                     t1 = in_process_seconds(build, folder, 1)
                     tn = in_process_seconds(build, folder, a.copies)
                     inproc.append((tn - t1) / (a.copies - 1) * 1000)
+                    f0 = minor_faults(svc.proc.pid)
                     r = http_load(build, svc.port, path, 1, requests=a.copies)
+                    faults.append((minor_faults(svc.proc.pid) - f0) / a.copies)
                     served.append(r["seconds"] / r["requests"] * 1000)
                     served_p50.append(r["p50_ms"])
                 m_in, m_sv = statistics.median(inproc), statistics.median(served)
                 over.append({"picture": name, "in_process_ms": inproc, "service_ms": served,
                              "service_p50_ms": served_p50, "median_in_process_ms": m_in,
-                             "median_service_ms": m_sv, "overhead": m_sv / m_in - 1})
+                             "median_service_ms": m_sv, "overhead": m_sv / m_in - 1,
+                             "service_minor_faults_per_request": statistics.median(faults)})
             report["overhead"] = over
 
         if "memory" not in skip:
@@ -230,9 +243,10 @@ def main():
         out.append(f"\nA 503 under full load carries Retry-After: {report['retry_after_on_503']}. "
                    "At 32, http_load sends again at once after a 503 (it ignores Retry-After).\n")
     if "overhead" in report:
-        table(["picture", "in-process ms/picture (median)", "service ms/picture at concurrency 1 (median)", "overhead"],
+        table(["picture", "in-process ms/picture (median)", "service ms/picture at concurrency 1 (median)", "overhead",
+               "server page faults/request"],
               [[o["picture"], f"{o['median_in_process_ms']:.1f}", f"{o['median_service_ms']:.1f}",
-                f"{o['overhead'] * 100:+.1f} %"] for o in report["overhead"]])
+                f"{o['overhead'] * 100:+.1f} %", f"{o['service_minor_faults_per_request']:.0f}"] for o in report["overhead"]])
         out.append(f"\nIn-process: example_annotate --no-draw --json /dev/null --threads 1, (T({a.copies}) - T(1)) / "
                    f"{a.copies - 1}; service: POST /v1/detect, http_load wall time / {a.copies} requests; "
                    f"{a.rounds} interleaved rounds, ratio of medians.\n")
