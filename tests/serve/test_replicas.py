@@ -69,6 +69,12 @@ class Nginx:
         with open(os.path.join(self.prefix, "logs", "facemask_access.log")) as f:
             return f.read().splitlines()
 
+    def wait_for_lines(self, n, timeout=5):
+        """Waits (at most timeout s) until the access log has at least n lines."""
+        deadline = time.time() + timeout
+        while len(self.access_log()) < n and time.time() < deadline:
+            time.sleep(0.02)
+
     def stop(self):
         self.proc.send_signal(signal.SIGQUIT)
         self.proc.stderr.close()
@@ -104,11 +110,15 @@ def run_replicas(picture, seconds, concurrency=4, threads=1):
     ngx = Nginx([a.port, b.port])
     try:
         figures["two_replicas"] = load(ngx.port, picture, concurrency, seconds)
-        before = len(ngx.access_log())
+        # nginx writes a request's log line just after its answer: wait for the previous run's
+        # lines, so that none of them is counted in the next run
+        before = figures["two_replicas"]["requests"]
+        ngx.wait_for_lines(before)
         killer = threading.Timer(seconds / 2, lambda: a.proc.send_signal(signal.SIGKILL))
         killer.start()
         figures["kill_one"] = load(ngx.port, picture, concurrency, seconds)
         killer.join()
+        ngx.wait_for_lines(before + figures["kill_one"]["requests"])
         lines = ngx.access_log()[before:]
         figures["kill_one"]["nginx_requests"] = len(lines)
         figures["kill_one"]["nginx_retried"] = sum(1 for line in lines if re.search(r"upstream=\S+, ", line))
