@@ -48,6 +48,7 @@ const char* kUsage =
     "  --no-classify         detection only: no classifier needed, mask and label are null\n"
     "  --landmarks           also draw the five landmarks\n"
     "  --quiet               no per-picture lines, no progress\n"
+    "  --version             the version, the kernels' instruction set and threads support\n"
     "  --help                this text\n"
     "Exit status: 0 success; 1 a picture, a folder without pictures, the weights or an output\n"
     "(also standard output) failed; 2 bad arguments, an --output type that cannot be written, or\n"
@@ -108,7 +109,7 @@ bool add_folder(const std::string& dir, std::vector<std::string>* out, size_t* c
     return true;
 }
 
-// 0 ok, 1 --help shown, 2 error (message printed).
+// 0 ok, 1 --help shown, 2 error (message printed), 3 --version.
 int parse_args(int argc, char** argv, Args* a) {
     auto fail = [](const char* fmt, const char* x) {
         std::fprintf(stderr, "example_annotate: ");
@@ -122,6 +123,7 @@ int parse_args(int argc, char** argv, Args* a) {
         const char* v = has_value ? argv[i + 1] : nullptr;
         double x = 0;
         if (arg == "--help" || arg == "-h") return 1;
+        if (arg == "--version") return 3;
         if (arg == "--no-draw") { a->draw = false; continue; }
         if (arg == "--quiet") { a->quiet = true; continue; }
         if (arg == "--landmarks") { a->landmarks = true; continue; }
@@ -219,6 +221,19 @@ int main(int argc, char** argv) {
     const int parsed = parse_args(argc, argv, &a);
     if (parsed == 1) {
         std::fputs(kUsage, stdout);
+        return 0;
+    }
+    if (parsed == 3) {
+        // The kernels: chosen at start-up from the CPU (and FACEMASK_ISA) in a portable build,
+        // else the ones the compiler flags selected.
+        std::printf("example_annotate (facemask %s)\nkernels: %s (%s)\nthreads: %s\n", FACEMASK_VERSION_STRING,
+                    facemask::simd_name(),
+#if defined(FACEMASK_DISPATCH)
+                    "chosen at start-up from the CPU; FACEMASK_ISA=avx512|avx2|sse41|sse2|scalar caps it",
+#else
+                    "fixed by the compiler flags",
+#endif
+                    facemask::has_threads() ? "OpenMP" : "one");
         return 0;
     }
     if (parsed != 0 || !check_outputs(a)) return 2;

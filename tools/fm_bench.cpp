@@ -266,7 +266,12 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "fm_bench: cannot load the detector: %s\n", st.message());
         return 1;
     }
-    std::fprintf(stderr, "fm_bench: %s %dx%d threads=%d simd=%s openmp=%s\n", what_name(a.what), a.width, a.height,
-                 a.threads, facemask::simd_name(), facemask::has_threads() ? "yes" : "no");
+#if defined(FACEMASK_DISPATCH)
+    const char* chosen = "start-up";  // from the CPU, capped by FACEMASK_ISA
+#else
+    const char* chosen = "flags";
+#endif
+    std::fprintf(stderr, "fm_bench: %s %dx%d threads=%d simd=%s (chosen by: %s) openmp=%s\n", what_name(a.what), a.width,
+                 a.height, a.threads, facemask::simd_name(), chosen, facemask::has_threads() ? "yes" : "no");
     return a.what == What::forward ? bench_forward(a, det) : bench_detect(a, det);
 }

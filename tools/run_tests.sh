@@ -5,6 +5,8 @@
 #      with g++ and clang++, scalar and SIMD, same faces as the main build);
 #   2. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer (reports fatal);
 #   fuzz: each libFuzzer harness of tests/fuzz for 15 s; tsan: the concurrency test under TSan;
+#      (1 also runs the kernel and parity tests once per x86-64 instruction set: FACEMASK_ISA)
+#   isa: the kernel tests cross-built for aarch64 NEON (qemu-user) and wasm SIMD128 (node);
 #   3. WebAssembly in headless Chromium (SIMD and scalar builds against the native faces);
 #   4. Cortex-M7 and Cortex-M55 under QEMU against the native faces;
 #   5. serve: facemask_serve under load and bad clients, and two replicas behind nginx;
@@ -22,7 +24,7 @@ need_command node "Node.js 20 with npm is needed for the browser test"
 export NODE_PATH=/usr/share/nodejs  # emscripten 3.1.6 needs Debian's node-acorn (docs: platform notes)
 shared="${FACEMASK_SHARED_DIR:-$(cd .. && pwd)/shared}"
 [ -d "$shared/weights" ] || { echo "facemask: no $shared/weights (set FACEMASK_SHARED_DIR)" >&2; exit 1; }
-tests="${FACEMASK_TESTS:-release asan tsan web mcu serve python watch}"  # fuzz: on request (FACEMASK_TESTS=fuzz)
+tests="${FACEMASK_TESTS:-release asan tsan isa web mcu serve python watch}"  # fuzz: on request (FACEMASK_TESTS=fuzz)
 jobs="$(nproc)"
 started=$SECONDS
 step() { printf '\n==== %s (%ds)\n' "$*" $((SECONDS - started)); }
@@ -57,6 +59,10 @@ if wants tsan; then
     [ -f build/weights/retinaface_mnet025.fmb ] || { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DFACEMASK_SHARED_DIR="$shared" >/dev/null; cmake --build build; }
     need_packages $FACEMASK_SANITIZER_PACKAGES
     bash tests/concurrency/tsan.sh build/weights "$shared/images/ex_img.jpg" build-tsan
+fi
+if wants isa; then
+    step "kernel tests on aarch64 NEON (qemu-user) and wasm SIMD128 (node)"
+    tests/isa/run.sh build-isa
 fi
 if wants web; then
     step "WebAssembly in headless Chromium"

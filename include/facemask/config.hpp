@@ -3,6 +3,11 @@
 //
 // Macros a user may define before including facemask:
 //   FACEMASK_NO_SIMD     use the scalar kernels even when xsimd and a SIMD ISA are available
+//   FACEMASK_DISPATCH    x86-64 only: choose the kernels at run time from CPUID (AVX-512,
+//                        AVX2+FMA, SSE4.1, SSE2, scalar) instead of from the compiler flags;
+//                        the program must link the per-ISA units (kernels/dispatch.hpp, CMake
+//                        target facemask::dispatch). FACEMASK_ISA=avx512|avx2|sse41|sse2|scalar
+//                        in the environment caps the choice.
 //   FACEMASK_NO_OPENMP   never use OpenMP, even when compiled with -fopenmp (one thread)
 //   FACEMASK_NO_STDIO    no file I/O at all: blobs load from memory, no picture files
 //   FACEMASK_HALF_ACTIVATIONS  store activations as IEEE float16 (arithmetic stays float32):
@@ -73,6 +78,66 @@
 #error "facemask: FACEMASK_HALF_ACTIVATIONS needs the scalar kernels: define FACEMASK_NO_SIMD too"
 #endif
 
+// The kernels' namespaces (kernels::simd, scalar, wino) live in an inline namespace named after
+// the instruction set of this translation unit. Users never see it, but a program that links
+// translation units compiled for different ISAs (the runtime dispatch) then has distinct symbols
+// for each ISA's copy of every kernel: otherwise the linker would keep one copy of each inline
+// function, perhaps the AVX-512 one, for all of them.
+#if defined(FACEMASK_ISA_TAG)
+#elif !FACEMASK_SIMD
+#define FACEMASK_ISA_TAG isa_scalar
+#elif defined(__wasm_simd128__)
+#define FACEMASK_ISA_TAG isa_wasm_simd128
+#elif defined(__AVX512BW__)
+#define FACEMASK_ISA_TAG isa_avx512bw
+#elif defined(__AVX512F__)
+#define FACEMASK_ISA_TAG isa_avx512f
+#elif defined(__AVX2__) && defined(__FMA__)
+#define FACEMASK_ISA_TAG isa_fma3_avx2
+#elif defined(__AVX2__)
+#define FACEMASK_ISA_TAG isa_avx2
+#elif defined(__AVX__)
+#define FACEMASK_ISA_TAG isa_avx
+#elif defined(__SSE4_2__)
+#define FACEMASK_ISA_TAG isa_sse4_2
+#elif defined(__SSE4_1__)
+#define FACEMASK_ISA_TAG isa_sse4_1
+#elif defined(__SSSE3__)
+#define FACEMASK_ISA_TAG isa_ssse3
+#elif defined(__SSE3__)
+#define FACEMASK_ISA_TAG isa_sse3
+#elif defined(__SSE2__)
+#define FACEMASK_ISA_TAG isa_sse2
+#elif defined(__aarch64__)
+#define FACEMASK_ISA_TAG isa_neon64
+#elif defined(__ARM_NEON)
+#define FACEMASK_ISA_TAG isa_neon
+#else
+#define FACEMASK_ISA_TAG isa_simd
+#endif
+namespace facemask {
+namespace kernels {
+inline namespace FACEMASK_ISA_TAG {
+namespace scalar {}
+namespace simd {}
+namespace wino {}
+}  // namespace FACEMASK_ISA_TAG
+}  // namespace kernels
+}  // namespace facemask
+
+#if defined(FACEMASK_DISPATCH)
+#if !(defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)))
+#error "facemask: FACEMASK_DISPATCH (runtime choice of kernels) is for x86-64 with g++ or clang++"
+#endif
+namespace facemask {
+namespace kernels {
+namespace dispatch {
+const char* active_name();  // defined by the dispatch units (kernels/dispatch.hpp)
+}  // namespace dispatch
+}  // namespace kernels
+}  // namespace facemask
+#endif
+
 #if defined(_OPENMP) && !defined(FACEMASK_NO_OPENMP)
 #include <omp.h>
 #define FACEMASK_OPENMP 1
@@ -90,9 +155,12 @@
 
 namespace facemask {
 
-// The instruction set the kernels were compiled for, e.g. "avx512bw", "fma3<avx2>", "scalar".
+// The instruction set of the kernels, e.g. "avx512bw", "fma3<avx2>", "sse4.1", "scalar": the
+// one the compiler flags selected, or with FACEMASK_DISPATCH the one chosen at start-up.
 inline const char* simd_name() {
-#if FACEMASK_SIMD
+#if defined(FACEMASK_DISPATCH)
+    return kernels::dispatch::active_name();
+#elif FACEMASK_SIMD
     return xsimd::default_arch::name();
 #else
     return "scalar";

@@ -153,10 +153,10 @@ struct Packer {
 
     void conv(Weights w, const float* b, int cout, int taps, int cin, Weights* wp, const float** bp) {
 #if FACEMASK_SIMD
-        const size_t nw = round16(kernels::simd::conv_packed_floats(cout, taps, cin));
-        const size_t nb = round16(kernels::simd::conv_bias_floats(cout));
+        const size_t nw = round16(kernels::active::conv_packed_floats(cout, taps, cin));
+        const size_t nb = round16(kernels::active::conv_bias_floats(cout));
         if (base) {
-            kernels::simd::pack_conv(widen(w, size_t(cout) * size_t(taps) * size_t(cin)), b, cout, taps, cin,
+            kernels::active::pack_conv(widen(w, size_t(cout) * size_t(taps) * size_t(cin)), b, cout, taps, cin,
                                      base + used, base + used + nw);
             *wp = Weights{base + used, nullptr};
             *bp = base + used + nw;
@@ -200,10 +200,10 @@ struct Packer {
 
     void dw(Weights w, const float* b, int c, Weights* wp, const float** bp) {
 #if FACEMASK_SIMD
-        const size_t nw = round16(kernels::simd::dw_packed_floats(c));
-        const size_t nb = round16(kernels::simd::dw_bias_floats(c));
+        const size_t nw = round16(kernels::active::dw_packed_floats(c));
+        const size_t nb = round16(kernels::active::dw_bias_floats(c));
         if (base) {
-            kernels::simd::pack_dw(widen(w, size_t(9) * size_t(c)), b, c, base + used, base + used + nw);
+            kernels::active::pack_dw(widen(w, size_t(9) * size_t(c)), b, c, base + used, base + used + nw);
             *wp = Weights{base + used, nullptr};
             *bp = base + used + nw;
         } else {
