@@ -73,7 +73,7 @@ TEST_CASE("dispatch: every unit is compiled for its instruction set") {
     for (const Expected& e : kExpected) {
         const K::KernelTable& t = K::dispatch::table_for(e.isa);
         CHECK(t.isa == e.isa);
-        CHECK(std::string(t.name) == e.name);
+        CHECK(std::string(t.name) == std::string(e.name));
         CHECK(t.lanes == e.lanes);
     }
 }
@@ -115,7 +115,7 @@ TEST_CASE("dispatch: the kernels that run are the ones asked for") {
             return;
         }
         CHECK(t.isa == e->isa);
-        CHECK(std::string(t.name) == e->name);
+        CHECK(std::string(t.name) == std::string(e->name));
         CHECK(t.lanes == e->lanes);
     }
 }
