@@ -1943,7 +1943,7 @@ inline void conv3x3s1_winograd(const View& in, const View& out, const float* u, 
     if (t1 < y1 && t1 >= t0) conv3x3s1(in, out, w, b, slope, t1 > y0 ? t1 : y0, y1);
     const int cin = in.c, cout = out.c;
     for (int ty = t0; ty < t1; ty += 4) {
-        const float* rows[6];
+        const act_t* rows[6];
         for (int r = 0; r < 6; ++r) rows[r] = in.row_at(ty - 1 + r);
         for (int tx = 0; tx * 4 < out.w; ++tx)
             for (int co = 0; co < cout; ++co) {
@@ -1953,7 +1953,7 @@ inline void conv3x3s1_winograd(const View& in, const View& out, const float* u, 
                     for (int r = 0; r < 6; ++r)
                         for (int c = 0; c < 6; ++c) {
                             const int ix = tx * 4 - 1 + c;  // -1 .. in.w are the border and the inside
-                            d[r][c] = ix <= in.w ? rows[r][ix * in.px + ci] : 0.0f;
+                            d[r][c] = ix <= in.w ? act_load(rows[r][ix * in.px + ci]) : 0.0f;
                         }
                     for (int i = 0; i < 6; ++i)
                         for (int c = 0; c < 6; ++c) {
@@ -1979,7 +1979,7 @@ inline void conv3x3s1_winograd(const View& in, const View& out, const float* u, 
                     for (int j = 0; j < 4 && tx * 4 + j < out.w; ++j) {
                         float s = b[co];
                         for (int c = 0; c < 6; ++c) s += a[i][c] * wino::kAt[j][c];
-                        out.at(ty + i, tx * 4 + j)[co] = activate(s, slope);
+                        out.at(ty + i, tx * 4 + j)[co] = act_store(activate(s, slope));
                     }
             }
     }
@@ -2353,364 +2353,6 @@ constexpr bool kPackedWeights = false;
 }  // namespace kernels
 }  // namespace facemask
 
-// ==== facemask/kernels/winograd.hpp =============================================================
-// facemask/kernels/winograd.hpp — dense 3x3 stride-1 convolution by Winograd F(4x4, 3x3).
-//
-// A 4x4 block of output pixels ("tile") comes from a 6x6 input patch: the patch is transformed
-// (V = Bt d B), multiplied element-wise by the transformed weights (U = G g Gt, once at load)
-// and summed over input channels, and the 36 sums are transformed back (Y = At M A). That is
-// 36 multiply-adds per input channel for 16 outputs instead of 144: 4x fewer, paid for by the
-// transforms (adds only), which matter little once there are 16 or more channels.
-//
-// Row contract (the row-band executor): a call computes output rows [y0, y1). Rows inside
-// whole tiles [4k, 4k + 4) — tiles aligned to multiples of 4 from the tensor's top — go through
-// Winograd; the others (the ends of the range, the last out.h % 4 rows) through the direct
-// kernel. So which rows use which method depends only on the rows a call covers, and an
-// executor that calls in multiples of 4 rows from row 0 (executor.hpp does, for ops with
-// Winograd weights) gets the same result whatever its band or thread split, bit for bit.
-//
-// Columns: the last tile of a row may reach past the tensor's right border; those input
-// columns read as zero and the outputs beyond the width are not stored.
-//
-// The scalar version is the reference (plain loops over the transform matrices, weights
-// [36][cout][cin]); the SIMD version runs vectors along channels (NHWC), packs U as
-// [36][group][cin][NB] like the direct kernel's groups, and works on blocks of up to
-// kWinoTiles tiles of a 4-row strip at a time: input transform into scratch, 36 small GEMMs
-// (the direct kernel's register tiling), output transform with bias and activation, so a
-// block's transformed data stays in L1/L2. The scratch is the caller's (the executor plans it
-// per thread: wino_scratch_floats). Like every kernel: no allocation, no threads, no failure.
-
-namespace facemask {
-namespace kernels {
-
-namespace wino {
-
-// F(4x4, 3x3) (Lavin & Gray): interpolation points 0, 1, -1, 2, -2 and infinity.
-constexpr float kBt[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
-                             {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
-constexpr float kG[6][3] = {{1.0f / 4, 0, 0},
-                            {-1.0f / 6, -1.0f / 6, -1.0f / 6},
-                            {-1.0f / 6, 1.0f / 6, -1.0f / 6},
-                            {1.0f / 24, 1.0f / 12, 1.0f / 6},
-                            {1.0f / 24, -1.0f / 12, 1.0f / 6},
-                            {0, 0, 1}};
-constexpr float kAt[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
-
-// U = G g Gt of one 3x3 kernel g (g[ky * 3 + kx], taps `stride` floats apart), in double.
-template <class W>
-inline void transform_kernel(const W* g, size_t stride, float u[36]) {
-    double t[6][3];
-    for (int i = 0; i < 6; ++i)
-        for (int kx = 0; kx < 3; ++kx) {
-            double s = 0;
-            for (int ky = 0; ky < 3; ++ky) s += double(kG[i][ky]) * double(weight(g[(ky * 3 + kx) * stride]));
-            t[i][kx] = s;
-        }
-    for (int i = 0; i < 6; ++i)
-        for (int j = 0; j < 6; ++j) {
-            double s = 0;
-            for (int kx = 0; kx < 3; ++kx) s += t[i][kx] * double(kG[j][kx]);
-            u[i * 6 + j] = float(s);
-        }
-}
-
-// Rows [t0, t1) of [y0, y1) are whole aligned tiles; t0 == t1 when there are none.
-inline void tile_rows(int y0, int y1, int* t0, int* t1) {
-    *t0 = (y0 + 3) / 4 * 4;
-    *t1 = y1 / 4 * 4;
-    if (*t1 < *t0) *t1 = *t0;
-}
-
-}  // namespace wino
-
-// ---- scalar reference ---------------------------------------------------------------------
-
-namespace scalar {
-
-// Winograd weights [36][cout][cin] from w [cout][3][3][cin] (OHWI).
-inline size_t wino_weight_floats(int cout, int cin) { return size_t(36) * size_t(cout) * size_t(cin); }
-
-template <class W>
-inline void wino_transform_weights(const W* w, int cout, int cin, float* u) {
-    float t[36];
-    for (int co = 0; co < cout; ++co)
-        for (int ci = 0; ci < cin; ++ci) {
-            wino::transform_kernel(w + size_t(co) * 9 * cin + ci, size_t(cin), t);
-            for (int p = 0; p < 36; ++p) u[(size_t(p) * cout + co) * cin + ci] = t[p];
-        }
-}
-
-// Dense 3x3, padding 1, stride 1: u from wino_transform_weights, w/b the direct kernel's
-// weights and bias (for the rows outside whole tiles).
-template <class W>
-inline void conv3x3s1_winograd(const View& in, const View& out, const float* u, const W* w, const float* b,
-                               float slope, int y0, int y1) {
-    FACEMASK_ASSERT(out.h == in.h && out.w == in.w);
-    FACEMASK_ASSERT(y0 >= 0 && y1 <= out.h);
-    int t0, t1;
-    wino::tile_rows(y0, y1, &t0, &t1);
-    if (y0 < t0) conv3x3s1(in, out, w, b, slope, y0, t0 < y1 ? t0 : y1);
-    if (t1 < y1 && t1 >= t0) conv3x3s1(in, out, w, b, slope, t1 > y0 ? t1 : y0, y1);
-    const int cin = in.c, cout = out.c;
-    for (int ty = t0; ty < t1; ty += 4) {
-        const act_t* rows[6];
-        for (int r = 0; r < 6; ++r) rows[r] = in.row_at(ty - 1 + r);
-        for (int tx = 0; tx * 4 < out.w; ++tx)
-            for (int co = 0; co < cout; ++co) {
-                float m[36] = {};
-                for (int ci = 0; ci < cin; ++ci) {
-                    float d[6][6], t[6][6];
-                    for (int r = 0; r < 6; ++r)
-                        for (int c = 0; c < 6; ++c) {
-                            const int ix = tx * 4 - 1 + c;  // -1 .. in.w are the border and the inside
-                            d[r][c] = ix <= in.w ? act_load(rows[r][ix * in.px + ci]) : 0.0f;
-                        }
-                    for (int i = 0; i < 6; ++i)
-                        for (int c = 0; c < 6; ++c) {
-                            float s = 0;
-                            for (int r = 0; r < 6; ++r) s += wino::kBt[i][r] * d[r][c];
-                            t[i][c] = s;
-                        }
-                    for (int i = 0; i < 6; ++i)
-                        for (int j = 0; j < 6; ++j) {
-                            float s = 0;
-                            for (int c = 0; c < 6; ++c) s += t[i][c] * wino::kBt[j][c];
-                            m[i * 6 + j] += s * u[(size_t(i * 6 + j) * cout + co) * cin + ci];
-                        }
-                }
-                float a[4][6];
-                for (int i = 0; i < 4; ++i)
-                    for (int c = 0; c < 6; ++c) {
-                        float s = 0;
-                        for (int r = 0; r < 6; ++r) s += wino::kAt[i][r] * m[r * 6 + c];
-                        a[i][c] = s;
-                    }
-                for (int i = 0; i < 4; ++i)
-                    for (int j = 0; j < 4 && tx * 4 + j < out.w; ++j) {
-                        float s = b[co];
-                        for (int c = 0; c < 6; ++c) s += a[i][c] * wino::kAt[j][c];
-                        out.at(ty + i, tx * 4 + j)[co] = act_store(activate(s, slope));
-                    }
-            }
-    }
-}
-
-}  // namespace scalar
-
-// ---- SIMD ---------------------------------------------------------------------------------
-
-#if FACEMASK_SIMD
-// As in simd.hpp: GCC 12's AVX-512 max/min intrinsics trip -Wmaybe-uninitialized when inlined.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-namespace simd {
-
-constexpr int kWinoTiles = 16;  // tiles per block of a strip
-
-// U packed as [36][group][cin][NB] (NB = nr_for(cout) * V, zero-padded): the direct kernel's
-// groups, so its bias (conv_bias_floats) serves both.
-inline size_t wino_packed_floats(int cout, int cin) {
-    return size_t(36) * size_t(round_up(cout, nr_for(cout) * V)) * size_t(cin);
-}
-
-template <class W>
-inline void pack_wino(const W* w, int cout, int cin, float* up) {
-    const int nb = nr_for(cout) * V, cp = round_up(cout, nb), groups = cp / nb;
-    std::memset(up, 0, wino_packed_floats(cout, cin) * sizeof(float));
-    float t[36];
-    for (int co = 0; co < cout; ++co)
-        for (int ci = 0; ci < cin; ++ci) {
-            wino::transform_kernel(w + size_t(co) * 9 * cin + ci, size_t(cin), t);
-            const int g = co / nb, j = co % nb;
-            for (int p = 0; p < 36; ++p) up[((size_t(p) * groups + g) * cin + ci) * nb + j] = t[p];
-        }
-}
-
-// Floats of scratch one call needs (per thread): the transformed inputs and the products of
-// one block of tiles.
-inline size_t wino_scratch_floats(int cin, int cout) {
-    return size_t(36) * kWinoTiles * (size_t(round_up(cin, V)) + size_t(round_up(cout, nr_for(cout) * V)));
-}
-
-namespace detail_wino {
-
-// Bt applied to six vectors (one column or row of a patch), in place order d0..d5 -> v0..v5.
-FACEMASK_INLINE void bt6(const B* d, ptrdiff_t ds, B* v, ptrdiff_t vs) {
-    const B d0 = d[0], d1 = d[ds], d2 = d[2 * ds], d3 = d[3 * ds], d4 = d[4 * ds], d5 = d[5 * ds];
-    const B four(4.0f), five(5.0f), two(2.0f);
-    const B a = xsimd::fnma(four, d2, d4);  // d4 - 4 d2
-    const B bb = xsimd::fnma(four, d1, d3); // d3 - 4 d1
-    const B c = d4 - d2;
-    const B e = two * (d3 - d1);
-    v[0] = xsimd::fnma(five, d2, xsimd::fma(four, d0, d4));  // 4 d0 - 5 d2 + d4
-    v[vs] = a + bb;                                           // -4 d1 - 4 d2 + d3 + d4
-    v[2 * vs] = a - bb;                                       // 4 d1 - 4 d2 - d3 + d4
-    v[3 * vs] = c + e;                                        // -2 d1 - d2 + 2 d3 + d4
-    v[4 * vs] = c - e;                                        // 2 d1 - d2 - 2 d3 + d4
-    v[5 * vs] = xsimd::fnma(five, d3, xsimd::fma(four, d1, d5));  // 4 d1 - 5 d3 + d5
-}
-
-// At applied to six vectors -> four.
-FACEMASK_INLINE void at6(const B* m, ptrdiff_t ms, B* o, ptrdiff_t os) {
-    const B m0 = m[0], m1 = m[ms], m2 = m[2 * ms], m3 = m[3 * ms], m4 = m[4 * ms], m5 = m[5 * ms];
-    const B s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
-    const B two(2.0f), four(4.0f), eight(8.0f);
-    o[0] = m0 + s12 + s34;
-    o[os] = xsimd::fma(two, d34, d12);
-    o[2 * os] = xsimd::fma(four, s34, s12);
-    o[3 * os] = xsimd::fma(eight, d34, d12) + m5;
-}
-
-// Input transform of tile tx of the strip whose input rows are rows[0..5], into
-// v[(p * kWinoTiles + t) * cin_p + c0 ...] for every channel vector c0.
-inline void input_tile(const View& in, const float* const* rows, int tx, int t, float* v, int cin_p) {
-    const int cin = in.c;
-    for (int c0 = 0; c0 < cin; c0 += V) {
-        const int valid = cin - c0;
-        alignas(64) B col[6], tmp[6][6];  // tmp[i][c]: Bt applied down column c
-        for (int c = 0; c < 6; ++c) {
-            const int ix = tx * 4 - 1 + c;
-            for (int r = 0; r < 6; ++r) {
-                if (ix > in.w)
-                    col[r] = B(0.0f);
-                else if (valid >= V)
-                    col[r] = B::load_unaligned(rows[r] + ix * in.px + c0);
-                else
-                    col[r] = load_partial(rows[r] + ix * in.px + c0, valid);
-            }
-            bt6(col, 1, &tmp[0][c], 6);
-        }
-        for (int i = 0; i < 6; ++i) {
-            B row[6];
-            bt6(tmp[i], 1, row, 1);
-            for (int j = 0; j < 6; ++j) row[j].store_aligned(v + (size_t(i * 6 + j) * kWinoTiles + t) * cin_p + c0);
-        }
-    }
-}
-
-// One GEMM micro-tile: MR tiles from t, NR vectors of group g, transform point p.
-template <int MR, int NR>
-FACEMASK_INLINE void gemm_tile(const float* FACEMASK_RESTRICT vp, const float* FACEMASK_RESTRICT ug, float* mp,
-                               int cin, int cin_p, int cout_p, int t, int co0) {
-    constexpr int NB = NR * V;
-    B acc[MR][NR];
-    for (int m = 0; m < MR; ++m)
-        for (int r = 0; r < NR; ++r) acc[m][r] = B(0.0f);
-    const float* src = vp + size_t(t) * cin_p;
-    for (int ci = 0; ci < cin; ++ci, ug += NB) {
-        B wv[NR];
-        for (int r = 0; r < NR; ++r) wv[r] = B::load_aligned(ug + r * V);
-        for (int m = 0; m < MR; ++m) {
-            const B x(src[m * cin_p + ci]);
-            for (int r = 0; r < NR; ++r) acc[m][r] = xsimd::fma(x, wv[r], acc[m][r]);
-        }
-    }
-    for (int m = 0; m < MR; ++m)
-        for (int r = 0; r < NR; ++r) acc[m][r].store_aligned(mp + size_t(t + m) * cout_p + co0 + r * V);
-}
-
-template <int MR, int NR>
-FACEMASK_INLINE void gemm_tail(int n, const float* vp, const float* ug, float* mp, int cin, int cin_p, int cout_p,
-                               int t, int co0) {
-    if constexpr (MR > 0) {
-        for (; n >= MR; n -= MR, t += MR) gemm_tile<MR, NR>(vp, ug, mp, cin, cin_p, cout_p, t, co0);
-        gemm_tail<MR / 2, NR>(n, vp, ug, mp, cin, cin_p, cout_p, t, co0);
-    }
-}
-
-// Output transform of tile t (tile column tx) into output rows oy .. oy + 3.
-inline void output_tile(const View& out, float* const* dst_rows, const float* mbuf, int cout_p, const float* bp,
-                        const B& slope, int tx, int t) {
-    const int cout = out.c;
-    const int cols = out.w - tx * 4 < 4 ? out.w - tx * 4 : 4;
-    for (int c0 = 0; c0 < cout; c0 += V) {
-        const int valid = cout - c0;
-        alignas(64) B col[6], tmp[4][6];  // tmp[i][c]: At applied down column c
-        for (int c = 0; c < 6; ++c) {
-            for (int r = 0; r < 6; ++r) col[r] = B::load_aligned(mbuf + (size_t(r * 6 + c) * kWinoTiles + t) * cout_p + c0);
-            at6(col, 1, &tmp[0][c], 6);
-        }
-        const B bias = B::load_aligned(bp + c0);
-        for (int i = 0; i < 4; ++i) {
-            B o[4];
-            at6(tmp[i], 1, o, 1);
-            float* dst = dst_rows[i] + tx * 4 * out.px + c0;
-            for (int j = 0; j < cols; ++j) store(dst + j * out.px, activate(o[j] + bias, slope), valid);
-        }
-    }
-}
-
-template <int NR>
-inline void strip(const View& in, const View& out, const float* up, const float* bp, const B& slope, int oy,
-                  float* scratch) {
-    constexpr int MR = mr_for(NR);
-    constexpr int NB = NR * V;
-    const int cin = in.c, cin_p = round_up(cin, V);
-    const int groups = (out.c + NB - 1) / NB, cout_p = groups * NB;
-    float* vbuf = scratch;
-    float* mbuf = scratch + size_t(36) * kWinoTiles * cin_p;
-    const float* rows[6];
-    for (int r = 0; r < 6; ++r) rows[r] = in.row_at(oy - 1 + r);
-    float* dst_rows[4];
-    for (int i = 0; i < 4; ++i) dst_rows[i] = out.row_at(oy + i);
-    const int tiles = (out.w + 3) / 4;
-    for (int tb = 0; tb < tiles; tb += kWinoTiles) {
-        const int nt = tiles - tb < kWinoTiles ? tiles - tb : kWinoTiles;
-        for (int t = 0; t < nt; ++t) input_tile(in, rows, tb + t, t, vbuf, cin_p);
-        for (int p = 0; p < 36; ++p) {
-            const float* vp = vbuf + size_t(p) * kWinoTiles * cin_p;
-            float* mp = mbuf + size_t(p) * kWinoTiles * cout_p;
-            for (int g = 0; g < groups; ++g) {
-                const float* ug = up + (size_t(p) * groups + g) * size_t(cin) * NB;
-                int t = 0;
-                for (; t + MR <= nt; t += MR) gemm_tile<MR, NR>(vp, ug, mp, cin, cin_p, cout_p, t, g * NB);
-                if (t < nt) gemm_tail<(MR > 8 ? 8 : MR / 2), NR>(nt - t, vp, ug, mp, cin, cin_p, cout_p, t, g * NB);
-            }
-        }
-        for (int t = 0; t < nt; ++t) output_tile(out, dst_rows, mbuf, cout_p, bp, slope, tb + t, t);
-    }
-}
-
-}  // namespace detail_wino
-
-// Dense 3x3, padding 1, stride 1 by Winograd. up from pack_wino; wp/bp the direct kernel's
-// (pack_conv, taps 9) for the rows outside whole tiles; scratch: wino_scratch_floats(in.c,
-// out.c) floats, 64-byte aligned.
-inline void conv3x3s1_winograd(const View& in, const View& out, const float* up, const float* wp, const float* bp,
-                               float slope, int y0, int y1, float* scratch) {
-    FACEMASK_ASSERT(out.h == in.h && out.w == in.w);
-    FACEMASK_ASSERT(y0 >= 0 && y1 <= out.h);
-    int t0, t1;
-    wino::tile_rows(y0, y1, &t0, &t1);
-    if (y0 < t0) conv3x3s1(in, out, wp, bp, slope, y0, t0 < y1 ? t0 : y1);
-    if (t1 < y1 && t1 >= t0) conv3x3s1(in, out, wp, bp, slope, t1 > y0 ? t1 : y0, y1);
-    if (t0 >= t1) return;
-    FACEMASK_ASSERT(scratch != nullptr);
-    const B s(slope);
-    for (int oy = t0; oy < t1; oy += 4) {
-        switch (nr_for(out.c)) {
-            case 1: detail_wino::strip<1>(in, out, up, bp, s, oy, scratch); break;
-            case 2: detail_wino::strip<2>(in, out, up, bp, s, oy, scratch); break;
-#if defined(__AVX512F__) || defined(__aarch64__)
-            case 3: detail_wino::strip<3>(in, out, up, bp, s, oy, scratch); break;
-            case 4: detail_wino::strip<4>(in, out, up, bp, s, oy, scratch); break;
-#endif
-            default: FACEMASK_ASSERT(false);
-        }
-    }
-}
-
-}  // namespace simd
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-#endif  // FACEMASK_SIMD
-
-}  // namespace kernels
-}  // namespace facemask
-
 // ==== facemask/graph.hpp ========================================================================
 // facemask/graph.hpp — a network as a fixed list of kernel calls, and the packing of its
 // weights for the active kernels.
@@ -2817,7 +2459,7 @@ struct Graph {
 // Floats of per-thread scratch op o's kernel needs (Winograd's transformed tiles).
 inline size_t scratch_floats(const Graph& g, const Op& o) {
 #if FACEMASK_SIMD
-    if (o.wino) return kernels::simd::wino_scratch_floats(g.tensors[o.in].channels, o.cout);
+    if (o.wino) return kernels::active::wino_scratch_floats(g.tensors[o.in].channels, o.cout);
 #endif
     (void)g, (void)o;
     return 0;
@@ -2894,9 +2536,9 @@ struct Packer {
         *up = nullptr;
 #if FACEMASK_SIMD
         if (winograd == 0 || (winograd < 0 && !winograd_pays(cout, cin))) return;
-        const size_t n = round16(kernels::simd::wino_packed_floats(cout, cin));
+        const size_t n = round16(kernels::active::wino_packed_floats(cout, cin));
         if (base) {
-            kernels::simd::pack_wino(widen(w, size_t(cout) * 9 * size_t(cin)), cout, cin, base + used);
+            kernels::active::pack_wino(widen(w, size_t(cout) * 9 * size_t(cin)), cout, cin, base + used);
             *up = base + used;
         } else {
             note(w, size_t(cout) * 9 * size_t(cin));

@@ -108,7 +108,7 @@ struct Graph {
 // Floats of per-thread scratch op o's kernel needs (Winograd's transformed tiles).
 inline size_t scratch_floats(const Graph& g, const Op& o) {
 #if FACEMASK_SIMD
-    if (o.wino) return kernels::simd::wino_scratch_floats(g.tensors[o.in].channels, o.cout);
+    if (o.wino) return kernels::active::wino_scratch_floats(g.tensors[o.in].channels, o.cout);
 #endif
     (void)g, (void)o;
     return 0;
@@ -185,9 +185,9 @@ struct Packer {
         *up = nullptr;
 #if FACEMASK_SIMD
         if (winograd == 0 || (winograd < 0 && !winograd_pays(cout, cin))) return;
-        const size_t n = round16(kernels::simd::wino_packed_floats(cout, cin));
+        const size_t n = round16(kernels::active::wino_packed_floats(cout, cin));
         if (base) {
-            kernels::simd::pack_wino(widen(w, size_t(cout) * 9 * size_t(cin)), cout, cin, base + used);
+            kernels::active::pack_wino(widen(w, size_t(cout) * 9 * size_t(cin)), cout, cin, base + used);
             *up = base + used;
         } else {
             note(w, size_t(cout) * 9 * size_t(cin));
