@@ -62,6 +62,9 @@
 //                        in the environment caps the choice.
 //   FACEMASK_NO_OPENMP   never use OpenMP, even when compiled with -fopenmp (one thread)
 //   FACEMASK_NO_STDIO    no file I/O at all: blobs load from memory, no picture files
+//   FACEMASK_WORKSPACE_PLANS   memory plans a Workspace keeps (default 4: both passes of
+//                        Scale::automatic, the classifier and one more); 2 suffices for one
+//                        input size and the classifier (microcontrollers: ~2 KB each)
 //   FACEMASK_HALF_ACTIVATIONS  store activations as IEEE float16 (arithmetic stays float32):
 //                        half the activation memory, for microcontrollers; needs the scalar
 //                        kernels (FACEMASK_NO_SIMD or no SIMD ISA)
@@ -81,6 +84,13 @@
 #include <cmath>
 #include <cstdio>   // snprintf only, unless file I/O is enabled
 #include <cerrno>
+
+#ifndef FACEMASK_WORKSPACE_PLANS
+#define FACEMASK_WORKSPACE_PLANS 4
+#endif
+#if FACEMASK_WORKSPACE_PLANS < 1
+#error "facemask: FACEMASK_WORKSPACE_PLANS must be at least 1"
+#endif
 
 #ifndef FACEMASK_ASSERT
 #include <cassert>
@@ -2369,8 +2379,19 @@ using kernels::View;
 
 enum class OpKind : uint8_t { conv3x3s1, conv3x3s2, dwconv3x3s1, dwconv3x3s2, pwconv1x1, upsample_add };
 
-constexpr int kMaxOps = 96;
-constexpr int kMaxTensors = 64;
+// Where an op runs when a plan splits the graph in two passes (make_plan's `passes` = 2), to
+// spend arithmetic on memory: a deferred branch whose inputs would otherwise wait many rows
+// (the FPN's stride-8 lateral, waiting for the stride-16/32 rows) runs in a second pass,
+// after the first has finished what it waits for; the prefix it reads is computed again.
+enum class Branch : uint8_t {
+    main,      // the first pass
+    prefix,    // both passes (recomputed in the second)
+    deferred,  // the second pass
+};
+// Fixed capacities (the RetinaFace graph has 52 ops and 45 tensors, the classifier 27 and 27):
+// small, because a plan holds a record per tensor and a microcontroller keeps its plans in RAM.
+constexpr int kMaxOps = 64;
+constexpr int kMaxTensors = 48;
 constexpr int kMaxLevels = 8;  // spatial resolutions: level k is the input downsampled k times
 
 // A layer's weights as the blob stores them: float32, or float16 (scalar builds read those in
@@ -2386,6 +2407,7 @@ struct Op {
     int16_t out_offset = 0;     // first channel of `out` this op writes (concat in place)
     int16_t cout = 0;           // channels this op writes
     float slope = 1.0f;         // epilogue: y = max(x, x * slope)
+    Branch branch = Branch::main;
     Weights w;                  // weights in the active kernels' layout
     const float* b = nullptr;
     const float* wino = nullptr;  // conv3x3s1 only, SIMD builds: Winograd weights (pack_wino);
@@ -2596,6 +2618,11 @@ private:
 // the kernels find each row with row_at, once per row, and never know). The coarse-to-fine FPN merge makes the stride-8 lateral wait for the stride-32 rows
 // it adds; the plan measures that lag and sizes the ring for it.
 //
+// A plan may also split the graph in two passes (Branch: the first pass skips the deferred
+// branch, the second recomputes the prefix and runs the deferred branch), so that a branch
+// which would wait long for other rows reads them finished instead. A tensor the first pass
+// writes and the second reads is kept whole; buffers used by one pass only share memory.
+//
 // The schedule depends only on the graph, the input size and the band, so it is walked twice:
 // at planning time to measure every buffer (no buffer is ever resized while running), and when
 // running. With several threads each thread walks the same schedule on its own copy of the
@@ -2618,6 +2645,7 @@ struct Plan {
     int width = 0, height = 0;
     int band = 1;     // input rows added per step
     int threads = 1;  // the walk splits rows for this many threads
+    int passes = 1;   // 2: the deferred branch runs in a second pass (Branch)
     int level_h[kMaxLevels] = {}, level_w[kMaxLevels] = {};
     int step[kMaxOps] = {};  // output rows an op may add per step: its share of the band
     BufferPlan t[kMaxTensors];
@@ -2633,7 +2661,30 @@ struct WalkState {
     int sunk[kMaxTensors];     // rows of an output tensor handed to the sink
     bool zeroed[kMaxTensors];  // its bottom border row (row h) is written
     int source = 0;            // input rows produced
+    int pass = 0;              // the pass being walked (0 or 1)
 };
+
+// Whether op k runs in pass `pass` of plan p.
+inline bool runs(const Graph& g, const Plan& p, int k, int pass) {
+    if (p.passes == 1) return true;
+    return pass == 0 ? g.ops[k].branch != Branch::deferred : g.ops[k].branch != Branch::main;
+}
+
+// How tensor t takes part in a pass: written in it (or the input), only read in it after an
+// earlier pass wrote it (kept whole), or not there at all.
+enum class Role : uint8_t { absent, written, given };
+
+inline Role role(const Graph& g, const Plan& p, int t, int pass) {
+    if (t == g.input) return Role::written;
+    const TensorDef& d = g.tensors[t];
+    bool written = false, earlier = false, read = false;
+    for (int i = 0; i < d.n_writers; ++i) {
+        written = written || runs(g, p, d.writers[i], pass);
+        for (int q = 0; q < pass; ++q) earlier = earlier || runs(g, p, d.writers[i], q);
+    }
+    for (int i = 0; i < d.n_readers; ++i) read = read || runs(g, p, d.readers[i], pass);
+    return written ? Role::written : (earlier && read) ? Role::given : Role::absent;
+}
 
 namespace detail_exec {
 
@@ -2642,9 +2693,13 @@ inline int avail(const Graph& g, const Plan& p, const WalkState& s, int t, int b
     if (t == g.input) return s.source;
     const TensorDef& d = g.tensors[t];
     int a = p.t[t].h;
-    for (int i = 0; i < d.n_writers && d.writers[i] < before_op; ++i)
-        if (s.done[d.writers[i]] < a) a = s.done[d.writers[i]];
-    return a;
+    bool any = false;  // no writer in this pass: finished by an earlier one, or not there
+    for (int i = 0; i < d.n_writers; ++i) {
+        if (!runs(g, p, d.writers[i], s.pass)) continue;
+        any = true;
+        if (d.writers[i] < before_op && s.done[d.writers[i]] < a) a = s.done[d.writers[i]];
+    }
+    return any || role(g, p, t, s.pass) == Role::given ? a : 0;
 }
 
 // Output rows of op k its inputs allow now.
@@ -2676,9 +2731,9 @@ inline int producible(const Graph& g, const Plan& p, const WalkState& s, int k) 
 }
 
 // The first row of `t` that op k still reads, after `d` of its output rows.
-inline int first_needed(const Graph& g, const Plan& p, int k, int t, int d) {
+inline int first_needed(const Graph& g, const Plan& p, int k, int t, int d, int pass) {
     const Op& o = g.ops[k];
-    if (d >= p.t[o.out].h) return p.t[t].h + 1;  // finished: needs nothing more
+    if (d >= p.t[o.out].h || !runs(g, p, k, pass)) return p.t[t].h + 1;  // finished or not run: needs nothing
     if (t == o.out) return d;                     // read-modify-write (upsample_add)
     switch (o.kind) {
         case OpKind::conv3x3s1:
@@ -2696,7 +2751,7 @@ inline int keep_from(const Graph& g, const Plan& p, const WalkState& s, int t) {
     int keep = avail(g, p, s, t);
     const TensorDef& d = g.tensors[t];
     for (int i = 0; i < d.n_readers; ++i) {
-        const int f = first_needed(g, p, d.readers[i], t, s.done[d.readers[i]]);
+        const int f = first_needed(g, p, d.readers[i], t, s.done[d.readers[i]], s.pass);
         if (f < keep) keep = f;
     }
     if (g.tensors[t].is_output && s.sunk[t] < keep) keep = s.sunk[t];
@@ -2712,11 +2767,13 @@ inline int keep_from(const Graph& g, const Plan& p, const WalkState& s, int t) {
 //   op(k, y0, y1)       run op k on output rows [y0, y1);
 //   finished(t)         write t's zero bottom border row (row h): a reader needs it next;
 //   sink(t, y0, y1)     rows [y0, y1) of output tensor t are ready.
+// One pass (s.pass) at a time: the counters of tensors an earlier pass finished stay.
 template <class Hooks>
 inline void walk(const Graph& g, const Plan& p, WalkState& s, Hooks& hooks) {
     using namespace detail_exec;
     for (int k = 0; k < g.n_ops; ++k) s.done[k] = 0;
     for (int t = 0; t < g.n_tensors; ++t) {
+        if (role(g, p, t, s.pass) == Role::given) continue;
         s.lo[t] = -1;
         s.written[t] = 0;  // the top border row is part of the buffer from the start
         s.sunk[t] = 0;
@@ -2735,6 +2792,7 @@ inline void walk(const Graph& g, const Plan& p, WalkState& s, Hooks& hooks) {
             more = true;
         }
         for (int k = 0; k < g.n_ops; ++k) {
+            if (!runs(g, p, k, s.pass)) continue;
             const Op& o = g.ops[k];
             const int d = s.done[k];
             // An op with row tiles (Winograd) waits for whole tiles, except at the tensor's end.
@@ -2763,7 +2821,7 @@ inline void walk(const Graph& g, const Plan& p, WalkState& s, Hooks& hooks) {
             more = true;
         }
         for (int t = 0; t < g.n_tensors; ++t) {
-            if (!g.tensors[t].is_output) continue;
+            if (!g.tensors[t].is_output || role(g, p, t, s.pass) != Role::written) continue;
             const int a = avail(g, p, s, t);
             if (a > s.sunk[t]) {
                 hooks.sink(t, s.sunk[t], a);
@@ -2815,9 +2873,12 @@ struct Measure {
 
 // Plans the buffers for an input size. `band`: input rows per step (more rows per kernel call
 // share threads better; fewer need less memory). `whole`: keep every tensor whole (no
-// streaming; the reference the tests compare with).
-inline Plan make_plan(const Graph& g, int width, int height, int band = 1, int threads = 1, bool whole = false) {
+// streaming; the reference the tests compare with). `passes`: 2 runs the deferred branch in a
+// second pass (Branch), for less memory and more arithmetic.
+inline Plan make_plan(const Graph& g, int width, int height, int band = 1, int threads = 1, bool whole = false,
+                      int passes = 1) {
     Plan p;
+    p.passes = passes == 2 ? 2 : 1;
     p.width = width;
     p.height = height;
     p.band = band < 1 ? 1 : band;
@@ -2853,26 +2914,42 @@ inline Plan make_plan(const Graph& g, int width, int height, int band = 1, int t
     m.p = &p;
     m.s = &s;
     for (int i = 0; i < g.n_tensors; ++i) m.shared[i] = !whole && detail_exec::may_share(g, i);
-    walk(g, p, s, m);
-    size_t end = 0, pool = 0;
+    for (int q = 0; q < p.passes; ++q) {
+        s.pass = q;
+        walk(g, p, s, m);
+    }
+    // Memory, in this order: the shared buffer; tensors of both passes; tensors the second
+    // pass is given whole; then the tensors of the first pass only and, over the same bytes,
+    // those of the second only.
+    enum { kShared, kBoth, kGiven, kFirst, kSecond, kGroups };
+    size_t group_bytes[kGroups] = {};
+    int group[kMaxTensors] = {};
     for (int i = 0; i < g.n_tensors; ++i) {
         BufferPlan& t = p.t[i];
+        const Role first = role(g, p, i, 0), second = p.passes == 2 ? role(g, p, i, 1) : Role::absent;
+        group[i] = m.shared[i] ? kShared
+                   : second == Role::given ? kGiven
+                   : first != Role::absent && second != Role::absent ? kBoth
+                   : second != Role::absent ? kSecond : kFirst;
         // need counts rows from the oldest still needed (perhaps the border row -1) to the end
         // written; a ring of exactly that many never overwrites a row someone still reads.
         const int whole_rows = t.h + 2;
-        t.ring = (whole || m.need[i] >= whole_rows) ? whole_rows : m.need[i];
+        t.ring = (whole || group[i] == kGiven || m.need[i] >= whole_rows) ? whole_rows : m.need[i];
+        if (t.ring < 1) t.ring = 1;  // a tensor no pass uses still gets a valid view
         t.bytes = align_up(size_t(t.ring) * size_t(t.row) * sizeof(kernels::act_t));
         t.shared = m.shared[i];
-        if (t.shared) {
-            if (t.bytes > pool) pool = t.bytes;
-            continue;
+        if (group[i] == kShared) {
+            if (t.bytes > group_bytes[kShared]) group_bytes[kShared] = t.bytes;
+        } else {
+            t.offset = group_bytes[group[i]];
+            group_bytes[group[i]] += t.bytes;
         }
-        t.offset = end;
-        end += t.bytes;
     }
-    for (int i = 0; i < g.n_tensors; ++i)  // the shared buffer after the others
-        if (m.shared[i]) p.t[i].offset = end;
-    end += pool;
+    const size_t both = group_bytes[kShared], given = both + group_bytes[kBoth], one = given + group_bytes[kGiven];
+    const size_t base[kGroups] = {0, both, given, one, one};
+    for (int i = 0; i < g.n_tensors; ++i) p.t[i].offset += base[group[i]];
+    const size_t last = group_bytes[kFirst] > group_bytes[kSecond] ? group_bytes[kFirst] : group_bytes[kSecond];
+    size_t end = one + last;
     size_t scratch = 0;
     for (int k = 0; k < g.n_ops; ++k) {
         const size_t n = scratch_floats(g, g.ops[k]);
@@ -2900,10 +2977,11 @@ inline View ring_view(const Plan& p, int t, unsigned char* arena) {
 }
 
 // Zeroes the left and right border pixels of every ring row and the top border row (row -1):
-// what the kernels read as padding. Done at the start of each run (another model may have used
-// the memory in between).
-inline void clear_borders(const Graph& g, const Plan& p, unsigned char* arena) {
+// what the kernels read as padding, for the tensors of one pass. Done at the start of each pass
+// (another model, or the first pass, may have used the memory in between).
+inline void clear_borders(const Graph& g, const Plan& p, unsigned char* arena, int pass) {
     for (int i = 0; i < g.n_tensors; ++i) {
+        if (role(g, p, i, pass) == Role::absent) continue;
         const BufferPlan& b = p.t[i];
         using kernels::act_t;  // all bits zero is 0.0 in float32 and float16 alike
         act_t* base = reinterpret_cast<act_t*>(arena + b.offset);
@@ -2973,6 +3051,15 @@ struct Runner {
 
     View view(int t) const { return ring_view(p, t, arena); }
 
+    void all_passes() {
+        for (int q = 0; q < p.passes; ++q) {
+            if (part == 0) clear_borders(g, p, arena, q);
+            sync();
+            s.pass = q;
+            walk(g, p, s, *this);
+        }
+    }
+
     void source(int y0, int y1) {
         int a, b;
         share(y0, y1, &a, &b);
@@ -3005,19 +3092,18 @@ struct Runner {
 
 template <class Source, class Sink>
 inline void run(const Graph& g, const Plan& p, unsigned char* arena, Source& src, Sink& snk) {
-    clear_borders(g, p, arena);
 #if FACEMASK_OPENMP
     if (p.threads > 1) {
 #pragma omp parallel num_threads(p.threads)
         {
             Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), omp_get_thread_num(), omp_get_num_threads()};
-            walk(g, p, r.s, r);
+            r.all_passes();
         }
         return;
     }
 #endif
     Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), 0, 1};
-    walk(g, p, r.s, r);
+    r.all_passes();
 }
 
 }  // namespace graph
@@ -3550,6 +3636,8 @@ inline Status build_retinaface(const blob::Reader& r, graph::Graph& g, graph::Pa
     g.input = g.add_tensor(0, 3);
     Backbone body;
     FACEMASK_TRY(add_mobilenet(r, g, pk, g.input, act, &body));
+    // A two-pass plan recomputes the body up to the stride-8 tap for the stride-8 branch.
+    for (int k = 0; k <= g.tensors[body.out[kRetinaBodyTap[0]]].writers[0]; ++k) g.ops[k].branch = graph::Branch::prefix;
 
     // FPN: laterals to F channels, coarse-to-fine nearest upsampling + add, 3x3 merges.
     blob::Tensor probe;
@@ -3570,6 +3658,7 @@ inline Status build_retinaface(const blob::Reader& r, graph::Graph& g, graph::Pa
         char name[32];
         std::snprintf(name, sizeof name, "fpn.lat%d", k + 1);
         const int tap = kRetinaBodyTap[k];
+        const int first_op = g.n_ops;
         lat[k] = g.add_tensor(kRetinaTensorLevel[k], F);
         FACEMASK_TRY(add_pwconv(r, g, pk, name, body.out[tap], lat[k], body.channels[tap], F, act));
         if (k < kRetinaLevels - 1) {
@@ -3579,10 +3668,13 @@ inline Status build_retinaface(const blob::Reader& r, graph::Graph& g, graph::Pa
             FACEMASK_TRY(add_conv3x3(r, g, pk, name, 1, lat[k], merged, F, F, act));
             lat[k] = merged;
         }
+        if (k == 0)
+            for (int j = first_op; j < g.n_ops; ++j) g.ops[j].branch = graph::Branch::deferred;
     }
 
     // SSH context modules (branches write their slice of the concatenation) and the heads.
     for (int k = 0; k < kRetinaLevels; ++k) {
+        const int first_op = g.n_ops;
         const int lv = kRetinaTensorLevel[k];
         const int ssh = g.add_tensor(lv, F);
         const int a5 = g.add_tensor(lv, F / 4);
@@ -3601,6 +3693,8 @@ inline Status build_retinaface(const blob::Reader& r, graph::Graph& g, graph::Pa
         head[k] = g.add_tensor(lv, 16 * A, true);
         std::snprintf(name, sizeof name, "head%d", k + 1);
         FACEMASK_TRY(add_pwconv(r, g, pk, name, ssh, head[k], F, 16 * A, 1.0f));
+        if (k == 0)
+            for (int j = first_op; j < g.n_ops; ++j) g.ops[j].branch = graph::Branch::deferred;
     }
     return Status();
 }
@@ -3859,14 +3953,14 @@ private:
     friend class Detector;
     friend class Classifier;
 
-    // A plan of model `owner` for an input size, band and thread count: cached, or made now
+    // A plan of model `owner` for an input size, band, thread count and passes: cached, or made now
     // (replacing the least recently used one).
-    const graph::Plan& plan(uint32_t owner, const graph::Graph& g, int w, int h, int band, int threads) {
+    const graph::Plan& plan(uint32_t owner, const graph::Graph& g, int w, int h, int band, int threads, int passes = 1) {
         ++clock_;
         Cached* pick = &plans_[0];
         for (Cached& c : plans_) {
             if (c.owner == owner && c.plan.width == w && c.plan.height == h && c.plan.band == band &&
-                c.plan.threads == threads) {
+                c.plan.threads == threads && c.plan.passes == passes) {
                 c.last_use = clock_;
                 return c.plan;
             }
@@ -3874,7 +3968,7 @@ private:
         }
         pick->owner = owner;
         pick->last_use = clock_;
-        pick->plan = graph::make_plan(g, w, h, band, threads);
+        pick->plan = graph::make_plan(g, w, h, band, threads, false, passes);
         return pick->plan;
     }
 
@@ -3910,7 +4004,7 @@ private:
 
     Buffer mem_;
     size_t results_ = 0;
-    Cached plans_[4];  // the detector's two automatic passes, the classifier, one spare
+    Cached plans_[FACEMASK_WORKSPACE_PLANS];  // default 4: the detector's two automatic passes, the classifier, one spare
     uint32_t clock_ = 0;
 };
 
@@ -3940,6 +4034,11 @@ struct DetectOptions {
     Scale scale;                   // picture -> network input; default: automatic
     int threads = 1;               // OpenMP threads (0 = all); ignored without OpenMP
     long max_input_pixels = 4096L * 4096L;  // refuse larger network inputs (time and memory)
+    // Less memory for more arithmetic (microcontrollers): the stride-8 FPN branch runs in a
+    // second pass over the picture, after the stride-16/32 levels are finished, instead of
+    // holding ~22 rows of the stride-8 lateral while it waits for them; the body up to stride 8
+    // is computed twice (+14 % multiply-adds). Same faces (bit for bit).
+    bool split_fpn = false;
 };
 
 // Raw head outputs of one forward pass (views into the workspace, whole maps: forward() keeps
@@ -3998,7 +4097,7 @@ public:
         size_t work = work_at_least;
         const graph::Plan* plans[2] = {};
         for (int p = 0; p < passes; ++p) {
-            plans[p] = &ws.plan(net_.id(), net_.graph(), w[p], h[p], band_for(threads), threads);
+            plans[p] = &ws.plan(net_.id(), net_.graph(), w[p], h[p], band_for(threads), threads, passes_of(opt));
             const size_t need = pass_bytes(*plans[p], image.width, image.height, opt.top_k);
             if (need > work) work = need;
         }
@@ -4038,7 +4137,8 @@ public:
         const int threads = detail::thread_count(opt.threads);
         size_t work = work_at_least;
         for (int p = 0; p < passes; ++p) {
-            const graph::Plan plan = graph::make_plan(net_.graph(), w[p], h[p], band_for(threads), threads);
+            const graph::Plan plan =
+                graph::make_plan(net_.graph(), w[p], h[p], band_for(threads), threads, false, passes_of(opt));
             const size_t need = pass_bytes(plan, picture_w, picture_h, opt.top_k);
             if (need > work) work = need;
         }
@@ -4057,8 +4157,8 @@ public:
     }
 
     // The plan of one pass (buffers and their rows), for tools that report memory.
-    graph::Plan memory_plan(int w, int h, int threads = 1) const {
-        return graph::make_plan(net_.graph(), w, h, band_for(threads), threads);
+    graph::Plan memory_plan(int w, int h, int threads = 1, bool split_fpn = false) const {
+        return graph::make_plan(net_.graph(), w, h, band_for(threads), threads, false, split_fpn ? 2 : 1);
     }
 
     // The network alone, on an already normalised input (h x w x 3 floats, network channel
@@ -4128,6 +4228,7 @@ private:
     // Input rows per band: one when alone (the least memory); with threads, enough rows that
     // every kernel call has work for all of them.
     static int band_for(int threads) { return threads > 1 ? 16 * threads : 1; }
+    static int passes_of(const DetectOptions& opt) { return opt.split_fpn ? 2 : 1; }
 
     // The work region of one pass: activation buffers, resampling scratch, the best-k heap.
     struct Layout {

@@ -673,6 +673,34 @@ TEST_CASE("Scale::automatic in caller-provided memory of workspace_bytes_for()")
     CHECK(det->detect(ws, img->view(), opt, &faces).code() == Error::out_of_memory);
 }
 
+TEST_CASE("split_fpn: the same faces bit for bit in less memory, on 1 and 2 threads, in a block of workspace_bytes_for()") {
+    const Detector* det = fmtest::detector(fmtest::kDetectorBlob);
+    FM_REQUIRE(det != nullptr);
+    for (const char* name : {kCrowd, kPortrait}) {
+        CAPTURE(name);
+        const facemask::Image* img = fmtest::picture(name);
+        FM_REQUIRE(img != nullptr);
+        for (int threads : {1, 2}) {
+            CAPTURE(threads);
+            DetectOptions opt = with_scale(Scale::native());
+            opt.threads = threads;
+            const std::vector<Face> want = run(*det, img->view(), opt);
+            const size_t one_pass = det->workspace_bytes_for(img->width(), img->height(), opt);
+            opt.split_fpn = true;
+            const size_t two_pass = det->workspace_bytes_for(img->width(), img->height(), opt);
+            CHECK(two_pass < one_pass);
+            fmtest::AlignedBlock block(two_pass);
+            Workspace ws;
+            ws.use_memory(block.data(), two_pass);
+            const std::vector<Face> got = run(*det, img->view(), opt, ws);
+            CHECK(!want.empty());
+            CHECK(fmtest::same_faces(got, want));
+            REQUIRE(got.size() == want.size());
+            CHECK(std::memcmp(got.data(), want.data(), want.size() * sizeof(Face)) == 0);
+        }
+    }
+}
+
 TEST_CASE("threads give identical results") {
     const Detector* det = fmtest::detector(fmtest::kDetector1mbBlob);
     FM_REQUIRE(det != nullptr);

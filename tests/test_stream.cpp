@@ -28,6 +28,7 @@ struct Net {
     facemask::Buffer packed;
     int out_a = 0, out_b = 0;
     int t2 = 0, t5d = 0;  // depthwise outputs read only by a pointwise convolution
+    int deferred_from = 0, deferred_to = 0;  // ops of the branch a two-pass plan runs second
 
     const float* make(size_t n, Rng& rng) {
         raw.emplace_back(n);
@@ -76,14 +77,19 @@ struct Net {
         conv(G::OpKind::pwconv1x1, t5d, t5p, 16, 16, 1);
         const int t6 = g.add_tensor(3, 16);
         conv(G::OpKind::conv3x3s2, t5p, t6, 16, 16, 9);
+        deferred_from = g.n_ops;  // a two-pass plan runs the rest of out_a's branch second
         const int lat = g.add_tensor(2, 16);  // t5p's lateral, plus t6 upsampled
         conv(G::OpKind::pwconv1x1, t5p, lat, 16, 16, 1);
         g.add_op(G::OpKind::upsample_add, t6, lat, G::Weights(), nullptr, 1.0f);
         out_a = g.add_tensor(2, 24, true);  // two writers: channel slices 0..15 and 16..23
         conv(G::OpKind::conv3x3s1, lat, out_a, 16, 16, 9, 0);
         conv(G::OpKind::conv3x3s1, t4, out_a, 12, 8, 9, 16);
+        deferred_to = g.n_ops;
         out_b = g.add_tensor(3, 5, true);
         conv(G::OpKind::pwconv1x1, t6, out_b, 16, 5, 1);
+        // Two passes: t1..t4 computed again (the second pass reads t4), t5p and t6 kept whole.
+        for (int k = 0; k <= g.tensors[t4].writers[0]; ++k) g.ops[k].branch = G::Branch::prefix;
+        for (int k = deferred_from; k < deferred_to; ++k) g.ops[k].branch = G::Branch::deferred;
     }
 
     // winograd: the Packer's choice for the 3x3 stride-1 convolutions (1: Winograd in SIMD
@@ -183,6 +189,35 @@ TEST_CASE("row bands give the whole-tensor results bit for bit, on 1 and 2 threa
             }
     }
   }
+}
+
+TEST_CASE("two passes (the deferred branch second, the prefix recomputed) give the same results bit for bit") {
+    const Net net;
+    const int sizes[][2] = {{37, 29}, {16, 1}, {5, 64}, {23, 97}, {64, 8}};
+    for (const auto& sz : sizes) {
+        const int w = sz[0], h = sz[1];
+        Rng rng(uint32_t(w * 977 + h));
+        std::vector<float> input(size_t(w) * h * 3);
+        for (float& x : input) x = rng.next();
+        const Result want = run(net, G::make_plan(net.g, w, h, 1, 1, true), input);
+        for (int band : {1, 3})
+            for (int threads : {1, 2}) {
+                CAPTURE(w);
+                CAPTURE(h);
+                CAPTURE(band);
+                CAPTURE(threads);
+                const G::Plan p = G::make_plan(net.g, w, h, band, threads, false, 2);
+                REQUIRE(p.passes == 2);
+                for (int k = 0; k < net.g.n_ops; ++k) {  // which ops run where
+                    const bool deferred = k >= net.deferred_from && k < net.deferred_to;
+                    CHECK(G::runs(net.g, p, k, 0) == !deferred);
+                    CHECK(G::runs(net.g, p, k, 1) == (deferred || net.g.ops[k].branch == G::Branch::prefix));
+                }
+                const Result got = run(net, p, input);
+                CHECK(std::memcmp(got.a.data(), want.a.data(), want.a.size() * sizeof(float)) == 0);
+                CHECK(std::memcmp(got.b.data(), want.b.data(), want.b.size() * sizeof(float)) == 0);
+            }
+    }
 }
 
 TEST_CASE("rings hold a few rows: a taller picture needs no more memory") {

@@ -4,17 +4,19 @@
 //   arena_size DETECTOR.fmb CLASSIFIER.fmb --header OUT.h WxH [--top-k N]
 //       writes a header with the size of the one static block an MCU build hands to
 //       Workspace::use_memory() for Pipeline::run on WxH pictures analysed at their own size
-//       (Scale::native(), one thread, top_k candidates: examples/mcu/app.hpp's options):
+//       (Scale::native(), one thread, top_k candidates, split_fpn: examples/mcu/app.hpp's options):
 //         FM_MCU_ARENA_BYTES = Pipeline::workspace_bytes_for(W, H, those options)
 //       It includes the 64 bytes use_memory() may lose aligning the block, so the block needs
 //       no particular alignment. The header names the detector's and classifier's shares in a
 //       comment (the classifier runs in the detector's work memory after it).
-//   arena_size DETECTOR.fmb CLASSIFIER.fmb --report [--top-k N] WxH...
+//   arena_size DETECTOR.fmb CLASSIFIER.fmb --report [--top-k N] [--split-fpn] WxH...
 //       prints, per input size, the row-band plan: the pipeline's block, the detector's part,
 //       the classifier's, and the biggest rings, as Markdown.
-//   arena_size DETECTOR.fmb CLASSIFIER.fmb --tensors WxH
+//   arena_size DETECTOR.fmb CLASSIFIER.fmb --tensors [--split-fpn] WxH
 //       prints the detector's buffers for one input size (level, channels, ring rows, bytes),
 //       largest first: where the memory goes.
+//   --split-fpn: DetectOptions::split_fpn (the FPN's stride-8 branch in a second pass); the
+//   header mode always uses it, as the firmware does.
 //
 // Built natively from the single header with the scalar configuration, like the firmware:
 //   g++ -std=gnu++17 -O2 -DFACEMASK_NO_SIMD -DFACEMASK_NO_OPENMP -I single_include tools/arena_size.cpp
@@ -72,8 +74,8 @@ double kib(size_t b) { return double(b) / 1024.0; }
 int usage() {
     std::fprintf(stderr,
                  "usage: arena_size DETECTOR.fmb CLASSIFIER.fmb --header OUT.h WxH [--top-k N]\n"
-                 "       arena_size DETECTOR.fmb CLASSIFIER.fmb --report [--top-k N] WxH...\n"
-                 "       arena_size DETECTOR.fmb CLASSIFIER.fmb --tensors WxH\n");
+                 "       arena_size DETECTOR.fmb CLASSIFIER.fmb --report [--top-k N] [--split-fpn] WxH...\n"
+                 "       arena_size DETECTOR.fmb CLASSIFIER.fmb --tensors [--split-fpn] WxH\n");
     return 2;
 }
 
@@ -91,7 +93,7 @@ int main(int argc, char** argv) {
     const Classifier& cls = fm.classifier();
 
     const char* header = nullptr;
-    bool report = false, tensors = false;
+    bool report = false, tensors = false, split = false;
     int top_k = 5000;
     int sizes[16][2];
     int n_sizes = 0;
@@ -99,6 +101,7 @@ int main(int argc, char** argv) {
         if (!std::strcmp(argv[i], "--header") && i + 1 < argc) header = argv[++i];
         else if (!std::strcmp(argv[i], "--report")) report = true;
         else if (!std::strcmp(argv[i], "--tensors")) tensors = true;
+        else if (!std::strcmp(argv[i], "--split-fpn")) split = true;
         else if (!std::strcmp(argv[i], "--top-k") && i + 1 < argc) top_k = std::atoi(argv[++i]);
         else if (n_sizes < 16 && parse_size(argv[i], &sizes[n_sizes][0], &sizes[n_sizes][1])) ++n_sizes;
         else return usage();
@@ -113,6 +116,7 @@ int main(int argc, char** argv) {
         opt.detect.scale = Scale::native();
         opt.detect.top_k = top_k;
         opt.detect.threads = 1;
+        opt.detect.split_fpn = true;
         const size_t total = fm.workspace_bytes_for(W, H, opt);
         opt.classify = false;
         const size_t det_bytes = fm.workspace_bytes_for(W, H, opt);
@@ -138,7 +142,7 @@ int main(int argc, char** argv) {
 
     if (tensors) {
         const int W = sizes[0][0], H = sizes[0][1];
-        const graph::Plan p = det.memory_plan(W, H);
+        const graph::Plan p = det.memory_plan(W, H, 1, split);
         int order[graph::kMaxTensors];
         int n = 0;
         for (int i = 0; i < graph::kMaxTensors; ++i)
@@ -166,10 +170,11 @@ int main(int argc, char** argv) {
         opt.detect.scale = Scale::native();
         opt.detect.top_k = top_k;
         opt.detect.threads = 1;
+        opt.detect.split_fpn = split;
         const size_t total = fm.workspace_bytes_for(W, H, opt);
         opt.classify = false;
         const size_t det_bytes = fm.workspace_bytes_for(W, H, opt);
-        const graph::Plan p = det.memory_plan(W, H);
+        const graph::Plan p = det.memory_plan(W, H, 1, split);
         size_t biggest = 0;
         int rows = 0;
         for (const graph::BufferPlan& b : p.t)

@@ -81,14 +81,15 @@ constexpr int kScoreDecimals = 6;  // score and p(masked)
 constexpr int kCoordDecimals = 4;  // pixels
 
 // What the example asks of the engine: the faces of a picture found at its own size
-// (Scale::native(), so no resampling), at most `top_k` candidates before NMS, one thread, and
-// p(masked) for each. The firmware, its native reference and tools/arena_size (which sizes the
+// (Scale::native(), so no resampling), at most `top_k` candidates before NMS, one thread, the
+// FPN in two passes (split_fpn: the least memory), and p(masked) for each. The firmware, its native reference and tools/arena_size (which sizes the
 // arena with Pipeline::workspace_bytes_for) use the same options.
 inline facemask::PipelineOptions options(int top_k) {
     facemask::PipelineOptions opt;
     opt.detect.scale = facemask::Scale::native();
     opt.detect.top_k = top_k;
     opt.detect.threads = 1;
+    opt.detect.split_fpn = true;
     return opt;
 }
 

@@ -17,8 +17,12 @@
 #   FM_PICTURE     source picture (default: ../shared/images/ex_img.jpg next to the repository)
 #   FM_SIZE        network input = picture size, WxH (default 320x240)
 #   FM_TOP_K       detection candidates kept before NMS (default 100; sizes the face list)
+#   FM_ACTIVATIONS f16 (default: activations stored as float16, FACEMASK_HALF_ACTIVATIONS, half
+#                  the arena) or f32
 #   FM_OPT         optimisation flags (default -O2)
 #   FM_STACK       stack bytes (default 16384)
+#   FM_RAM, FM_FLASH  the memory a real board has, as linker sizes (default 512K and 2M): the
+#                  linker scripts cut the regions to them, so a build that does not fit fails to link
 #
 # Run:  timeout 120 qemu-system-arm -machine mps2-an500 -nographic -monitor none -serial none \
 #         -semihosting-config enable=on,target=native -kernel OUT/m7/facemask_m7.elf [-append PICTURE.ppm]
@@ -47,6 +51,9 @@ SIZE=${FM_SIZE:-320x240}
 TOP_K=${FM_TOP_K:-100}
 OPT=${FM_OPT:--O2}
 STACK=${FM_STACK:-16384}
+to_bytes() { case "$1" in *K) echo $((${1%K} * 1024)) ;; *M) echo $((${1%M} * 1048576)) ;; *) echo "$1" ;; esac; }
+RAM_SIZE=$(to_bytes "${FM_RAM:-512K}")
+FLASH_SIZE=$(to_bytes "${FM_FLASH:-2M}")
 case "${FM_WEIGHTS:-f16}" in
     f16) SUFFIX=_f16 ;;
     f32) SUFFIX= ;;
@@ -68,7 +75,15 @@ COMMON="$OUT/common"
 B="$OUT/$BOARD"
 mkdir -p "$COMMON" "$B"
 HOSTCXX=${CXX:-g++}
-HOSTFLAGS="-std=gnu++17 -O2 -DFACEMASK_NO_SIMD -DFACEMASK_NO_OPENMP -fno-exceptions -fno-rtti -Wall -Wextra -I$ROOT/single_include"
+case "${FM_ACTIVATIONS:-f16}" in
+    f16) ACT="-DFACEMASK_HALF_ACTIVATIONS" ;;
+    f32) ACT="" ;;
+    *) echo "build.sh: FM_ACTIVATIONS must be f16 or f32, not '$FM_ACTIVATIONS'" >&2; exit 2 ;;
+esac
+# The host tools share the firmware's configuration (scalar, one thread, its activation type),
+# except picture_host, which makes the picture in float32 so both activation types see the same bytes.
+PICFLAGS="-std=gnu++17 -O2 -DFACEMASK_NO_SIMD -DFACEMASK_NO_OPENMP -fno-exceptions -fno-rtti -Wall -Wextra -I$ROOT/single_include"
+HOSTFLAGS="$PICFLAGS $ACT"
 
 # ---- native helpers (same header, same scalar configuration) ------------------------------------
 newer() {  # newer TARGET SOURCES...: true if TARGET is missing or older than a source
@@ -77,17 +92,25 @@ newer() {  # newer TARGET SOURCES...: true if TARGET is missing or older than a 
     for s in "$@"; do [ "$s" -nt "$t" ] && return 0; done
     return 1
 }
+# Rebuilt when the activation type changes (recorded in $COMMON/activations).
+if [ "$(cat "$COMMON/activations" 2>/dev/null || true)" != "${FM_ACTIVATIONS:-f16}" ]; then
+    rm -f "$COMMON/arena_size" "$COMMON/host"
+    echo "${FM_ACTIVATIONS:-f16}" > "$COMMON/activations"
+fi
 if newer "$COMMON/arena_size" "$ROOT/tools/arena_size.cpp" "$ROOT/single_include/facemask.hpp"; then
     $HOSTCXX $HOSTFLAGS "$ROOT/tools/arena_size.cpp" -o "$COMMON/arena_size"
 fi
 if newer "$COMMON/host" "$HERE/host.cpp" "$HERE/app.hpp" "$ROOT/single_include/facemask.hpp"; then
     $HOSTCXX $HOSTFLAGS -isystem /usr/include/stb "$HERE/host.cpp" -o "$COMMON/host"
 fi
+if newer "$COMMON/picture_host" "$HERE/host.cpp" "$HERE/app.hpp" "$ROOT/single_include/facemask.hpp"; then
+    $HOSTCXX $PICFLAGS -isystem /usr/include/stb "$HERE/host.cpp" -o "$COMMON/picture_host"
+fi
 
 # ---- generated inputs: the picture, the arena size, the weights as assembler ---------------------
 PPM="$COMMON/picture_$SIZE.ppm"
-if newer "$PPM" "$PICTURE" "$COMMON/host"; then
-    "$COMMON/host" picture "$PICTURE" "$PPM" "$SIZE"
+if newer "$PPM" "$PICTURE" "$COMMON/picture_host"; then
+    "$COMMON/picture_host" picture "$PICTURE" "$PPM" "$SIZE"
 fi
 W=${SIZE%x*}
 H=${SIZE#*x}
@@ -116,7 +139,7 @@ $CC $CPU -mthumb -c "$COMMON/classifier_blob.S" -o "$B/classifier_blob.o"
 $CXX_ARM $F -std=gnu++17 -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-use-cxa-atexit \
     -Wall -Wextra \
     -I"$ROOT/single_include" -I"$COMMON" \
-    -DFM_MCU_BOARD="\"$NAME\"" -DFM_MCU_PICTURE="\"$PPM\"" \
+    $ACT -DFM_MCU_BOARD="\"$NAME\"" -DFM_MCU_PICTURE="\"$PPM\"" \
     -c "$HERE/main.cpp" -o "$B/main.o"
 WRAP=""
 for s in malloc calloc realloc free _malloc_r _calloc_r _realloc_r _free_r _sbrk _sbrk_r; do
@@ -124,6 +147,7 @@ for s in malloc calloc realloc free _malloc_r _calloc_r _realloc_r _free_r _sbrk
 done
 ELF="$B/facemask_$BOARD.elf"
 $CXX_ARM $CPU -mthumb -nostartfiles -L"$HERE" -T "$LDSCRIPT" -Wl,--defsym=STACK_SIZE="$STACK" \
+    -Wl,--defsym=RAM_SIZE="$RAM_SIZE" -Wl,--defsym=FLASH_SIZE="$FLASH_SIZE" \
     --specs=nano.specs --specs=nosys.specs -Wl,--gc-sections -Wl,-Map="$B/facemask_$BOARD.map" -Wl,--print-memory-usage $WRAP \
     "$B/startup.o" "$B/main.o" "$B/detector_blob.o" "$B/classifier_blob.o" -lm -o "$ELF" > "$B/memory_usage.txt"
 

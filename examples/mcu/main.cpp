@@ -24,6 +24,7 @@ extern "C" void fm_mcu_assert_fail(const char* expr, const char* file, int line)
 #define FACEMASK_NO_SIMD
 #define FACEMASK_NO_OPENMP
 #define FACEMASK_NO_STDIO
+#define FACEMASK_WORKSPACE_PLANS 2  // one detector input size and the classifier: 2 plans in RAM, not 4
 #define FACEMASK_MALLOC(n) fm_mcu_malloc(n)
 #define FACEMASK_FREE(p) fm_mcu_free(p)
 #define FACEMASK_ASSERT(x) ((x) ? (void)0 : fm_mcu_assert_fail(#x, __FILE__, __LINE__))

@@ -10,6 +10,9 @@
 //                        in the environment caps the choice.
 //   FACEMASK_NO_OPENMP   never use OpenMP, even when compiled with -fopenmp (one thread)
 //   FACEMASK_NO_STDIO    no file I/O at all: blobs load from memory, no picture files
+//   FACEMASK_WORKSPACE_PLANS   memory plans a Workspace keeps (default 4: both passes of
+//                        Scale::automatic, the classifier and one more); 2 suffices for one
+//                        input size and the classifier (microcontrollers: ~2 KB each)
 //   FACEMASK_HALF_ACTIVATIONS  store activations as IEEE float16 (arithmetic stays float32):
 //                        half the activation memory, for microcontrollers; needs the scalar
 //                        kernels (FACEMASK_NO_SIMD or no SIMD ISA)
@@ -30,6 +33,13 @@
 #include <cmath>
 #include <cstdio>   // snprintf only, unless file I/O is enabled
 #include <cerrno>
+
+#ifndef FACEMASK_WORKSPACE_PLANS
+#define FACEMASK_WORKSPACE_PLANS 4
+#endif
+#if FACEMASK_WORKSPACE_PLANS < 1
+#error "facemask: FACEMASK_WORKSPACE_PLANS must be at least 1"
+#endif
 
 #ifndef FACEMASK_ASSERT
 #include <cassert>

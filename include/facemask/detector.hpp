@@ -26,6 +26,11 @@ struct DetectOptions {
     Scale scale;                   // picture -> network input; default: automatic
     int threads = 1;               // OpenMP threads (0 = all); ignored without OpenMP
     long max_input_pixels = 4096L * 4096L;  // refuse larger network inputs (time and memory)
+    // Less memory for more arithmetic (microcontrollers): the stride-8 FPN branch runs in a
+    // second pass over the picture, after the stride-16/32 levels are finished, instead of
+    // holding ~22 rows of the stride-8 lateral while it waits for them; the body up to stride 8
+    // is computed twice (+14 % multiply-adds). Same faces (bit for bit).
+    bool split_fpn = false;
 };
 
 // Raw head outputs of one forward pass (views into the workspace, whole maps: forward() keeps
@@ -84,7 +89,7 @@ public:
         size_t work = work_at_least;
         const graph::Plan* plans[2] = {};
         for (int p = 0; p < passes; ++p) {
-            plans[p] = &ws.plan(net_.id(), net_.graph(), w[p], h[p], band_for(threads), threads);
+            plans[p] = &ws.plan(net_.id(), net_.graph(), w[p], h[p], band_for(threads), threads, passes_of(opt));
             const size_t need = pass_bytes(*plans[p], image.width, image.height, opt.top_k);
             if (need > work) work = need;
         }
@@ -124,7 +129,8 @@ public:
         const int threads = detail::thread_count(opt.threads);
         size_t work = work_at_least;
         for (int p = 0; p < passes; ++p) {
-            const graph::Plan plan = graph::make_plan(net_.graph(), w[p], h[p], band_for(threads), threads);
+            const graph::Plan plan =
+                graph::make_plan(net_.graph(), w[p], h[p], band_for(threads), threads, false, passes_of(opt));
             const size_t need = pass_bytes(plan, picture_w, picture_h, opt.top_k);
             if (need > work) work = need;
         }
@@ -143,8 +149,8 @@ public:
     }
 
     // The plan of one pass (buffers and their rows), for tools that report memory.
-    graph::Plan memory_plan(int w, int h, int threads = 1) const {
-        return graph::make_plan(net_.graph(), w, h, band_for(threads), threads);
+    graph::Plan memory_plan(int w, int h, int threads = 1, bool split_fpn = false) const {
+        return graph::make_plan(net_.graph(), w, h, band_for(threads), threads, false, split_fpn ? 2 : 1);
     }
 
     // The network alone, on an already normalised input (h x w x 3 floats, network channel
@@ -214,6 +220,7 @@ private:
     // Input rows per band: one when alone (the least memory); with threads, enough rows that
     // every kernel call has work for all of them.
     static int band_for(int threads) { return threads > 1 ? 16 * threads : 1; }
+    static int passes_of(const DetectOptions& opt) { return opt.split_fpn ? 2 : 1; }
 
     // The work region of one pass: activation buffers, resampling scratch, the best-k heap.
     struct Layout {

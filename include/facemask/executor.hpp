@@ -10,6 +10,11 @@
 // the kernels find each row with row_at, once per row, and never know). The coarse-to-fine FPN merge makes the stride-8 lateral wait for the stride-32 rows
 // it adds; the plan measures that lag and sizes the ring for it.
 //
+// A plan may also split the graph in two passes (Branch: the first pass skips the deferred
+// branch, the second recomputes the prefix and runs the deferred branch), so that a branch
+// which would wait long for other rows reads them finished instead. A tensor the first pass
+// writes and the second reads is kept whole; buffers used by one pass only share memory.
+//
 // The schedule depends only on the graph, the input size and the band, so it is walked twice:
 // at planning time to measure every buffer (no buffer is ever resized while running), and when
 // running. With several threads each thread walks the same schedule on its own copy of the
@@ -34,6 +39,7 @@ struct Plan {
     int width = 0, height = 0;
     int band = 1;     // input rows added per step
     int threads = 1;  // the walk splits rows for this many threads
+    int passes = 1;   // 2: the deferred branch runs in a second pass (Branch)
     int level_h[kMaxLevels] = {}, level_w[kMaxLevels] = {};
     int step[kMaxOps] = {};  // output rows an op may add per step: its share of the band
     BufferPlan t[kMaxTensors];
@@ -49,7 +55,30 @@ struct WalkState {
     int sunk[kMaxTensors];     // rows of an output tensor handed to the sink
     bool zeroed[kMaxTensors];  // its bottom border row (row h) is written
     int source = 0;            // input rows produced
+    int pass = 0;              // the pass being walked (0 or 1)
 };
+
+// Whether op k runs in pass `pass` of plan p.
+inline bool runs(const Graph& g, const Plan& p, int k, int pass) {
+    if (p.passes == 1) return true;
+    return pass == 0 ? g.ops[k].branch != Branch::deferred : g.ops[k].branch != Branch::main;
+}
+
+// How tensor t takes part in a pass: written in it (or the input), only read in it after an
+// earlier pass wrote it (kept whole), or not there at all.
+enum class Role : uint8_t { absent, written, given };
+
+inline Role role(const Graph& g, const Plan& p, int t, int pass) {
+    if (t == g.input) return Role::written;
+    const TensorDef& d = g.tensors[t];
+    bool written = false, earlier = false, read = false;
+    for (int i = 0; i < d.n_writers; ++i) {
+        written = written || runs(g, p, d.writers[i], pass);
+        for (int q = 0; q < pass; ++q) earlier = earlier || runs(g, p, d.writers[i], q);
+    }
+    for (int i = 0; i < d.n_readers; ++i) read = read || runs(g, p, d.readers[i], pass);
+    return written ? Role::written : (earlier && read) ? Role::given : Role::absent;
+}
 
 namespace detail_exec {
 
@@ -58,9 +87,13 @@ inline int avail(const Graph& g, const Plan& p, const WalkState& s, int t, int b
     if (t == g.input) return s.source;
     const TensorDef& d = g.tensors[t];
     int a = p.t[t].h;
-    for (int i = 0; i < d.n_writers && d.writers[i] < before_op; ++i)
-        if (s.done[d.writers[i]] < a) a = s.done[d.writers[i]];
-    return a;
+    bool any = false;  // no writer in this pass: finished by an earlier one, or not there
+    for (int i = 0; i < d.n_writers; ++i) {
+        if (!runs(g, p, d.writers[i], s.pass)) continue;
+        any = true;
+        if (d.writers[i] < before_op && s.done[d.writers[i]] < a) a = s.done[d.writers[i]];
+    }
+    return any || role(g, p, t, s.pass) == Role::given ? a : 0;
 }
 
 // Output rows of op k its inputs allow now.
@@ -92,9 +125,9 @@ inline int producible(const Graph& g, const Plan& p, const WalkState& s, int k) 
 }
 
 // The first row of `t` that op k still reads, after `d` of its output rows.
-inline int first_needed(const Graph& g, const Plan& p, int k, int t, int d) {
+inline int first_needed(const Graph& g, const Plan& p, int k, int t, int d, int pass) {
     const Op& o = g.ops[k];
-    if (d >= p.t[o.out].h) return p.t[t].h + 1;  // finished: needs nothing more
+    if (d >= p.t[o.out].h || !runs(g, p, k, pass)) return p.t[t].h + 1;  // finished or not run: needs nothing
     if (t == o.out) return d;                     // read-modify-write (upsample_add)
     switch (o.kind) {
         case OpKind::conv3x3s1:
@@ -112,7 +145,7 @@ inline int keep_from(const Graph& g, const Plan& p, const WalkState& s, int t) {
     int keep = avail(g, p, s, t);
     const TensorDef& d = g.tensors[t];
     for (int i = 0; i < d.n_readers; ++i) {
-        const int f = first_needed(g, p, d.readers[i], t, s.done[d.readers[i]]);
+        const int f = first_needed(g, p, d.readers[i], t, s.done[d.readers[i]], s.pass);
         if (f < keep) keep = f;
     }
     if (g.tensors[t].is_output && s.sunk[t] < keep) keep = s.sunk[t];
@@ -128,11 +161,13 @@ inline int keep_from(const Graph& g, const Plan& p, const WalkState& s, int t) {
 //   op(k, y0, y1)       run op k on output rows [y0, y1);
 //   finished(t)         write t's zero bottom border row (row h): a reader needs it next;
 //   sink(t, y0, y1)     rows [y0, y1) of output tensor t are ready.
+// One pass (s.pass) at a time: the counters of tensors an earlier pass finished stay.
 template <class Hooks>
 inline void walk(const Graph& g, const Plan& p, WalkState& s, Hooks& hooks) {
     using namespace detail_exec;
     for (int k = 0; k < g.n_ops; ++k) s.done[k] = 0;
     for (int t = 0; t < g.n_tensors; ++t) {
+        if (role(g, p, t, s.pass) == Role::given) continue;
         s.lo[t] = -1;
         s.written[t] = 0;  // the top border row is part of the buffer from the start
         s.sunk[t] = 0;
@@ -151,6 +186,7 @@ inline void walk(const Graph& g, const Plan& p, WalkState& s, Hooks& hooks) {
             more = true;
         }
         for (int k = 0; k < g.n_ops; ++k) {
+            if (!runs(g, p, k, s.pass)) continue;
             const Op& o = g.ops[k];
             const int d = s.done[k];
             // An op with row tiles (Winograd) waits for whole tiles, except at the tensor's end.
@@ -179,7 +215,7 @@ inline void walk(const Graph& g, const Plan& p, WalkState& s, Hooks& hooks) {
             more = true;
         }
         for (int t = 0; t < g.n_tensors; ++t) {
-            if (!g.tensors[t].is_output) continue;
+            if (!g.tensors[t].is_output || role(g, p, t, s.pass) != Role::written) continue;
             const int a = avail(g, p, s, t);
             if (a > s.sunk[t]) {
                 hooks.sink(t, s.sunk[t], a);
@@ -231,9 +267,12 @@ struct Measure {
 
 // Plans the buffers for an input size. `band`: input rows per step (more rows per kernel call
 // share threads better; fewer need less memory). `whole`: keep every tensor whole (no
-// streaming; the reference the tests compare with).
-inline Plan make_plan(const Graph& g, int width, int height, int band = 1, int threads = 1, bool whole = false) {
+// streaming; the reference the tests compare with). `passes`: 2 runs the deferred branch in a
+// second pass (Branch), for less memory and more arithmetic.
+inline Plan make_plan(const Graph& g, int width, int height, int band = 1, int threads = 1, bool whole = false,
+                      int passes = 1) {
     Plan p;
+    p.passes = passes == 2 ? 2 : 1;
     p.width = width;
     p.height = height;
     p.band = band < 1 ? 1 : band;
@@ -269,26 +308,42 @@ inline Plan make_plan(const Graph& g, int width, int height, int band = 1, int t
     m.p = &p;
     m.s = &s;
     for (int i = 0; i < g.n_tensors; ++i) m.shared[i] = !whole && detail_exec::may_share(g, i);
-    walk(g, p, s, m);
-    size_t end = 0, pool = 0;
+    for (int q = 0; q < p.passes; ++q) {
+        s.pass = q;
+        walk(g, p, s, m);
+    }
+    // Memory, in this order: the shared buffer; tensors of both passes; tensors the second
+    // pass is given whole; then the tensors of the first pass only and, over the same bytes,
+    // those of the second only.
+    enum { kShared, kBoth, kGiven, kFirst, kSecond, kGroups };
+    size_t group_bytes[kGroups] = {};
+    int group[kMaxTensors] = {};
     for (int i = 0; i < g.n_tensors; ++i) {
         BufferPlan& t = p.t[i];
+        const Role first = role(g, p, i, 0), second = p.passes == 2 ? role(g, p, i, 1) : Role::absent;
+        group[i] = m.shared[i] ? kShared
+                   : second == Role::given ? kGiven
+                   : first != Role::absent && second != Role::absent ? kBoth
+                   : second != Role::absent ? kSecond : kFirst;
         // need counts rows from the oldest still needed (perhaps the border row -1) to the end
         // written; a ring of exactly that many never overwrites a row someone still reads.
         const int whole_rows = t.h + 2;
-        t.ring = (whole || m.need[i] >= whole_rows) ? whole_rows : m.need[i];
+        t.ring = (whole || group[i] == kGiven || m.need[i] >= whole_rows) ? whole_rows : m.need[i];
+        if (t.ring < 1) t.ring = 1;  // a tensor no pass uses still gets a valid view
         t.bytes = align_up(size_t(t.ring) * size_t(t.row) * sizeof(kernels::act_t));
         t.shared = m.shared[i];
-        if (t.shared) {
-            if (t.bytes > pool) pool = t.bytes;
-            continue;
+        if (group[i] == kShared) {
+            if (t.bytes > group_bytes[kShared]) group_bytes[kShared] = t.bytes;
+        } else {
+            t.offset = group_bytes[group[i]];
+            group_bytes[group[i]] += t.bytes;
         }
-        t.offset = end;
-        end += t.bytes;
     }
-    for (int i = 0; i < g.n_tensors; ++i)  // the shared buffer after the others
-        if (m.shared[i]) p.t[i].offset = end;
-    end += pool;
+    const size_t both = group_bytes[kShared], given = both + group_bytes[kBoth], one = given + group_bytes[kGiven];
+    const size_t base[kGroups] = {0, both, given, one, one};
+    for (int i = 0; i < g.n_tensors; ++i) p.t[i].offset += base[group[i]];
+    const size_t last = group_bytes[kFirst] > group_bytes[kSecond] ? group_bytes[kFirst] : group_bytes[kSecond];
+    size_t end = one + last;
     size_t scratch = 0;
     for (int k = 0; k < g.n_ops; ++k) {
         const size_t n = scratch_floats(g, g.ops[k]);
@@ -316,10 +371,11 @@ inline View ring_view(const Plan& p, int t, unsigned char* arena) {
 }
 
 // Zeroes the left and right border pixels of every ring row and the top border row (row -1):
-// what the kernels read as padding. Done at the start of each run (another model may have used
-// the memory in between).
-inline void clear_borders(const Graph& g, const Plan& p, unsigned char* arena) {
+// what the kernels read as padding, for the tensors of one pass. Done at the start of each pass
+// (another model, or the first pass, may have used the memory in between).
+inline void clear_borders(const Graph& g, const Plan& p, unsigned char* arena, int pass) {
     for (int i = 0; i < g.n_tensors; ++i) {
+        if (role(g, p, i, pass) == Role::absent) continue;
         const BufferPlan& b = p.t[i];
         using kernels::act_t;  // all bits zero is 0.0 in float32 and float16 alike
         act_t* base = reinterpret_cast<act_t*>(arena + b.offset);
@@ -389,6 +445,15 @@ struct Runner {
 
     View view(int t) const { return ring_view(p, t, arena); }
 
+    void all_passes() {
+        for (int q = 0; q < p.passes; ++q) {
+            if (part == 0) clear_borders(g, p, arena, q);
+            sync();
+            s.pass = q;
+            walk(g, p, s, *this);
+        }
+    }
+
     void source(int y0, int y1) {
         int a, b;
         share(y0, y1, &a, &b);
@@ -421,19 +486,18 @@ struct Runner {
 
 template <class Source, class Sink>
 inline void run(const Graph& g, const Plan& p, unsigned char* arena, Source& src, Sink& snk) {
-    clear_borders(g, p, arena);
 #if FACEMASK_OPENMP
     if (p.threads > 1) {
 #pragma omp parallel num_threads(p.threads)
         {
             Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), omp_get_thread_num(), omp_get_num_threads()};
-            walk(g, p, r.s, r);
+            r.all_passes();
         }
         return;
     }
 #endif
     Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), 0, 1};
-    walk(g, p, r.s, r);
+    r.all_passes();
 }
 
 }  // namespace graph

@@ -18,8 +18,19 @@ using kernels::View;
 
 enum class OpKind : uint8_t { conv3x3s1, conv3x3s2, dwconv3x3s1, dwconv3x3s2, pwconv1x1, upsample_add };
 
-constexpr int kMaxOps = 96;
-constexpr int kMaxTensors = 64;
+// Where an op runs when a plan splits the graph in two passes (make_plan's `passes` = 2), to
+// spend arithmetic on memory: a deferred branch whose inputs would otherwise wait many rows
+// (the FPN's stride-8 lateral, waiting for the stride-16/32 rows) runs in a second pass,
+// after the first has finished what it waits for; the prefix it reads is computed again.
+enum class Branch : uint8_t {
+    main,      // the first pass
+    prefix,    // both passes (recomputed in the second)
+    deferred,  // the second pass
+};
+// Fixed capacities (the RetinaFace graph has 52 ops and 45 tensors, the classifier 27 and 27):
+// small, because a plan holds a record per tensor and a microcontroller keeps its plans in RAM.
+constexpr int kMaxOps = 64;
+constexpr int kMaxTensors = 48;
 constexpr int kMaxLevels = 8;  // spatial resolutions: level k is the input downsampled k times
 
 // A layer's weights as the blob stores them: float32, or float16 (scalar builds read those in
@@ -35,6 +46,7 @@ struct Op {
     int16_t out_offset = 0;     // first channel of `out` this op writes (concat in place)
     int16_t cout = 0;           // channels this op writes
     float slope = 1.0f;         // epilogue: y = max(x, x * slope)
+    Branch branch = Branch::main;
     Weights w;                  // weights in the active kernels' layout
     const float* b = nullptr;
     const float* wino = nullptr;  // conv3x3s1 only, SIMD builds: Winograd weights (pack_wino);

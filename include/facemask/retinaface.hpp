@@ -33,6 +33,8 @@ inline Status build_retinaface(const blob::Reader& r, graph::Graph& g, graph::Pa
     g.input = g.add_tensor(0, 3);
     Backbone body;
     FACEMASK_TRY(add_mobilenet(r, g, pk, g.input, act, &body));
+    // A two-pass plan recomputes the body up to the stride-8 tap for the stride-8 branch.
+    for (int k = 0; k <= g.tensors[body.out[kRetinaBodyTap[0]]].writers[0]; ++k) g.ops[k].branch = graph::Branch::prefix;
 
     // FPN: laterals to F channels, coarse-to-fine nearest upsampling + add, 3x3 merges.
     blob::Tensor probe;
@@ -53,6 +55,7 @@ inline Status build_retinaface(const blob::Reader& r, graph::Graph& g, graph::Pa
         char name[32];
         std::snprintf(name, sizeof name, "fpn.lat%d", k + 1);
         const int tap = kRetinaBodyTap[k];
+        const int first_op = g.n_ops;
         lat[k] = g.add_tensor(kRetinaTensorLevel[k], F);
         FACEMASK_TRY(add_pwconv(r, g, pk, name, body.out[tap], lat[k], body.channels[tap], F, act));
         if (k < kRetinaLevels - 1) {
@@ -62,10 +65,13 @@ inline Status build_retinaface(const blob::Reader& r, graph::Graph& g, graph::Pa
             FACEMASK_TRY(add_conv3x3(r, g, pk, name, 1, lat[k], merged, F, F, act));
             lat[k] = merged;
         }
+        if (k == 0)
+            for (int j = first_op; j < g.n_ops; ++j) g.ops[j].branch = graph::Branch::deferred;
     }
 
     // SSH context modules (branches write their slice of the concatenation) and the heads.
     for (int k = 0; k < kRetinaLevels; ++k) {
+        const int first_op = g.n_ops;
         const int lv = kRetinaTensorLevel[k];
         const int ssh = g.add_tensor(lv, F);
         const int a5 = g.add_tensor(lv, F / 4);
@@ -84,6 +90,8 @@ inline Status build_retinaface(const blob::Reader& r, graph::Graph& g, graph::Pa
         head[k] = g.add_tensor(lv, 16 * A, true);
         std::snprintf(name, sizeof name, "head%d", k + 1);
         FACEMASK_TRY(add_pwconv(r, g, pk, name, ssh, head[k], F, 16 * A, 1.0f));
+        if (k == 0)
+            for (int j = first_op; j < g.n_ops; ++j) g.ops[j].branch = graph::Branch::deferred;
     }
     return Status();
 }

@@ -48,14 +48,14 @@ private:
     friend class Detector;
     friend class Classifier;
 
-    // A plan of model `owner` for an input size, band and thread count: cached, or made now
+    // A plan of model `owner` for an input size, band, thread count and passes: cached, or made now
     // (replacing the least recently used one).
-    const graph::Plan& plan(uint32_t owner, const graph::Graph& g, int w, int h, int band, int threads) {
+    const graph::Plan& plan(uint32_t owner, const graph::Graph& g, int w, int h, int band, int threads, int passes = 1) {
         ++clock_;
         Cached* pick = &plans_[0];
         for (Cached& c : plans_) {
             if (c.owner == owner && c.plan.width == w && c.plan.height == h && c.plan.band == band &&
-                c.plan.threads == threads) {
+                c.plan.threads == threads && c.plan.passes == passes) {
                 c.last_use = clock_;
                 return c.plan;
             }
@@ -63,7 +63,7 @@ private:
         }
         pick->owner = owner;
         pick->last_use = clock_;
-        pick->plan = graph::make_plan(g, w, h, band, threads);
+        pick->plan = graph::make_plan(g, w, h, band, threads, false, passes);
         return pick->plan;
     }
 
@@ -99,7 +99,7 @@ private:
 
     Buffer mem_;
     size_t results_ = 0;
-    Cached plans_[4];  // the detector's two automatic passes, the classifier, one spare
+    Cached plans_[FACEMASK_WORKSPACE_PLANS];  // default 4: the detector's two automatic passes, the classifier, one spare
     uint32_t clock_ = 0;
 };
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/mcu/run.sh — the Cortex-M test: builds examples/mcu for the Cortex-M7 (mps2-an500) and
 # the Cortex-M55 (mps3-an547), runs both under qemu-system-arm with semihosting, and checks that
-# they print the same faces as native builds on the same 320x240 pixels:
+# they print the same faces as native builds on the same pixels (FM_SIZE, default 320x240), in the
+# RAM and flash the linker scripts are cut to (FM_RAM, FM_FLASH; see examples/mcu/build.sh):
 #   1. the native reference: examples/mcu/host.cpp, the same app.hpp code and the same single
 #      header in the same configuration (scalar kernels, one thread), compiled for x86-64;
 #   2. the normal native build: example_annotate (include/, SIMD kernels, Pipeline::run) with
@@ -14,7 +15,8 @@
 #                   configured here if it does not exist, and its weights and example_annotate
 #                   targets are brought up to date
 #     OUT           work folder (default: /tmp/fmmcu-test)
-#   Environment: FM_WEIGHTS (f16 by default), FM_CLASSIFIER, FM_PICTURE (see examples/mcu/build.sh),
+#   Environment: FM_WEIGHTS and FM_ACTIVATIONS (f16 by default), FM_CLASSIFIER, FM_PICTURE, FM_SIZE,
+#   FM_RAM, FM_FLASH (see examples/mcu/build.sh),
 #   FM_QEMU_TIMEOUT (s, 300);
 #   FM_MCU_EXACT=1 also builds the M7 firmware with -ffp-contract=off (no fused multiply-add) and
 #   requires its results to be bit-identical to the native scalar reference (about +1 minute).
@@ -57,10 +59,14 @@ fi
 for board in m7 m55; do
     check "build $board" "$ROOT/examples/mcu/build.sh" "$NATIVE" "$OUT" "$board"
 done
-PPM="$OUT/common/picture_320x240.ppm"
+PPM="$OUT/common/picture_${FM_SIZE:-320x240}.ppm"
 CLASSIFIER=$(cat "$OUT/common/classifier_blob.path" 2>/dev/null || echo "")
 DETECTOR=$(cat "$OUT/common/detector_blob.path" 2>/dev/null || echo "")
 TOP_K=$(sed -n 's/^#define FM_MCU_TOP_K \([0-9]*\)$/\1/p' "$OUT/common/fm_mcu_arena.h" 2>/dev/null)
+# float16 activations (the default, FM_ACTIVATIONS): the float32 native build is compared within
+# the fp16 bounds; the scalar reference has the firmware's own arithmetic, so it keeps the tight ones.
+FP16=""
+[ "${FM_ACTIVATIONS:-f16}" = f16 ] && FP16=--fp16
 
 # ---- references ----------------------------------------------------------------------------------
 check "native reference (scalar, examples/mcu/host.cpp)" \
@@ -97,7 +103,7 @@ for board in m7 m55; do
         note "FAIL  $r"; failures=$((failures + 1))
     fi
     if [ $HAVE_ANNOTATE = 1 ]; then
-        if r=$(python3 "$HERE/compare.py" "$OUT/$board.txt" "$OUT/reference_native.jsonl" --name "$board vs native build"); then
+        if r=$(python3 "$HERE/compare.py" "$OUT/$board.txt" "$OUT/reference_native.jsonl" $FP16 --name "$board vs native build"); then
             note "ok    $r"
         else
             note "FAIL  $r"; failures=$((failures + 1))
