@@ -39,17 +39,6 @@ rc=0
 echo "==== aarch64 NEON (qemu-aarch64)"
 qemu-aarch64 "$OUT/kernels_neon" --no-colors=true --test-suite=kernels,dispatch || rc=1
 echo "==== wasm SIMD128 (node $(node --version))"
-# KNOWN FAILURE (as ctest's facemask.kernels.sse*.winograd_known_failure): Winograd F(4x4, 3x3)
-# without FMA (SSE, and so wasm SIMD128 through it) misses the tolerance by ~1e-4 at the tiles'
-# corner output. It is run apart and must still fail; once it passes, drop this and the exclusion.
-wino="simd Winograd conv3x3 s1 equals the scalar direct kernel"
-node --no-experimental-fetch "$OUT/kernels_wasm.js" --no-colors=true --test-suite=kernels,dispatch \
-    "--test-case-exclude=$wino" || rc=1
-if node --no-experimental-fetch "$OUT/kernels_wasm.js" --no-colors=true "--test-case=$wino" >"$OUT/wino.txt" 2>&1; then
-    echo "tests/isa/run.sh: the known Winograd failure on wasm SIMD128 is gone: remove the exclusion" >&2
-    rc=1
-else
-    echo "tests/isa/run.sh: known failure, still present: $(grep -c 'values differ' "$OUT/wino.txt") Winograd case(s) on wasm SIMD128"
-fi
+node --no-experimental-fetch "$OUT/kernels_wasm.js" --no-colors=true --test-suite=kernels,dispatch || rc=1
 echo "tests/isa/run.sh: $(( $(date +%s) - start )) s in all, exit $rc"
 exit $rc
