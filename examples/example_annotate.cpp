@@ -37,7 +37,7 @@ const char* kUsage =
     "  --json FILE           JSON Lines results ('-' = standard output)\n"
     "  --conf X              face score threshold, score > X (default 0.5)\n"
     "  --nms X               NMS IoU threshold (default 0.4)\n"
-    "  --mask-threshold X    p(masked) > X is masked (default 0.5)\n"
+    "  --mask-threshold X    p(masked) > X is masked (default: the classifier blob's, 0.5)\n"
     "  --scale S             network input: auto | native | long=N | factor=F | WxH (default auto:\n"
     "                        own size + 3x enlarged for small pictures, long side 640 for large)\n"
     "  --threads N           threads, 0 = all cores (default 1)\n"
@@ -46,6 +46,8 @@ const char* kUsage =
     "  --detector FILE       detector blob (default: DIR/retinaface_mnet025.fmb)\n"
     "  --classifier FILE     classifier blob (default: DIR/mask_classifier.fmb)\n"
     "  --no-classify         detection only: no classifier needed, mask and label are null\n"
+    "  --no-verify           skip the blobs' self-tests at load (by default a blob that fails\n"
+    "                        its self-test is refused, exit 1)\n"
     "  --landmarks           also draw the five landmarks\n"
     "  --quiet               no per-picture lines, no progress\n"
     "  --version             the version, the kernels' instruction set and threads support\n"
@@ -56,7 +58,7 @@ const char* kUsage =
 
 struct Args {
     std::string output, json, weights = FACEMASK_DEFAULT_WEIGHTS_DIR, detector, classifier;
-    bool draw = true, quiet = false, landmarks = false;
+    bool draw = true, quiet = false, landmarks = false, verify = true;
     facemask::PipelineOptions opt;
     std::vector<std::string> inputs;
     std::vector<std::string> empty_folders;  // folders given that hold no picture
@@ -128,6 +130,7 @@ int parse_args(int argc, char** argv, Args* a) {
         if (arg == "--quiet") { a->quiet = true; continue; }
         if (arg == "--landmarks") { a->landmarks = true; continue; }
         if (arg == "--no-classify") { a->opt.classify = false; continue; }
+        if (arg == "--no-verify") { a->verify = false; continue; }
         if (arg.size() > 2 && arg[0] == '-' && arg[1] == '-') {
             if (!has_value) return fail("%s needs a value", arg.c_str());
             // "--json --no-draw x.png": the value is missing, not "--no-draw" (a value that
@@ -241,7 +244,8 @@ int main(int argc, char** argv) {
     facemask::Pipeline fm;
     const std::string det = a.detector.empty() ? a.weights + "/" + facemask::kDetectorFile : a.detector;
     const std::string cls = a.classifier.empty() ? a.weights + "/" + facemask::kClassifierFile : a.classifier;
-    facemask::Status st = fm.load_files(det.c_str(), a.opt.classify ? cls.c_str() : nullptr);
+    facemask::Status st = fm.load_files(det.c_str(), a.opt.classify ? cls.c_str() : nullptr,
+                                        a.verify ? facemask::Verify::self_test : facemask::Verify::none);
     if (!st) {
         std::fprintf(stderr, "example_annotate: cannot load the weights: %s\n", st.message());
         return 1;
@@ -261,7 +265,6 @@ int main(int argc, char** argv) {
     }
     const bool progress = !a.quiet && a.inputs.size() > 1 && json != stdout;
     facemask::AnnotateOptions look;
-    look.mask_threshold = a.opt.mask_threshold;
     look.landmarks = a.landmarks;
 
     int failures = 0;
@@ -285,9 +288,7 @@ int main(int argc, char** argv) {
         }
         if (json)
             std::fprintf(json, "%s\n",
-                         facemask_examples::faces_json(input.c_str(), img.width(), img.height(), faces,
-                                                       a.opt.mask_threshold)
-                             .c_str());
+                         facemask_examples::faces_json(input.c_str(), img.width(), img.height(), faces).c_str());
         if (a.draw) {
             facemask::annotate(img, faces, look);
             const std::string out = output_path(a, input);
@@ -300,7 +301,7 @@ int main(int argc, char** argv) {
         }
         if (!a.quiet && !progress && json != stdout) {
             int masked = 0;
-            for (const facemask::Face& f : faces) masked += f.masked(a.opt.mask_threshold);
+            for (const facemask::Face& f : faces) masked += f.masked();
             std::printf("%s: %d face%s, %d masked\n", input.c_str(), faces.size(), faces.size() == 1 ? "" : "s", masked);
         }
     }

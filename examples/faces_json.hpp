@@ -34,7 +34,8 @@ inline void append_json_string(std::string* out, const std::string& s) {
 
 // The object of one picture, without a trailing newline.
 // tracks (optional, one per face): adds "track": id to each face (facemask_watch).
-inline std::string faces_json(const char* image, int w, int h, const facemask::Faces& faces, float mask_threshold,
+// The label is each face's own (Face::is_masked, decided by Pipeline::run's one threshold).
+inline std::string faces_json(const char* image, int w, int h, const facemask::Faces& faces,
                               const int* tracks = nullptr) {
     std::string out = "{";
     if (image) {
@@ -58,7 +59,7 @@ inline std::string faces_json(const char* image, int w, int h, const facemask::F
         }
         if (face.classified())
             std::snprintf(buf, sizeof buf, "], \"mask\": %.6f, \"label\": \"%s\"}", double(face.mask),
-                          face.masked(mask_threshold) ? "masked" : "not_masked");
+                          face.masked() ? "masked" : "not_masked");
         else
             std::snprintf(buf, sizeof buf, "], \"mask\": null, \"label\": null}");
         out += buf;

@@ -337,11 +337,24 @@ struct Face {
     float score = 0;          // detector confidence in (0, 1)
     Point landmarks[5];       // as seen in the picture: left eye, right eye, nose, mouth corners
     float mask = -1;          // p(masked) in [0, 1] once classified, -1 before
+    // The label, decided once where the face is classified (Pipeline::run with
+    // PipelineOptions::mask_threshold, Classifier::classify with its threshold): p(masked) >
+    // threshold. Drawing, JSON and every front end read it; none applies a threshold again.
+    bool is_masked = false;
+    unsigned char reserved_[3] = {};  // no padding: faces compare bit for bit (memcmp)
 
     bool classified() const { return mask >= 0; }
-    // Masked at the given threshold (p > threshold). Only meaningful once classified.
-    bool masked(float threshold = 0.5f) const { return mask > threshold; }
+    bool masked() const { return classified() && is_masked; }
+    // Sets p(masked) and the label it gets at `threshold`.
+    void set_mask(float p, float threshold) {
+        mask = p;
+        is_masked = p > threshold;
+    }
 };
+
+// A mask threshold that means "the classifier blob's own" (its config's threshold; 0.5 for the
+// committed weights/mask_classifier.fmb).
+constexpr float kBlobThreshold = -1.0f;
 
 // A read-only list of faces; the memory belongs to the Workspace that produced it and stays
 // valid until that workspace is used again.
@@ -3124,6 +3137,31 @@ enum class Ownership {
     borrow,  // use them in place (zero-copy, e.g. a const array in flash): they must outlive the model
 };
 
+// What a load checks beyond the format (every field, offsets, shapes, the checksum):
+// Verify::self_test also runs the blob's self-test vector through the network and refuses the
+// blob (Error::selftest, nothing stays loaded) when the answer differs, so a damaged blob whose
+// checksum was made right again is never used silently. It costs one small forward pass.
+enum class Verify {
+    none,       // the library's default
+    self_test,  // the tools' and the CLI's default
+};
+
+namespace detail {
+
+// After a model's load: with Verify::self_test, runs the blob's self-test (in a WS workspace); a
+// model failing it is unloaded (reset to a fresh one) and the failure names the file, if any.
+template <class WS, class Model>
+Status verified_load(Model& model, Status loaded, Verify verify, const char* path) {
+    if (!loaded || verify == Verify::none) return loaded;
+    WS ws;
+    const Status st = model.self_test(ws);
+    if (st) return st;
+    model = Model();
+    return path ? Status::fail(st.code(), "%s: %s", path, st.message()) : st;
+}
+
+}  // namespace detail
+
 namespace detail {
 
 // Blob files larger than this are refused before reading (memory safety).
@@ -4057,12 +4095,14 @@ public:
 
     // Loads a detector blob from memory. With Ownership::borrow the bytes are used in place
     // (they must outlive the detector); SIMD builds still pack a copy of the weights.
-    Status load_memory(const void* data, size_t size, Ownership own = Ownership::copy) {
-        return net_.load_memory(data, size, own, blob::ModelKind::detector, Build{this});
+    Status load_memory(const void* data, size_t size, Ownership own = Ownership::copy, Verify verify = Verify::none) {
+        return verified(net_.load_memory(data, size, own, blob::ModelKind::detector, Build{this}), verify, nullptr);
     }
 
 #ifndef FACEMASK_NO_STDIO
-    Status load_file(const char* path) { return net_.load_file(path, blob::ModelKind::detector, Build{this}); }
+    Status load_file(const char* path, Verify verify = Verify::none) {
+        return verified(net_.load_file(path, blob::ModelKind::detector, Build{this}), verify, path);
+    }
 #endif
 
     bool loaded() const { return net_.loaded(); }
@@ -4225,6 +4265,10 @@ public:
     }
 
 private:
+    Status verified(Status loaded, Verify verify, const char* path) {
+        return detail::verified_load<Workspace>(*this, loaded, verify, path);
+    }
+
     // Input rows per band: one when alone (the least memory); with threads, enough rows that
     // every kernel call has work for all of them.
     static int band_for(int threads) { return threads > 1 ? 16 * threads : 1; }
@@ -4385,12 +4429,14 @@ public:
     Classifier(Classifier&&) = default;
     Classifier& operator=(Classifier&&) = default;
 
-    Status load_memory(const void* data, size_t size, Ownership own = Ownership::copy) {
-        return net_.load_memory(data, size, own, blob::ModelKind::classifier, Build{this});
+    Status load_memory(const void* data, size_t size, Ownership own = Ownership::copy, Verify verify = Verify::none) {
+        return verified(net_.load_memory(data, size, own, blob::ModelKind::classifier, Build{this}), verify, nullptr);
     }
 
 #ifndef FACEMASK_NO_STDIO
-    Status load_file(const char* path) { return net_.load_file(path, blob::ModelKind::classifier, Build{this}); }
+    Status load_file(const char* path, Verify verify = Verify::none) {
+        return verified(net_.load_file(path, blob::ModelKind::classifier, Build{this}), verify, path);
+    }
 #endif
 
     bool loaded() const { return net_.loaded(); }
@@ -4430,9 +4476,17 @@ public:
         return Status();
     }
 
-    // Classifies every face of a picture (its `mask` field). A face whose crop has no pixel
-    // inside the picture keeps mask = -1 (unclassified); other failures stop the loop.
-    Status classify(Workspace& ws, const ImageView& image, Faces faces) const {
+    // The threshold a mask threshold option stands for: kBlobThreshold (any negative value)
+    // is the blob's own.
+    float threshold_for(float option) const { return option < 0.0f ? threshold() : option; }
+
+    // Classifies every face of a picture: p(masked) (`mask`) and the label at `threshold`
+    // (`is_masked`; kBlobThreshold: the blob's). A face whose crop has no pixel inside the
+    // picture keeps mask = -1 (unclassified); other failures stop the loop.
+    Status classify(Workspace& ws, const ImageView& image, Faces faces, float threshold = kBlobThreshold) const {
+        if (!(threshold == kBlobThreshold || (threshold >= 0.0f && threshold <= 1.0f)))
+            return Status::fail(Error::invalid_argument, "mask threshold %g is outside [0, 1]", double(threshold));
+        threshold = threshold_for(threshold);
         if (loaded() && !faces.empty()) {
             // Grow the workspace once, before the loop; faces held in its results region
             // (a detector's output) move with it.
@@ -4444,12 +4498,12 @@ public:
             if (inside) faces.data = reinterpret_cast<Face*>(ws.results() + at);
         }
         for (Face& f : faces) {
-            f.mask = -1;
+            f.set_mask(-1, 0);
             Rect r;
             if (loaded() && !crop(f.box, image.width, image.height, &r)) continue;
             float p = 0;
             FACEMASK_TRY(classify(ws, image, f.box, &p));
-            f.mask = p;
+            f.set_mask(p, threshold);
         }
         return Status();
     }
@@ -4504,6 +4558,10 @@ public:
     static float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 private:
+    Status verified(Status loaded, Verify verify, const char* path) {
+        return detail::verified_load<Workspace>(*this, loaded, verify, path);
+    }
+
     // Input rows per band: the classifier runs alone on small crops.
     static constexpr int kBand = 1;
 
@@ -4609,7 +4667,9 @@ namespace facemask {
 
 struct PipelineOptions {
     DetectOptions detect;          // thresholds, scale policy, threads
-    float mask_threshold = 0.5f;   // p(masked) > this is "masked"
+    // p(masked) > this is "masked": the one threshold, applied once in run() (Face::is_masked);
+    // kBlobThreshold (default): the classifier blob's own (0.5 for the committed classifier).
+    float mask_threshold = kBlobThreshold;
     bool classify = true;          // false: detection only (mask stays -1)
 };
 
@@ -4620,44 +4680,51 @@ constexpr const char* kClassifierFile = "mask_classifier.fmb";
 class Pipeline {
 public:
 #ifndef FACEMASK_NO_STDIO
-    // Loads <dir>/retinaface_mnet025.fmb and <dir>/mask_classifier.fmb.
-    Status load(const char* dir) {
+    // Loads <dir>/retinaface_mnet025.fmb and <dir>/mask_classifier.fmb (Verify::self_test: each
+    // blob also passes its self-test, or nothing is used).
+    Status load(const char* dir, Verify verify = Verify::none) {
         if (!dir) return Status::fail(Error::invalid_argument, "no weights folder given");
         char det[1024], cls[1024];
         std::snprintf(det, sizeof det, "%s/%s", dir, kDetectorFile);
         std::snprintf(cls, sizeof cls, "%s/%s", dir, kClassifierFile);
-        return load_files(det, cls);
+        return load_files(det, cls, verify);
     }
 
     // Loads the two blobs from files; classifier may be null for detection only.
-    Status load_files(const char* detector, const char* classifier) {
-        FACEMASK_TRY(detector_.load_file(detector));
-        if (classifier) FACEMASK_TRY(classifier_.load_file(classifier));
+    Status load_files(const char* detector, const char* classifier, Verify verify = Verify::none) {
+        FACEMASK_TRY(detector_.load_file(detector, verify));
+        if (classifier) FACEMASK_TRY(classifier_.load_file(classifier, verify));
         return Status();
     }
 #endif
 
     // Loads the two blobs from memory (classifier may be null for detection only).
     Status load_memory(const void* detector, size_t detector_size, const void* classifier, size_t classifier_size,
-                       Ownership own = Ownership::copy) {
-        FACEMASK_TRY(detector_.load_memory(detector, detector_size, own));
-        if (classifier) FACEMASK_TRY(classifier_.load_memory(classifier, classifier_size, own));
+                       Ownership own = Ownership::copy, Verify verify = Verify::none) {
+        FACEMASK_TRY(detector_.load_memory(detector, detector_size, own, verify));
+        if (classifier) FACEMASK_TRY(classifier_.load_memory(classifier, classifier_size, own, verify));
         return Status();
     }
 
     const Detector& detector() const { return detector_; }
+    // The threshold run() applies for these options (the blob's when kBlobThreshold; 0.5
+    // without a classifier).
+    float mask_threshold(const PipelineOptions& opt) const {
+        return classifier_.loaded() ? classifier_.threshold_for(opt.mask_threshold)
+                                    : (opt.mask_threshold < 0.0f ? 0.5f : opt.mask_threshold);
+    }
     const Classifier& classifier() const { return classifier_; }
 
     // Detects the faces and, if a classifier is loaded and opt.classify, their mask probability.
     Status run(Workspace& ws, const ImageView& image, const PipelineOptions& opt, Faces* out) const {
-        if (!(opt.mask_threshold >= 0.0f && opt.mask_threshold <= 1.0f))
+        if (!(opt.mask_threshold == kBlobThreshold || (opt.mask_threshold >= 0.0f && opt.mask_threshold <= 1.0f)))
             return Status::fail(Error::invalid_argument, "mask threshold %g is outside [0, 1]", double(opt.mask_threshold));
         const bool classify = opt.classify && classifier_.loaded();
         // The classifier's work reuses the detector's memory: reserve the larger at once.
         const size_t cls_work = classify ? classifier_.workspace_bytes(classifier_.scratch_bytes(image.width, image.height)) : 0;
         FACEMASK_TRY(detector_.detect(ws, image, opt.detect, out, cls_work));
         if (classify) {
-            Status st = classifier_.classify(ws, image, *out);
+            Status st = classifier_.classify(ws, image, *out, opt.mask_threshold);
             if (!st) {
                 *out = Faces();
                 return st;
@@ -5276,13 +5343,13 @@ inline void draw_text(Image& img, int x, int y, const char* text, int scale, Col
 }
 
 // Colour of a face's box: green masked, blue not masked, orange not classified.
-inline Color face_color(const Face& f, float mask_threshold = 0.5f) {
+// The class is the face's own label (Face::is_masked), decided where it was classified.
+inline Color face_color(const Face& f) {
     if (!f.classified()) return colors::unclassified;
-    return f.masked(mask_threshold) ? colors::masked : colors::not_masked;
+    return f.masked() ? colors::masked : colors::not_masked;
 }
 
 struct AnnotateOptions {
-    float mask_threshold = 0.5f;  // p(masked) > this is drawn as masked
     bool labels = true;           // "masked: 0.97" / "not masked: 0.98" (or the score if unclassified)
     bool landmarks = false;       // dots on eyes, nose and mouth corners
 };
@@ -5290,9 +5357,9 @@ struct AnnotateOptions {
 // The label of a face: its class and the probability of that class (p(masked) for "masked",
 // 1 - p(masked) for "not masked", so the number always says how sure the label is), or
 // "face: <score>" when not classified.
-inline void face_label(const Face& f, float mask_threshold, char* buf, size_t n) {
+inline void face_label(const Face& f, char* buf, size_t n) {
     if (f.classified()) {
-        const bool masked = f.masked(mask_threshold);
+        const bool masked = f.masked();
         std::snprintf(buf, n, "%s: %.2f", masked ? "masked" : "not masked", double(masked ? f.mask : 1.0f - f.mask));
     } else {
         std::snprintf(buf, n, "face: %.2f", double(f.score));
@@ -5306,13 +5373,13 @@ inline void annotate(Image& img, const Faces& faces, const AnnotateOptions& opt 
     const int side = img.width() < img.height() ? img.width() : img.height();
     const int scale = side >= 480 ? (side + 160) / 320 : 1;  // font pixels: ~3 % of the picture
     for (const Face& f : faces) {
-        const Color c = face_color(f, opt.mask_threshold);
+        const Color c = face_color(f);
         draw_box(img, f.box, c, t);
         if (opt.landmarks)
             for (const Point& p : f.landmarks) draw_dot(img, p, t + 1, colors::landmark);
         if (!opt.labels || !(std::fabs(f.box.x1) < 1e7f && std::fabs(f.box.y1) < 1e7f)) continue;
         char label[48];
-        face_label(f, opt.mask_threshold, label, sizeof label);
+        face_label(f, label, sizeof label);
         const int pad = scale;
         const int band_h = font::kGlyphH * scale + 2 * pad;
         const int band_w = font::text_width(label) * scale + 2 * pad;

@@ -145,6 +145,30 @@ EOF
     stderr_says "--json - >/dev/full" "cannot write the standard output"
     run 1 "--json /dev/full" --json /dev/full --no-draw "$picture" && stderr_says "--json /dev/full" "/dev/full"
 
+    # A blob damaged after its checksum was made (one weight changed, CRC fixed up) passes every
+    # format check; the self-test at load refuses it (exit 1), --no-verify skips that.
+    mkdir -p damaged && cp "$weights/retinaface_mnet025.fmb" damaged/
+    "$py" - "$weights/mask_classifier.fmb" damaged/mask_classifier.fmb <<'EOF2' || fail "could not make a damaged blob"
+import struct, sys, zlib
+b = bytearray(open(sys.argv[1], "rb").read())
+count, data = struct.unpack_from("<I", b, 40)[0], struct.unpack_from("<Q", b, 48)[0]
+for i in range(count):
+    e = 384 + 64 * i
+    if bytes(b[e:e + 32]).split(b"\0")[0] == b"b0.w":
+        at = data + struct.unpack_from("<Q", b, e + 56)[0]
+        for k in range(16):
+            struct.pack_into("<f", b, at + 4 * k, struct.unpack_from("<f", b, at + 4 * k)[0] * 4 + 0.5)
+struct.pack_into("<I", b, 64, 0)
+struct.pack_into("<I", b, 64, zlib.crc32(b) & 0xFFFFFFFF)
+open(sys.argv[2], "wb").write(b)
+EOF2
+    "$exe" --weights damaged --no-draw "$picture" >out.txt 2>err.txt
+    rc=$?
+    [ "$rc" -eq 1 ] || fail "damaged classifier blob: exit status $rc, expected 1"
+    stderr_says "damaged classifier blob" "self-test failed"
+    [ -s out.txt ] && fail "damaged classifier blob: results were printed: $(cat out.txt)"
+    run 0 "damaged classifier blob, --no-verify" --weights damaged --no-draw --no-verify "$picture"
+
     # A folder without pictures is named as such; the other inputs are still done.
     mkdir -p empty_folder && touch empty_folder/notes.txt
     run 1 "empty folder" --no-draw empty_folder && stderr_says "empty folder" "'empty_folder' holds no picture"

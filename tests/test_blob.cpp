@@ -583,6 +583,97 @@ TEST_CASE("an altered self-test answer makes the self-test fail") {
     check_rejected(det.self_test(ws), Error::selftest, "self-test failed");
 }
 
+TEST_CASE("the classifier config's fields are checked at load (issue 11, defect 9)") {
+    // Each field of the classifier part (blob.hpp, config offsets 120..255) set out of range,
+    // checksum made right again: bad_blob, naming the field.
+    struct Case {
+        const char* what;
+        size_t at;
+        uint32_t bits;  // the new 32-bit value (floats by their bits)
+        const char* phrase;
+    };
+    auto f32 = [](float f) {
+        uint32_t u;
+        std::memcpy(&u, &f, 4);
+        return u;
+    };
+    const Case cases[] = {
+        {"no hidden units", 120, 0, "hidden units"},
+        {"4097 hidden units", 120, 4097, "hidden units"},
+        {"crop mode 2", 124, 2, "crop mode 2"},
+        {"negative crop margin", 128, f32(-0.1f), "crop margin"},
+        {"crop margin above 1", 128, f32(1.5f), "crop margin"},
+        {"NaN crop margin", 128, f32(std::nanf("")), "crop margin"},
+        {"threshold above 1", 132, f32(1.01f), "threshold"},
+        {"negative threshold", 132, f32(-0.01f), "threshold"},
+        {"infinite threshold", 132, f32(INFINITY), "threshold"},
+        {"NaN threshold", 132, f32(std::nanf("")), "threshold"},
+        {"reserved byte set", 200, 1, "reserved bytes"},
+        {"last reserved byte set", 252, 1u << 24, "reserved bytes"},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(std::string(c.what));
+        BlobBytes bytes(fmtest::kClassifierBlob);
+        bytes.put32(kCfg + c.at, c.bits);
+        bytes.reseal();
+        facemask::Classifier cls;
+        check_rejected(cls.load_memory(bytes.b.data(), bytes.b.size()), Error::bad_blob, c.phrase);
+        CHECK_FALSE(cls.loaded());
+    }
+    // The limits themselves load.
+    for (const Case& c : {Case{"threshold 0", 132, f32(0.0f), ""}, Case{"threshold 1", 132, f32(1.0f), ""},
+                          Case{"margin 0", 128, f32(0.0f), ""}, Case{"margin 1", 128, f32(1.0f), ""}}) {
+        CAPTURE(std::string(c.what));
+        BlobBytes bytes(fmtest::kClassifierBlob);
+        bytes.put32(kCfg + c.at, c.bits);
+        bytes.reseal();
+        facemask::Classifier cls;
+        FM_CHECK_OK(cls.load_memory(bytes.b.data(), bytes.b.size()));
+    }
+}
+
+TEST_CASE("Verify::self_test refuses a damaged blob whose checksum was fixed up (issue 11, defect 9)") {
+    // One weight changed and the checksum made right again: every format check passes, so
+    // without verification the damaged network loads and is used; with it, the self-test fails
+    // and nothing stays loaded.
+    for (const char* name : {fmtest::kDetectorBlob, fmtest::kClassifierBlob}) {
+        CAPTURE(std::string(name));
+        const bool is_detector = std::strcmp(name, fmtest::kDetectorBlob) == 0;
+        BlobBytes good(name), bad(name);
+        const size_t at = bad.tensor_data("b0.w");
+        for (int i = 0; i < 16; ++i) bad.putf(at + 4 * size_t(i), bad.getf(at + 4 * size_t(i)) * 4.0f + 0.5f);
+        bad.reseal();
+        auto load = [&](BlobBytes& b, facemask::Verify v, bool* loaded) {
+            if (is_detector) {
+                Detector m;
+                const Status st = m.load_memory(b.b.data(), b.b.size(), Ownership::copy, v);
+                *loaded = m.loaded();
+                return st;
+            }
+            facemask::Classifier m;
+            const Status st = m.load_memory(b.b.data(), b.b.size(), Ownership::copy, v);
+            *loaded = m.loaded();
+            return st;
+        };
+        bool loaded = false;
+        FM_CHECK_OK(load(bad, facemask::Verify::none, &loaded));  // the format alone cannot tell
+        CHECK(loaded);
+        check_rejected(load(bad, facemask::Verify::self_test, &loaded), Error::selftest, "self-test failed");
+        CHECK_FALSE(loaded);
+        FM_CHECK_OK(load(good, facemask::Verify::self_test, &loaded));
+        CHECK(loaded);
+        // From a file, the message names it.
+        const std::string path = fmtest::temp_dir() + "/damaged_" + name;
+        REQUIRE(fmtest::write_bytes(path, bad.b));
+        facemask::Pipeline fm;
+        const Status st = is_detector ? fm.load_files(path.c_str(), nullptr, facemask::Verify::self_test)
+                                      : fm.load_files(fmtest::weights_path(fmtest::kDetectorBlob).c_str(), path.c_str(),
+                                                      facemask::Verify::self_test);
+        check_rejected(st, Error::selftest, path.c_str());
+        CHECK_FALSE((is_detector ? fm.detector().loaded() : fm.classifier().loaded()));
+    }
+}
+
 #endif  // FACEMASK_TEST_HAVE_BLOBS
 
 TEST_SUITE_END();

@@ -213,17 +213,28 @@ TEST_CASE("classify of a Faces list equals one-box classify, and skips boxes out
     for (int i = 0; i < 3; ++i) {
         CHECK(faces[i].classified());
         CHECK(faces[i].mask == single[i]);  // the same computation, bit for bit
-        CHECK(faces[i].masked(cls->threshold()) == (single[i] > cls->threshold()));
+        CHECK(faces[i].masked() == (single[i] > cls->threshold()));  // the blob's threshold by default
     }
+    // A threshold given decides the label; p(masked) is unchanged. Out of range is refused.
+    for (float t : {0.0f, 1.0f, 0.5f * (single[0] + single[1])}) {
+        CAPTURE(t);
+        FM_REQUIRE_OK(cls->classify(ws, img.view(), list, t));
+        for (int i = 0; i < 3; ++i) {
+            CHECK(faces[i].mask == single[i]);
+            CHECK(faces[i].masked() == (single[i] > t));
+        }
+    }
+    CHECK(cls->classify(ws, img.view(), list, 1.5f).code() == Error::invalid_argument);
 
     // A face whose crop has no pixel in the picture (zero-size or outside box) is left
     // unclassified (mask = -1); the others are classified as before, and the call succeeds.
     faces[1].box = Box{50, 10, 50, 60};
-    for (Face& f : faces) f.mask = 0.5f;
+    for (Face& f : faces) f.set_mask(0.5f, 0.2f);
     FM_CHECK_OK(cls->classify(ws, img.view(), list));
     CHECK(faces[0].mask == single[0]);
     CHECK(faces[1].mask == -1.0f);
     CHECK_FALSE(faces[1].classified());
+    CHECK_FALSE(faces[1].masked());  // its old label is gone too
     CHECK(faces[2].mask == single[2]);
     faces[1].box = Box{200, 200, 240, 240};
     FM_CHECK_OK(cls->classify(ws, img.view(), list));

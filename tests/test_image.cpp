@@ -565,16 +565,16 @@ TEST_CASE("labels say the class and how probable it is") {
     char buf[48];
     facemask::Face f;
     f.score = 0.987f;
-    facemask::face_label(f, 0.5f, buf, sizeof buf);
+    facemask::face_label(f, buf, sizeof buf);
     CHECK(std::string(buf) == "face: 0.99");  // not classified: the detector's score
-    f.mask = 0.97f;
-    facemask::face_label(f, 0.5f, buf, sizeof buf);
+    f.set_mask(0.97f, 0.5f);
+    facemask::face_label(f, buf, sizeof buf);
     CHECK(std::string(buf) == "masked: 0.97");
-    f.mask = 0.03f;
-    facemask::face_label(f, 0.5f, buf, sizeof buf);
+    f.set_mask(0.03f, 0.5f);
+    facemask::face_label(f, buf, sizeof buf);
     CHECK(std::string(buf) == "not masked: 0.97");
-    f.mask = 0.6f;  // the threshold decides the class
-    facemask::face_label(f, 0.7f, buf, sizeof buf);
+    f.set_mask(0.6f, 0.7f);  // the threshold it was classified with decides the class
+    facemask::face_label(f, buf, sizeof buf);
     CHECK(std::string(buf) == "not masked: 0.40");
 }
 
@@ -585,14 +585,14 @@ TEST_CASE("annotate draws coloured boxes and labelled bands, and nothing else") 
     FM_REQUIRE_OK(img.assign(facemask::ImageView(grey.data(), w, h)));
     facemask::Face faces[4];
     faces[0].box = {20, 60, 100, 150};  // masked
-    faces[0].mask = 0.9f;
+    faces[0].set_mask(0.9f, 0.5f);
     faces[0].landmarks[0] = {60, 100};
     faces[1].box = {150, 60, 250, 150};  // not masked
-    faces[1].mask = 0.1f;
+    faces[1].set_mask(0.1f, 0.5f);
     faces[2].box = {260, 10, 290, 40};  // not classified
     faces[2].score = 0.88f;
     faces[3].box = {std::nanf(""), 5, 1e30f, 9};  // garbage coordinates: skipped safely
-    faces[3].mask = 0.5f;
+    faces[3].set_mask(0.5f, 0.5f);
     auto px = [&](int x, int y) {
         const uint8_t* p = img.row(y) + 3 * x;
         return facemask::Color{p[0], p[1], p[2]};

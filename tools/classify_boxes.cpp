@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
     if (parsed != 0) return 2;
 
     facemask::Classifier cls;
-    facemask::Status st = cls.load_file(a.classifier);
+    facemask::Status st = cls.load_file(a.classifier, facemask::Verify::self_test);
     if (!st) {
         std::fprintf(stderr, "classify_boxes: cannot load the classifier: %s\n", st.message());
         return 1;

@@ -57,7 +57,7 @@ U8Array to_array(const facemask::Image& img) {
     return out;
 }
 
-py::dict face_dict(const facemask::Face& f, float mask_threshold) {
+py::dict face_dict(const facemask::Face& f) {
     py::dict d;
     d["box"] = py::make_tuple(f.box.x1, f.box.y1, f.box.x2, f.box.y2);
     d["score"] = f.score;
@@ -66,7 +66,7 @@ py::dict face_dict(const facemask::Face& f, float mask_threshold) {
     d["landmarks"] = marks;
     if (f.classified()) {
         d["mask"] = f.mask;
-        d["label"] = f.masked(mask_threshold) ? "masked" : "not_masked";
+        d["label"] = f.masked() ? "masked" : "not_masked";
     } else {
         d["mask"] = py::none();
         d["label"] = py::none();
@@ -86,22 +86,35 @@ facemask::Face face_from(const py::handle& h) {
         for (size_t i = 0; i < marks.size() && i < 5; ++i)
             if (marks[i].size() == 2) f.landmarks[i] = {marks[i][0], marks[i][1]};
     }
-    f.mask = d.contains("mask") && !d["mask"].is_none() ? d["mask"].cast<float>() : -1.0f;
+    // The label comes from Pipeline.run (its one mask threshold); a mask without it is refused.
+    if (d.contains("mask") && !d["mask"].is_none()) {
+        if (!d.contains("label") || d["label"].is_none())
+            throw py::value_error("facemask: a face with a mask needs its label ('masked' / 'not_masked', from Pipeline.run)");
+        const std::string label = d["label"].cast<std::string>();
+        if (label != "masked" && label != "not_masked")
+            throw py::value_error("facemask: a face's label is 'masked' or 'not_masked', not '" + label + "'");
+        f.mask = d["mask"].cast<float>();
+        f.is_masked = label == "masked";
+    }
     return f;
 }
 
 class PyPipeline {
 public:
-    PyPipeline(const std::string& weights, const py::object& detector, const py::object& classifier, bool classify) {
+    PyPipeline(const std::string& weights, const py::object& detector, const py::object& classifier, bool classify,
+               bool verify) {
         const std::string det = detector.is_none() ? weights + "/" + facemask::kDetectorFile : detector.cast<std::string>();
         const std::string cls =
             classifier.is_none() ? weights + "/" + facemask::kClassifierFile : classifier.cast<std::string>();
-        facemask::Status st = fm_.load_files(det.c_str(), classify ? cls.c_str() : nullptr);
+        facemask::Status st = fm_.load_files(det.c_str(), classify ? cls.c_str() : nullptr,
+                                             verify ? facemask::Verify::self_test : facemask::Verify::none);
         if (!st) raise(st);
     }
 
-    py::list run(const U8Array& rgb, float conf, float nms, float mask_threshold, const std::string& scale,
+    py::list run(const U8Array& rgb, float conf, float nms, const py::object& mask_threshold_arg, const std::string& scale,
                  bool classify, int threads) {
+        // None: the classifier blob's own threshold.
+        const float mask_threshold = mask_threshold_arg.is_none() ? facemask::kBlobThreshold : mask_threshold_arg.cast<float>();
         facemask::PipelineOptions opt;
         opt.detect.score_threshold = conf;
         opt.detect.nms_iou = nms;
@@ -110,7 +123,7 @@ public:
         opt.detect.threads = threads;
         if (!(conf >= 0 && conf < 1)) throw py::value_error("facemask: conf wants a number in [0, 1)");
         if (!(nms >= 0 && nms <= 1)) throw py::value_error("facemask: nms wants a number in [0, 1]");
-        if (!(mask_threshold >= 0 && mask_threshold <= 1))
+        if (!mask_threshold_arg.is_none() && !(mask_threshold >= 0 && mask_threshold <= 1))
             throw py::value_error("facemask: mask_threshold wants a number in [0, 1]");
         if (!opt.detect.scale.parse(scale.c_str()))
             throw py::value_error("facemask: scale wants auto, native, long=N, factor=F or WxH, not '" + scale + "'");
@@ -124,7 +137,7 @@ public:
         }
         py::list out;
         if (st)
-            for (const facemask::Face& f : faces) out.append(face_dict(f, mask_threshold));
+            for (const facemask::Face& f : faces) out.append(face_dict(f));
         give_back(std::move(ws));  // faces are copied into Python objects before the workspace is shared again
         if (!st) raise(st);
         return out;
@@ -168,14 +181,13 @@ U8Array load_image(const std::string& path, long max_pixels) {
     return to_array(img);
 }
 
-U8Array annotate(const U8Array& rgb, const py::iterable& faces, float mask_threshold, bool landmarks, bool labels) {
+U8Array annotate(const U8Array& rgb, const py::iterable& faces, bool landmarks, bool labels) {
     facemask::Image img;
     facemask::Status st = img.assign(view_of(rgb));
     if (!st) raise(st);
     std::vector<facemask::Face> list;
     for (const py::handle& h : faces) list.push_back(face_from(h));
     facemask::AnnotateOptions look;
-    look.mask_threshold = mask_threshold;
     look.landmarks = landmarks;
     look.labels = labels;
     facemask::Faces view;
@@ -195,12 +207,14 @@ PYBIND11_MODULE(facemask, m) {
     m.attr("CLASSIFIER_FILE") = facemask::kClassifierFile;
 
     py::class_<PyPipeline>(m, "Pipeline",
-                           "Pipeline(weights='weights', detector=None, classifier=None, classify=True): loads\n"
-                           "<weights>/retinaface_mnet025.fmb and <weights>/mask_classifier.fmb once.")
-        .def(py::init<const std::string&, const py::object&, const py::object&, bool>(), py::arg("weights") = "weights",
-             py::arg("detector") = py::none(), py::arg("classifier") = py::none(), py::arg("classify") = true)
+                           "Pipeline(weights='weights', detector=None, classifier=None, classify=True, verify=True):\n"
+                           "loads <weights>/retinaface_mnet025.fmb and <weights>/mask_classifier.fmb once; verify runs\n"
+                           "their self-tests and refuses a blob that fails one.")
+        .def(py::init<const std::string&, const py::object&, const py::object&, bool, bool>(), py::arg("weights") = "weights",
+             py::arg("detector") = py::none(), py::arg("classifier") = py::none(), py::arg("classify") = true,
+             py::arg("verify") = true)
         .def("run", &PyPipeline::run, py::arg("rgb"), py::kw_only(), py::arg("conf") = 0.5f, py::arg("nms") = 0.4f,
-             py::arg("mask_threshold") = 0.5f, py::arg("scale") = "auto", py::arg("classify") = true,
+             py::arg("mask_threshold") = py::none(), py::arg("scale") = "auto", py::arg("classify") = true,
              py::arg("threads") = 1,
              "Faces in a uint8 picture (H, W), (H, W, 3) RGB or (H, W, 4) RGBA, as a list of dicts with box,\n"
              "score, landmarks, mask and label. Releases the GIL while it runs.")
@@ -208,7 +222,6 @@ PYBIND11_MODULE(facemask, m) {
                                "Workspaces made so far (one per thread that ran at the same time).");
     m.def("load_image", &load_image, py::arg("path"), py::arg("max_pixels") = facemask::Image::kDefaultMaxPixels,
           "Decodes a picture file (JPEG, PNG, BMP, ...) to a uint8 (H, W, 3) RGB array, EXIF orientation applied.");
-    m.def("annotate", &annotate, py::arg("rgb"), py::arg("faces"), py::kw_only(), py::arg("mask_threshold") = 0.5f,
-          py::arg("landmarks") = false, py::arg("labels") = true,
+    m.def("annotate", &annotate, py::arg("rgb"), py::arg("faces"), py::kw_only(), py::arg("landmarks") = false, py::arg("labels") = true,
           "A new (H, W, 3) array: the picture with the faces' boxes and labels drawn.");
 }

@@ -30,7 +30,7 @@ def main():
     p.add_argument("--weights", default="build/weights")
     p.add_argument("--out", default="predicted.png", help="annotated picture (PNG)")
     p.add_argument("--conf", type=float, default=0.5)
-    p.add_argument("--mask-threshold", type=float, default=0.5)
+    p.add_argument("--mask-threshold", type=float, default=None, help="default: the classifier blob's (0.5)")
     a = p.parse_args()
     try:
         fm = facemask.Pipeline(a.weights)
@@ -43,7 +43,7 @@ def main():
         x1, y1, x2, y2 = f["box"]
         print(f"face {i}: box ({x1:.0f}, {y1:.0f})-({x2:.0f}, {y2:.0f}) score {f['score']:.3f} "
               f"p(masked) {f['mask']:.3f} -> {f['label']}")
-    save_png(a.out, facemask.annotate(rgb, faces, mask_threshold=a.mask_threshold))
+    save_png(a.out, facemask.annotate(rgb, faces))  # the labels run() decided at --mask-threshold
     print(f"{len(faces)} faces, {sum(f['label'] == 'masked' for f in faces)} masked; wrote {a.out}")
     return 0
 

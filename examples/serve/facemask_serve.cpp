@@ -363,13 +363,12 @@ private:
         metrics_.faces += faces.size();
         job->status = 200;
         if (!job->annotate) {
-            job->body = facemask_examples::faces_json(job->name, img.width(), img.height(), faces, job->opt.mask_threshold);
+            job->body = facemask_examples::faces_json(job->name, img.width(), img.height(), faces);
             job->body += '\n';
             job->content_type = "application/json";
             return;
         }
         facemask::AnnotateOptions look;
-        look.mask_threshold = job->opt.mask_threshold;
         facemask::annotate(img, faces, look);
         job->body.clear();
         const int ok = job->png ? stbi_write_png_to_func(write_to_string, &job->body, img.width(), img.height(), 3,
@@ -682,7 +681,7 @@ int main(int argc, char** argv) {
     signal(SIGPIPE, SIG_IGN);
 
     facemask::Pipeline fm;
-    facemask::Status st = fm.load(cfg.weights.c_str());
+    facemask::Status st = fm.load(cfg.weights.c_str(), facemask::Verify::self_test);  // a damaged blob is never used
     if (!st) {
         std::fprintf(stderr, "facemask_serve: cannot load the weights: %s\n", st.message());
         return 1;

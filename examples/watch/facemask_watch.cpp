@@ -219,7 +219,7 @@ int main(int argc, char** argv) {
     facemask::Pipeline fm;
     const std::string det = a.weights + "/" + facemask::kDetectorFile;
     const std::string cls = a.weights + "/" + facemask::kClassifierFile;
-    st = fm.load_files(det.c_str(), cls.c_str());
+    st = fm.load_files(det.c_str(), cls.c_str(), facemask::Verify::self_test);  // a damaged blob is never used
     if (!st) {
         std::fprintf(stderr, "facemask_watch: cannot load the weights: %s\n", st.message());
         return 1;
@@ -307,13 +307,11 @@ int main(int argc, char** argv) {
                          double(e.box.x2), double(e.box.y2), double(e.mask), e.frames_seen);
         }
         if (a.frames) {
-            const std::string js = facemask_examples::faces_json(nullptr, img.width(), img.height(), faces,
-                                                                 a.opt.mask_threshold, ids.data());
+            const std::string js = facemask_examples::faces_json(nullptr, img.width(), img.height(), faces, ids.data());
             std::fprintf(events, "{\"frame\": %ld, %s\n", frame, js.c_str() + 1);
         }
         if (out) {
             facemask::AnnotateOptions look;
-            look.mask_threshold = a.opt.mask_threshold;
             facemask::annotate(img, faces, look);
             draw_track_labels(img, faces, ids.data());
             if (std::fwrite(img.data(), 1, size_t(img.width()) * img.height() * 3, out) !=

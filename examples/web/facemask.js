@@ -99,7 +99,7 @@ class Engine {
   /**
    * Finds the faces in an RGBA picture and classifies them.
    * image: ImageData, or { data: Uint8Array | Uint8ClampedArray (RGBA), width, height }.
-   * options: conf (0.5), nms (0.4), maskThreshold (0.5), scale ('long=640' | 'native' |
+   * options: conf (0.5), nms (0.4), maskThreshold (-1: the classifier blob's own, 0.5), scale ('long=640' | 'native' |
    *   'factor=F' | 'WxH'), draw (true), landmarks (false), classify (true).
    * Returns { faces, width, height, annotated: ImageData | null, ms, kernels }.
    */
@@ -109,7 +109,7 @@ class Engine {
     if (!data || !(width > 0) || !(height > 0)) throw new Error('run: give an ImageData or { data, width, height }');
     if (data.length !== width * height * 4)
       throw new Error(`run: ${width}x${height} RGBA needs ${width * height * 4} bytes, the data has ${data.length}`);
-    const o = { conf: 0.5, nms: 0.4, maskThreshold: 0.5, scale: 'long=640', draw: true, landmarks: false,
+    const o = { conf: 0.5, nms: 0.4, maskThreshold: -1, scale: 'long=640', draw: true, landmarks: false,
       classify: true, ...options };
     const m = this._m;
     const t0 = performance.now();

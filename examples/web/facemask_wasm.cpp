@@ -83,13 +83,13 @@ constexpr int kDraw = 1;        // draw the faces (fm_pixels)
 constexpr int kLandmarks = 2;   // also draw the five landmarks
 constexpr int kNoClassify = 4;  // detection only (mask null)
 
-void json_face(Text& t, const facemask::Face& f, float threshold, bool first) {
+void json_face(Text& t, const facemask::Face& f, bool first) {
     t.add("%s{\"box\": [%.3f, %.3f, %.3f, %.3f], \"score\": %.6f, \"landmarks\": [", first ? "" : ", ",
           double(f.box.x1), double(f.box.y1), double(f.box.x2), double(f.box.y2), double(f.score));
     for (int j = 0; j < 5; ++j)
         t.add("%s[%.3f, %.3f]", j ? ", " : "", double(f.landmarks[j].x), double(f.landmarks[j].y));
     if (f.classified())
-        t.add("], \"mask\": %.6f, \"label\": \"%s\"}", double(f.mask), f.masked(threshold) ? "masked" : "not_masked");
+        t.add("], \"mask\": %.6f, \"label\": \"%s\"}", double(f.mask), f.masked() ? "masked" : "not_masked");
     else
         t.add("], \"mask\": null, \"label\": null}");
 }
@@ -167,7 +167,7 @@ EMSCRIPTEN_KEEPALIVE const char* fm_run(Engine* e, const uint8_t* rgba, int w, i
     Text& t = e->json;
     t.clear();
     t.add("{\"width\": %d, \"height\": %d, \"faces\": [", w, h);
-    for (int i = 0; i < faces.size(); ++i) json_face(t, faces[i], opt.mask_threshold, i == 0);
+    for (int i = 0; i < faces.size(); ++i) json_face(t, faces[i], i == 0);
     if (!t.add("]}")) {
         set_error("out of memory for the JSON text");
         return nullptr;
@@ -179,7 +179,6 @@ EMSCRIPTEN_KEEPALIVE const char* fm_run(Engine* e, const uint8_t* rgba, int w, i
             return nullptr;
         }
         facemask::AnnotateOptions look;
-        look.mask_threshold = opt.mask_threshold;
         look.landmarks = (flags & kLandmarks) != 0;
         facemask::annotate(e->canvas, faces, look);
         const size_t bytes = size_t(w) * size_t(h) * 4;

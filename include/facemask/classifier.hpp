@@ -46,12 +46,14 @@ public:
     Classifier(Classifier&&) = default;
     Classifier& operator=(Classifier&&) = default;
 
-    Status load_memory(const void* data, size_t size, Ownership own = Ownership::copy) {
-        return net_.load_memory(data, size, own, blob::ModelKind::classifier, Build{this});
+    Status load_memory(const void* data, size_t size, Ownership own = Ownership::copy, Verify verify = Verify::none) {
+        return verified(net_.load_memory(data, size, own, blob::ModelKind::classifier, Build{this}), verify, nullptr);
     }
 
 #ifndef FACEMASK_NO_STDIO
-    Status load_file(const char* path) { return net_.load_file(path, blob::ModelKind::classifier, Build{this}); }
+    Status load_file(const char* path, Verify verify = Verify::none) {
+        return verified(net_.load_file(path, blob::ModelKind::classifier, Build{this}), verify, path);
+    }
 #endif
 
     bool loaded() const { return net_.loaded(); }
@@ -91,9 +93,17 @@ public:
         return Status();
     }
 
-    // Classifies every face of a picture (its `mask` field). A face whose crop has no pixel
-    // inside the picture keeps mask = -1 (unclassified); other failures stop the loop.
-    Status classify(Workspace& ws, const ImageView& image, Faces faces) const {
+    // The threshold a mask threshold option stands for: kBlobThreshold (any negative value)
+    // is the blob's own.
+    float threshold_for(float option) const { return option < 0.0f ? threshold() : option; }
+
+    // Classifies every face of a picture: p(masked) (`mask`) and the label at `threshold`
+    // (`is_masked`; kBlobThreshold: the blob's). A face whose crop has no pixel inside the
+    // picture keeps mask = -1 (unclassified); other failures stop the loop.
+    Status classify(Workspace& ws, const ImageView& image, Faces faces, float threshold = kBlobThreshold) const {
+        if (!(threshold == kBlobThreshold || (threshold >= 0.0f && threshold <= 1.0f)))
+            return Status::fail(Error::invalid_argument, "mask threshold %g is outside [0, 1]", double(threshold));
+        threshold = threshold_for(threshold);
         if (loaded() && !faces.empty()) {
             // Grow the workspace once, before the loop; faces held in its results region
             // (a detector's output) move with it.
@@ -105,12 +115,12 @@ public:
             if (inside) faces.data = reinterpret_cast<Face*>(ws.results() + at);
         }
         for (Face& f : faces) {
-            f.mask = -1;
+            f.set_mask(-1, 0);
             Rect r;
             if (loaded() && !crop(f.box, image.width, image.height, &r)) continue;
             float p = 0;
             FACEMASK_TRY(classify(ws, image, f.box, &p));
-            f.mask = p;
+            f.set_mask(p, threshold);
         }
         return Status();
     }
@@ -165,6 +175,10 @@ public:
     static float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 private:
+    Status verified(Status loaded, Verify verify, const char* path) {
+        return detail::verified_load<Workspace>(*this, loaded, verify, path);
+    }
+
     // Input rows per band: the classifier runs alone on small crops.
     static constexpr int kBand = 1;
 

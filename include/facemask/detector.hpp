@@ -49,12 +49,14 @@ public:
 
     // Loads a detector blob from memory. With Ownership::borrow the bytes are used in place
     // (they must outlive the detector); SIMD builds still pack a copy of the weights.
-    Status load_memory(const void* data, size_t size, Ownership own = Ownership::copy) {
-        return net_.load_memory(data, size, own, blob::ModelKind::detector, Build{this});
+    Status load_memory(const void* data, size_t size, Ownership own = Ownership::copy, Verify verify = Verify::none) {
+        return verified(net_.load_memory(data, size, own, blob::ModelKind::detector, Build{this}), verify, nullptr);
     }
 
 #ifndef FACEMASK_NO_STDIO
-    Status load_file(const char* path) { return net_.load_file(path, blob::ModelKind::detector, Build{this}); }
+    Status load_file(const char* path, Verify verify = Verify::none) {
+        return verified(net_.load_file(path, blob::ModelKind::detector, Build{this}), verify, path);
+    }
 #endif
 
     bool loaded() const { return net_.loaded(); }
@@ -217,6 +219,10 @@ public:
     }
 
 private:
+    Status verified(Status loaded, Verify verify, const char* path) {
+        return detail::verified_load<Workspace>(*this, loaded, verify, path);
+    }
+
     // Input rows per band: one when alone (the least memory); with threads, enough rows that
     // every kernel call has work for all of them.
     static int band_for(int threads) { return threads > 1 ? 16 * threads : 1; }

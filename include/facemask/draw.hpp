@@ -76,13 +76,13 @@ inline void draw_text(Image& img, int x, int y, const char* text, int scale, Col
 }
 
 // Colour of a face's box: green masked, blue not masked, orange not classified.
-inline Color face_color(const Face& f, float mask_threshold = 0.5f) {
+// The class is the face's own label (Face::is_masked), decided where it was classified.
+inline Color face_color(const Face& f) {
     if (!f.classified()) return colors::unclassified;
-    return f.masked(mask_threshold) ? colors::masked : colors::not_masked;
+    return f.masked() ? colors::masked : colors::not_masked;
 }
 
 struct AnnotateOptions {
-    float mask_threshold = 0.5f;  // p(masked) > this is drawn as masked
     bool labels = true;           // "masked: 0.97" / "not masked: 0.98" (or the score if unclassified)
     bool landmarks = false;       // dots on eyes, nose and mouth corners
 };
@@ -90,9 +90,9 @@ struct AnnotateOptions {
 // The label of a face: its class and the probability of that class (p(masked) for "masked",
 // 1 - p(masked) for "not masked", so the number always says how sure the label is), or
 // "face: <score>" when not classified.
-inline void face_label(const Face& f, float mask_threshold, char* buf, size_t n) {
+inline void face_label(const Face& f, char* buf, size_t n) {
     if (f.classified()) {
-        const bool masked = f.masked(mask_threshold);
+        const bool masked = f.masked();
         std::snprintf(buf, n, "%s: %.2f", masked ? "masked" : "not masked", double(masked ? f.mask : 1.0f - f.mask));
     } else {
         std::snprintf(buf, n, "face: %.2f", double(f.score));
@@ -106,13 +106,13 @@ inline void annotate(Image& img, const Faces& faces, const AnnotateOptions& opt 
     const int side = img.width() < img.height() ? img.width() : img.height();
     const int scale = side >= 480 ? (side + 160) / 320 : 1;  // font pixels: ~3 % of the picture
     for (const Face& f : faces) {
-        const Color c = face_color(f, opt.mask_threshold);
+        const Color c = face_color(f);
         draw_box(img, f.box, c, t);
         if (opt.landmarks)
             for (const Point& p : f.landmarks) draw_dot(img, p, t + 1, colors::landmark);
         if (!opt.labels || !(std::fabs(f.box.x1) < 1e7f && std::fabs(f.box.y1) < 1e7f)) continue;
         char label[48];
-        face_label(f, opt.mask_threshold, label, sizeof label);
+        face_label(f, label, sizeof label);
         const int pad = scale;
         const int band_h = font::kGlyphH * scale + 2 * pad;
         const int band_w = font::text_width(label) * scale + 2 * pad;

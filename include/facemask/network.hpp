@@ -16,6 +16,31 @@ enum class Ownership {
     borrow,  // use them in place (zero-copy, e.g. a const array in flash): they must outlive the model
 };
 
+// What a load checks beyond the format (every field, offsets, shapes, the checksum):
+// Verify::self_test also runs the blob's self-test vector through the network and refuses the
+// blob (Error::selftest, nothing stays loaded) when the answer differs, so a damaged blob whose
+// checksum was made right again is never used silently. It costs one small forward pass.
+enum class Verify {
+    none,       // the library's default
+    self_test,  // the tools' and the CLI's default
+};
+
+namespace detail {
+
+// After a model's load: with Verify::self_test, runs the blob's self-test (in a WS workspace); a
+// model failing it is unloaded (reset to a fresh one) and the failure names the file, if any.
+template <class WS, class Model>
+Status verified_load(Model& model, Status loaded, Verify verify, const char* path) {
+    if (!loaded || verify == Verify::none) return loaded;
+    WS ws;
+    const Status st = model.self_test(ws);
+    if (st) return st;
+    model = Model();
+    return path ? Status::fail(st.code(), "%s: %s", path, st.message()) : st;
+}
+
+}  // namespace detail
+
 namespace detail {
 
 // Blob files larger than this are refused before reading (memory safety).

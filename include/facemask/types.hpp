@@ -23,11 +23,24 @@ struct Face {
     float score = 0;          // detector confidence in (0, 1)
     Point landmarks[5];       // as seen in the picture: left eye, right eye, nose, mouth corners
     float mask = -1;          // p(masked) in [0, 1] once classified, -1 before
+    // The label, decided once where the face is classified (Pipeline::run with
+    // PipelineOptions::mask_threshold, Classifier::classify with its threshold): p(masked) >
+    // threshold. Drawing, JSON and every front end read it; none applies a threshold again.
+    bool is_masked = false;
+    unsigned char reserved_[3] = {};  // no padding: faces compare bit for bit (memcmp)
 
     bool classified() const { return mask >= 0; }
-    // Masked at the given threshold (p > threshold). Only meaningful once classified.
-    bool masked(float threshold = 0.5f) const { return mask > threshold; }
+    bool masked() const { return classified() && is_masked; }
+    // Sets p(masked) and the label it gets at `threshold`.
+    void set_mask(float p, float threshold) {
+        mask = p;
+        is_masked = p > threshold;
+    }
 };
+
+// A mask threshold that means "the classifier blob's own" (its config's threshold; 0.5 for the
+// committed weights/mask_classifier.fmb).
+constexpr float kBlobThreshold = -1.0f;
 
 // A read-only list of faces; the memory belongs to the Workspace that produced it and stays
 // valid until that workspace is used again.
