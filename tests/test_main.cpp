@@ -18,12 +18,17 @@ namespace {
 std::atomic<size_t> g_allocations{0};
 }
 
+std::atomic<size_t> g_largest{0};
 void* counting_malloc(size_t bytes) {
     g_allocations.fetch_add(1, std::memory_order_relaxed);
+    for (size_t seen = g_largest.load(); bytes > seen && !g_largest.compare_exchange_weak(seen, bytes);) {
+    }
     return std::malloc(bytes);
 }
 void counting_free(void* p) { std::free(p); }
 size_t allocation_count() { return g_allocations.load(std::memory_order_relaxed); }
+size_t largest_allocation() { return g_largest.load(); }
+void reset_largest_allocation() { g_largest.store(0); }
 
 std::string weights_path(const char* blob_name) { return std::string(FACEMASK_TEST_WEIGHTS_DIR) + "/" + blob_name; }
 std::string shared_path(const std::string& relative) { return std::string(FACEMASK_TEST_SHARED_DIR) + "/" + relative; }

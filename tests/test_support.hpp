@@ -16,6 +16,9 @@ void* counting_malloc(size_t bytes);
 void counting_free(void* p);
 // Allocations made through FACEMASK_MALLOC so far (all threads).
 size_t allocation_count();
+// The largest single allocation since the last reset_largest_allocation() (all threads).
+size_t largest_allocation();
+void reset_largest_allocation();
 }  // namespace fmtest
 
 #define FACEMASK_MALLOC(size) ::fmtest::counting_malloc(size)
