@@ -233,6 +233,17 @@ inline Status read_picture_header(const unsigned char* p, size_t n, PictureHeade
         if (n < 24 || std::memcmp(p + 12, "IHDR", 4) != 0) return Status::fail(Error::bad_image, "PNG: no IHDR header");
         out->width = long(be32(p + 16));
         out->height = long(be32(p + 20));
+        // stb 2.27 copies a first IDAT of length 0 into a buffer it has not allocated yet
+        // (memcpy to null, undefined behaviour; found by fuzz_image): refuse that file.
+        for (size_t i = 8; i + 8 <= n;) {
+            const size_t len = be32(p + i);
+            if (std::memcmp(p + i + 4, "IDAT", 4) == 0) {
+                if (len == 0) return Status::fail(Error::bad_image, "PNG: empty first IDAT chunk");
+                break;
+            }
+            if (len > n - i - 8) break;  // cut short: stb reports it
+            i += 12 + len;
+        }
         return Status();
     }
     if (n >= 2 && p[0] == 'B' && p[1] == 'M') {
