@@ -882,10 +882,26 @@ struct View {
     ptrdiff_t row = 0;  // values from one row to the next
     int ring = 0;       // 0: rows follow each other; else a ring of this many rows, tensor row
                         // y (>= -1) at ring row (y + 1) % ring (the streaming executor's bands)
+    act_t* const* rows = nullptr;  // with a ring: where each ring row is (the executor's row
+                                   // pool hands rows out); null: ring rows follow each other
+    ptrdiff_t first = 0;           // with rows: the view's first channel in each row (a slice)
 
     // Pixel 0 of row y. Kernels take it once per row (a ring costs one modulo a row).
-    act_t* row_at(int y) const { return ring ? data + ptrdiff_t((y + 1) % ring) * row : data + ptrdiff_t(y) * row; }
+    act_t* row_at(int y) const {
+        if (!ring) return data + ptrdiff_t(y) * row;
+        const int r = (y + 1) % ring;
+        return rows ? rows[r] + first : data + ptrdiff_t(r) * row;
+    }
     act_t* at(int y, int x) const { return row_at(y) + x * px; }
+
+    // Channels [c0, c0 + n) of this view (px stays: the pixels of the whole tensor).
+    View channels(int c0, int n) const {
+        View v = *this;
+        if (rows) v.first += c0;
+        else v.data += c0;
+        v.c = n;
+        return v;
+    }
 };
 
 // y = max(x, x * s): ReLU for s = 0, LeakyReLU for 0 < s < 1, identity for s = 1. One
@@ -2651,6 +2667,8 @@ struct BufferPlan {
     ptrdiff_t row = 0;        // values (act_t) per row (w + 2 pixels, zero borders left and right)
     size_t offset = 0, bytes = 0;
     bool shared = false;      // in the buffer the depthwise outputs share (detail_exec::may_share)
+    bool pooled = false;      // its rows come from the row pool (no buffer of its own)
+    int slot0 = 0;            // pooled: its first entry in the pool's table of ring rows
 };
 
 // Where everything lives for one input size, band and thread count.
@@ -2663,6 +2681,13 @@ struct Plan {
     int step[kMaxOps] = {};  // output rows an op may add per step: its share of the band
     BufferPlan t[kMaxTensors];
     size_t scratch_offset = 0, scratch_bytes = 0;  // kernel scratch (Winograd): one block per thread
+    // The row pool: rows of the pooled tensors (the wide ones) take a block each as they are
+    // written and give it back as soon as no reader needs them, so tensors that wait share
+    // memory with tensors that run. Blocks, then one zero block (border rows), then per thread
+    // the table of ring rows and the free blocks.
+    size_t pool_offset = 0, pool_block = 0;  // bytes per block
+    int pool_blocks = 0, pool_slots = 0;
+    size_t pool_state_offset = 0, pool_state_bytes = 0;
     size_t arena_bytes = 0;  // all buffers and scratch, plus kArenaSlack
 };
 
@@ -2771,6 +2796,69 @@ inline int keep_from(const Graph& g, const Plan& p, const WalkState& s, int t) {
     return keep < -1 ? -1 : keep;
 }
 
+// Bytes planned per entry of a pool's table of ring rows: 8, whatever the pointer size, so a
+// plan has the same size on every host (a firmware's arena is sized on the build machine).
+constexpr size_t kPoolSlotBytes = 8;
+static_assert(sizeof(void*) <= kPoolSlotBytes, "pool table entries hold a pointer");
+
+// The row pool of one walk. The planning walk only counts (slot == nullptr); each running
+// thread keeps its own table, changed identically, so no thread waits for another.
+struct RowPool {
+    kernels::act_t** slot = nullptr;  // p.pool_slots ring rows (pixel 0 of each)
+    int32_t* free = nullptr;          // free block indices (a stack)
+    unsigned char* blocks = nullptr;
+    int n_free = 0, used = 0, peak = 0;
+    int lo[kMaxTensors], hi[kMaxTensors];  // a pooled tensor's rows [lo, hi) hold blocks
+};
+
+inline kernels::act_t* pool_zero_row(const Plan& p, unsigned char* arena, int c) {
+    return reinterpret_cast<kernels::act_t*>(arena + p.pool_offset + size_t(p.pool_blocks) * p.pool_block) + c;
+}
+
+// At the start of a pass: every block free, every ring row the zero row.
+inline void pool_reset(const Graph& g, const Plan& p, RowPool& r, unsigned char* arena) {
+    r.used = 0;
+    for (int t = 0; t < g.n_tensors; ++t) r.lo[t] = r.hi[t] = 0;
+    if (!r.slot) return;
+    for (int t = 0; t < g.n_tensors; ++t)
+        if (p.t[t].pooled)
+            for (int i = 0; i < p.t[t].ring; ++i) r.slot[p.t[t].slot0 + i] = pool_zero_row(p, arena, p.t[t].c);
+    r.n_free = p.pool_blocks;
+    for (int i = 0; i < p.pool_blocks; ++i) r.free[i] = p.pool_blocks - 1 - i;
+}
+
+// Before rows up to `end` of t are written: blocks of rows no reader needs go back, then the
+// new rows of t (if pooled) take blocks, their border pixels zeroed when `zero` is set.
+inline void pool_room(const Graph& g, const Plan& p, const WalkState& s, RowPool& r, unsigned char* arena, int t,
+                      int end, bool zero) {
+    for (int u = 0; u < g.n_tensors; ++u) {
+        if (!p.t[u].pooled || r.lo[u] >= r.hi[u]) continue;
+        int keep = keep_from(g, p, s, u);
+        if (keep > r.hi[u]) keep = r.hi[u];
+        for (; r.lo[u] < keep; ++r.lo[u], --r.used)
+            if (r.slot) {
+                const BufferPlan& b = p.t[u];
+                const unsigned char* row = reinterpret_cast<const unsigned char*>(r.slot[b.slot0 + (r.lo[u] + 1) % b.ring] - b.c);
+                r.free[r.n_free++] = int32_t(size_t(row - r.blocks) / p.pool_block);
+            }
+    }
+    const BufferPlan& b = p.t[t];
+    if (!b.pooled) return;
+    const int stop = end < b.h ? end : b.h;  // row h is the zero row
+    if (r.lo[t] > r.hi[t]) r.hi[t] = r.lo[t];
+    for (; r.hi[t] < stop; ++r.hi[t]) {
+        if (++r.used > r.peak) r.peak = r.used;
+        if (!r.slot) continue;
+        FACEMASK_ASSERT(r.n_free > 0);
+        kernels::act_t* row = reinterpret_cast<kernels::act_t*>(r.blocks + size_t(r.free[--r.n_free]) * p.pool_block);
+        r.slot[b.slot0 + (r.hi[t] + 1) % b.ring] = row + b.c;
+        if (zero) {
+            std::memset(row, 0, size_t(b.c) * sizeof(kernels::act_t));
+            std::memset(row + ptrdiff_t(b.w + 1) * b.c, 0, size_t(b.c) * sizeof(kernels::act_t));
+        }
+    }
+}
+
 }  // namespace detail_exec
 
 // Walks the schedule, calling the hooks:
@@ -2868,7 +2956,9 @@ struct Measure {
     const Graph* g = nullptr;
     const Plan* p = nullptr;
     WalkState* s = nullptr;
+    RowPool pool;  // counts only
     void room(int t, int end, int keep) {
+        pool_room(*g, *p, *s, pool, nullptr, t, end, false);
         const int lo = keep < s->lo[t] ? s->lo[t] : keep;  // rows before keep can go
         if (end - lo > need[t]) need[t] = end - lo;
         s->lo[t] = lo;
@@ -2927,10 +3017,24 @@ inline Plan make_plan(const Graph& g, int width, int height, int band = 1, int t
     m.p = &p;
     m.s = &s;
     for (int i = 0; i < g.n_tensors; ++i) m.shared[i] = !whole && detail_exec::may_share(g, i);
+    // The pool takes the widest rows (within 3/4 of the widest, so a block wastes little) of
+    // the tensors that stream: not the input, not those shared, not those kept whole.
+    size_t widest = 0;
+    bool candidate[kMaxTensors] = {};
+    for (int i = 0; i < g.n_tensors && !whole; ++i) {
+        candidate[i] = i != g.input && !m.shared[i] && (p.passes == 1 || role(g, p, i, 1) != Role::given);
+        const size_t bytes = size_t(p.t[i].row) * sizeof(kernels::act_t);
+        if (candidate[i] && bytes > widest) widest = bytes;
+    }
+    p.pool_block = align_up(widest);
+    for (int i = 0; i < g.n_tensors; ++i)
+        p.t[i].pooled = candidate[i] && 4 * size_t(p.t[i].row) * sizeof(kernels::act_t) >= 3 * widest;
     for (int q = 0; q < p.passes; ++q) {
         s.pass = q;
+        detail_exec::pool_reset(g, p, m.pool, nullptr);
         walk(g, p, s, m);
     }
+    p.pool_blocks = m.pool.peak;
     // Memory, in this order: the shared buffer; tensors of both passes; tensors the second
     // pass is given whole; then the tensors of the first pass only and, over the same bytes,
     // those of the second only.
@@ -2951,7 +3055,12 @@ inline Plan make_plan(const Graph& g, int width, int height, int band = 1, int t
         if (t.ring < 1) t.ring = 1;  // a tensor no pass uses still gets a valid view
         t.bytes = align_up(size_t(t.ring) * size_t(t.row) * sizeof(kernels::act_t));
         t.shared = m.shared[i];
-        if (group[i] == kShared) {
+        if (t.pooled) {  // no buffer: its ring rows are pool blocks
+            t.bytes = 0;
+            t.slot0 = p.pool_slots;
+            p.pool_slots += t.ring;
+            group[i] = kShared;
+        } else if (group[i] == kShared) {
             if (t.bytes > group_bytes[kShared]) group_bytes[kShared] = t.bytes;
         } else {
             t.offset = group_bytes[group[i]];
@@ -2963,6 +3072,14 @@ inline Plan make_plan(const Graph& g, int width, int height, int band = 1, int t
     for (int i = 0; i < g.n_tensors; ++i) p.t[i].offset += base[group[i]];
     const size_t last = group_bytes[kFirst] > group_bytes[kSecond] ? group_bytes[kFirst] : group_bytes[kSecond];
     size_t end = one + last;
+    p.pool_offset = end;
+    if (p.pool_slots) {
+        end += size_t(p.pool_blocks + 1) * p.pool_block;
+        p.pool_state_offset = end;
+        p.pool_state_bytes = align_up(size_t(p.pool_slots) * detail_exec::kPoolSlotBytes) +
+                             align_up(size_t(p.pool_blocks) * sizeof(int32_t));
+        end += size_t(p.threads) * p.pool_state_bytes;
+    }
     size_t scratch = 0;
     for (int k = 0; k < g.n_ops; ++k) {
         const size_t n = scratch_floats(g, g.ops[k]);
@@ -2994,7 +3111,7 @@ inline View ring_view(const Plan& p, int t, unsigned char* arena) {
 // (another model, or the first pass, may have used the memory in between).
 inline void clear_borders(const Graph& g, const Plan& p, unsigned char* arena, int pass) {
     for (int i = 0; i < g.n_tensors; ++i) {
-        if (role(g, p, i, pass) == Role::absent) continue;
+        if (role(g, p, i, pass) == Role::absent || p.t[i].pooled) continue;  // pool rows: zeroed as taken
         const BufferPlan& b = p.t[i];
         using kernels::act_t;  // all bits zero is 0.0 in float32 and float16 alike
         act_t* base = reinterpret_cast<act_t*>(arena + b.offset);
@@ -3009,9 +3126,7 @@ inline void clear_borders(const Graph& g, const Plan& p, unsigned char* arena, i
 
 // Runs op k on output rows [y0, y1) of the given views; `scratch`: the thread's kernel scratch.
 inline void run_op(const Op& o, const View& in, const View& full_out, int y0, int y1, float* scratch) {
-    View out = full_out;
-    out.data += o.out_offset;
-    out.c = o.cout;
+    const View out = full_out.channels(o.out_offset, o.cout);
     if (o.kind == OpKind::upsample_add) {
         kernels::active::upsample_nearest_add(in, out, y0, y1);
         return;
@@ -3038,6 +3153,7 @@ struct Runner {
     Sink& snk;
     WalkState s;
     int part = 0, parts = 1;
+    detail_exec::RowPool pool;
 
     void sync() const {
 #if FACEMASK_OPENMP
@@ -3056,17 +3172,33 @@ struct Runner {
         if (*b > y1) *b = y1;
     }
 
-    // The ring holds every row still needed: the planner sized it so (nothing moves).
-    void room(int t, int end, int keep) const {
-        (void)t, (void)end, (void)keep;
+    // The ring holds every row still needed: the planner sized it so (nothing moves). Pool
+    // rows change hands here, in this thread's table (thread 0 zeroes their borders).
+    void room(int t, int end, int keep) {
+        (void)keep;
         FACEMASK_ASSERT(end - keep <= p.t[t].ring);
+        if (p.pool_slots) detail_exec::pool_room(g, p, s, pool, arena, t, end, part == 0);
     }
 
-    View view(int t) const { return ring_view(p, t, arena); }
+    View view(int t) const {
+        View v = ring_view(p, t, arena);
+        if (p.t[t].pooled) v.rows = pool.slot + p.t[t].slot0;
+        return v;
+    }
 
     void all_passes() {
+        if (p.pool_slots) {
+            unsigned char* mine = arena + p.pool_state_offset + size_t(part) * p.pool_state_bytes;
+            pool.slot = reinterpret_cast<kernels::act_t**>(mine);
+            pool.free = reinterpret_cast<int32_t*>(mine + align_up(size_t(p.pool_slots) * detail_exec::kPoolSlotBytes));
+            pool.blocks = arena + p.pool_offset;
+        }
         for (int q = 0; q < p.passes; ++q) {
-            if (part == 0) clear_borders(g, p, arena, q);
+            if (part == 0) {
+                clear_borders(g, p, arena, q);
+                if (p.pool_slots) std::memset(detail_exec::pool_zero_row(p, arena, 0), 0, p.pool_block);
+            }
+            if (p.pool_slots) detail_exec::pool_reset(g, p, pool, arena);
             sync();
             s.pass = q;
             walk(g, p, s, *this);
@@ -3090,6 +3222,10 @@ struct Runner {
     }
 
     void finished(int t) {
+        if (p.t[t].pooled) {  // row h: the zero block, in every thread's table
+            pool.slot[p.t[t].slot0 + (p.t[t].h + 1) % p.t[t].ring] = detail_exec::pool_zero_row(p, arena, p.t[t].c);
+            return;
+        }
         if (part == 0) {
             const View v = view(t);
             std::memset(v.at(v.h, 0), 0, size_t(v.w) * size_t(v.px) * sizeof(kernels::act_t));

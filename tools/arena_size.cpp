@@ -158,6 +158,11 @@ int main(int argc, char** argv) {
             std::printf("| %d | %d x %d x %d | %d | %.1f%s |\n", order[i], b.h, b.w, b.c, b.ring, kib(b.bytes),
                         b.shared ? " (shared)" : "");
         }
+        for (int i = 0; i < graph::kMaxTensors; ++i)
+            if (p.t[i].pooled)
+                std::printf("| %d | %d x %d x %d | %d | pool |\n", i, p.t[i].h, p.t[i].w, p.t[i].c, p.t[i].ring);
+        std::printf("| pool | %d blocks of %zu B + a zero block | | %.1f |\n", p.pool_blocks, p.pool_block,
+                    kib(size_t(p.pool_blocks + 1) * p.pool_block));
         std::printf("| all | | | %.1f + %.1f shared (plan %.1f) |\n", kib(sum), kib(pool), kib(p.arena_bytes));
         return 0;
     }

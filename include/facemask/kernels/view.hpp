@@ -27,10 +27,26 @@ struct View {
     ptrdiff_t row = 0;  // values from one row to the next
     int ring = 0;       // 0: rows follow each other; else a ring of this many rows, tensor row
                         // y (>= -1) at ring row (y + 1) % ring (the streaming executor's bands)
+    act_t* const* rows = nullptr;  // with a ring: where each ring row is (the executor's row
+                                   // pool hands rows out); null: ring rows follow each other
+    ptrdiff_t first = 0;           // with rows: the view's first channel in each row (a slice)
 
     // Pixel 0 of row y. Kernels take it once per row (a ring costs one modulo a row).
-    act_t* row_at(int y) const { return ring ? data + ptrdiff_t((y + 1) % ring) * row : data + ptrdiff_t(y) * row; }
+    act_t* row_at(int y) const {
+        if (!ring) return data + ptrdiff_t(y) * row;
+        const int r = (y + 1) % ring;
+        return rows ? rows[r] + first : data + ptrdiff_t(r) * row;
+    }
     act_t* at(int y, int x) const { return row_at(y) + x * px; }
+
+    // Channels [c0, c0 + n) of this view (px stays: the pixels of the whole tensor).
+    View channels(int c0, int n) const {
+        View v = *this;
+        if (rows) v.first += c0;
+        else v.data += c0;
+        v.c = n;
+        return v;
+    }
 };
 
 // y = max(x, x * s): ReLU for s = 0, LeakyReLU for 0 < s < 1, identity for s = 1. One
