@@ -194,8 +194,7 @@ inline void pool_reset(const Graph& g, const Plan& p, RowPool& r, unsigned char*
 
 // Before rows up to `end` of t are written: blocks of rows no reader needs go back, then the
 // new rows of t (if pooled) take blocks, their border pixels zeroed when `zero` is set.
-inline void pool_room(const Graph& g, const Plan& p, const WalkState& s, RowPool& r, unsigned char* arena, int t,
-                      int end, bool zero) {
+inline void pool_room(const Graph& g, const Plan& p, const WalkState& s, RowPool& r, int t, int end, bool zero) {
     for (int u = 0; u < g.n_tensors; ++u) {
         if (!p.t[u].pooled || r.lo[u] >= r.hi[u]) continue;
         int keep = keep_from(g, p, s, u);
@@ -323,7 +322,7 @@ struct Measure {
     WalkState* s = nullptr;
     RowPool pool;  // counts only
     void room(int t, int end, int keep) {
-        pool_room(*g, *p, *s, pool, nullptr, t, end, false);
+        pool_room(*g, *p, *s, pool, t, end, false);
         const int lo = keep < s->lo[t] ? s->lo[t] : keep;  // rows before keep can go
         if (end - lo > need[t]) need[t] = end - lo;
         s->lo[t] = lo;
@@ -542,7 +541,7 @@ struct Runner {
     void room(int t, int end, int keep) {
         (void)keep;
         FACEMASK_ASSERT(end - keep <= p.t[t].ring);
-        if (p.pool_slots) detail_exec::pool_room(g, p, s, pool, arena, t, end, part == 0);
+        if (p.pool_slots) detail_exec::pool_room(g, p, s, pool, t, end, part == 0);
     }
 
     View view(int t) const {
@@ -610,13 +609,14 @@ inline void run(const Graph& g, const Plan& p, unsigned char* arena, Source& src
     if (p.threads > 1) {
 #pragma omp parallel num_threads(p.threads)
         {
-            Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), omp_get_thread_num(), omp_get_num_threads()};
+            Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), omp_get_thread_num(), omp_get_num_threads(),
+                                     detail_exec::RowPool()};
             r.all_passes();
         }
         return;
     }
 #endif
-    Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), 0, 1};
+    Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), 0, 1, detail_exec::RowPool()};
     r.all_passes();
 }
 
