@@ -1479,10 +1479,14 @@ private:
 
 namespace facemask {
 
-enum class PixelFormat : uint8_t { rgb, bgr, rgba, bgra, gray };
+// rgb565: one little-endian 16-bit word a pixel, red in the top 5 bits, green in the middle 6,
+// blue in the low 5 (what camera sensors of microcontroller boards write: 2 bytes a pixel
+// instead of 3); its components are widened to 8 bits by repeating their top bits.
+enum class PixelFormat : uint8_t { rgb, bgr, rgba, bgra, gray, rgb565 };
 
+// Bytes a pixel (rgb565: 2).
 inline int channels_of(PixelFormat f) {
-    return f == PixelFormat::gray ? 1 : (f == PixelFormat::rgba || f == PixelFormat::bgra) ? 4 : 3;
+    return f == PixelFormat::gray ? 1 : f == PixelFormat::rgb565 ? 2 : (f == PixelFormat::rgba || f == PixelFormat::bgra) ? 4 : 3;
 }
 
 // A picture someone else owns: 8-bit pixels, rows `stride` bytes apart (0 = tightly packed).
@@ -1536,7 +1540,17 @@ inline InputNorm input_norm(const blob::Config& c) {
     return n;
 }
 
-// Byte offsets of R, G, B inside one pixel of the given format.
+// An RGB565 pixel as 8-bit R, G, B (0x1F -> 0xFF, 0x10 -> 0x84).
+inline void rgb565_to_rgb(const uint8_t* p, uint8_t rgb[3]) {
+    const unsigned v = unsigned(p[0]) | unsigned(p[1]) << 8;
+    const unsigned r = v >> 11, g = (v >> 5) & 0x3Fu, b = v & 0x1Fu;
+    rgb[0] = uint8_t(r << 3 | r >> 2);
+    rgb[1] = uint8_t(g << 2 | g >> 4);
+    rgb[2] = uint8_t(b << 3 | b >> 2);
+}
+
+// Byte offsets of R, G, B inside one pixel of the given format (rgb565: inside the 3 values
+// rgb565_to_rgb gives).
 inline void rgb_offsets(PixelFormat f, int off[3]) {
     switch (f) {
         case PixelFormat::bgr:
@@ -1619,6 +1633,20 @@ namespace detail {
 
 // acc[j] = sum over t of c[t] * rows[t][j]: the vertical pass over whole rows of bytes, in the
 // shape compilers vectorise (it does most of the arithmetic when a picture is shrunk).
+// The same for an RGB565 picture: pixels [x0, x0 + pixels) widened to 3 values each.
+inline void blend_rows_565(const ImageView& img, int y0, int n, const float* c, int x0, int pixels, float* acc) {
+    for (int j = 0; j < 3 * pixels; ++j) acc[j] = 0.0f;
+    for (int t = 0; t < n; ++t) {
+        const uint8_t* p = img.row(y0 + t) + size_t(x0) * 2;
+        const float w = c[t];
+        for (int x = 0; x < pixels; ++x, p += 2) {
+            uint8_t rgb[3];
+            rgb565_to_rgb(p, rgb);
+            for (int k = 0; k < 3; ++k) acc[3 * x + k] += w * float(rgb[k]);
+        }
+    }
+}
+
 inline void blend_rows(const ImageView& img, int y0, int n, const float* c, int byte0, int bytes, float* acc) {
     for (int j = 0; j < bytes; ++j) acc[j] = 0.0f;
     for (int t = 0; t < n; ++t) {
@@ -1679,16 +1707,21 @@ public:
 
     // Output rows [y0, y1) into dst (dst.at(y, x) addresses output row y).
     void rows(const kernels::View& dst, int y0, int y1, int part = 0) const {
-        const int nch = img_.channels();
+        const bool packed = img_.format == PixelFormat::rgb565;
+        const int nch = packed ? 3 : img_.channels();  // values a pixel in the row buffer
         if (identity_) {
             int src[3];  // byte offset in the picture's pixel of each network channel
             for (int k = 0; k < 3; ++k) src[k] = off_[norm_.component[k]];
             for (int y = y0; y < y1; ++y) {
                 const uint8_t* p = img_.row(y);
                 kernels::act_t* q = dst.at(y, 0);
-                for (int x = 0; x < ow_; ++x, p += nch, q += dst.px)
+                for (int x = 0; x < ow_; ++x, p += img_.channels(), q += dst.px) {
+                    uint8_t rgb[3];
+                    const uint8_t* v = p;
+                    if (packed) detail::rgb565_to_rgb(p, rgb), v = rgb;
                     for (int k = 0; k < 3; ++k)
-                        q[k] = kernels::act_store((float(p[src[k]]) - norm_.mean[k]) * norm_.scale[k]);
+                        q[k] = kernels::act_store((float(v[src[k]]) - norm_.mean[k]) * norm_.scale[k]);
+                }
             }
             return;
         }
@@ -1696,8 +1729,11 @@ public:
         const int x_lo = xfirst_[0];  // columns the horizontal pass reads
         const int x_hi = xfirst_[ow_ - 1] + xcount_[ow_ - 1];
         for (int oy = y0; oy < y1; ++oy) {
-            detail::blend_rows(img_, yfirst_[oy], ycount_[oy], ycoef_ + size_t(oy) * ty_, x_lo * nch, (x_hi - x_lo) * nch,
-                               row);
+            if (packed)
+                detail::blend_rows_565(img_, yfirst_[oy], ycount_[oy], ycoef_ + size_t(oy) * ty_, x_lo, x_hi - x_lo, row);
+            else
+                detail::blend_rows(img_, yfirst_[oy], ycount_[oy], ycoef_ + size_t(oy) * ty_, x_lo * nch,
+                                   (x_hi - x_lo) * nch, row);
             kernels::act_t* q = dst.at(oy, 0);
             for (int ox = 0; ox < ow_; ++ox, q += dst.px) {
                 const float* c = xcoef_ + size_t(ox) * tx_;
@@ -5193,7 +5229,13 @@ public:
         for (int y = 0; y < h_; ++y) {
             const uint8_t* p = v.row(y);
             uint8_t* q = row(y);
-            for (int x = 0; x < w_; ++x, p += n, q += 3) q[0] = p[off[0]], q[1] = p[off[1]], q[2] = p[off[2]];
+            for (int x = 0; x < w_; ++x, p += n, q += 3) {
+                if (v.format == PixelFormat::rgb565) {
+                    detail::rgb565_to_rgb(p, q);
+                    continue;
+                }
+                q[0] = p[off[0]], q[1] = p[off[1]], q[2] = p[off[2]];
+            }
         }
         return Status();
     }

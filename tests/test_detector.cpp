@@ -202,6 +202,11 @@ std::vector<uint8_t> convert(const facemask::Image& img, PixelFormat f, int pad)
                 case PixelFormat::rgba: q[0] = p[0], q[1] = p[1], q[2] = p[2], q[3] = uint8_t(x * 7 + y); break;
                 case PixelFormat::bgra: q[0] = p[2], q[1] = p[1], q[2] = p[0], q[3] = uint8_t(x + y * 3); break;
                 case PixelFormat::gray: q[0] = uint8_t((p[0] * 3 + p[1] * 6 + p[2]) / 10); break;
+                case PixelFormat::rgb565: {
+                    const unsigned v = unsigned(p[0] >> 3) << 11 | unsigned(p[1] >> 2) << 5 | unsigned(p[2] >> 3);
+                    q[0] = uint8_t(v & 0xFF), q[1] = uint8_t(v >> 8);  // little-endian
+                    break;
+                }
             }
         }
     return out;
@@ -339,6 +344,27 @@ TEST_CASE("every pixel format finds the same faces as RGB") {
         const std::vector<Face> want_grey = run(*det, ImageView(grey_rgb.data(), w, h), opt);
         CHECK(want_grey.size() >= 3);
         CHECK(fmtest::same_faces(run(*det, ImageView(grey.data(), w, h, PixelFormat::gray), opt), want_grey));
+        // RGB565: compared with the RGB picture of its components widened by bit replication
+        // (5 bits abcde -> abcdeabc), with rows padded too.
+        for (int pad : {0, 6}) {
+            CAPTURE(pad);
+            const std::vector<uint8_t> packed = convert(*img, PixelFormat::rgb565, pad);
+            const ptrdiff_t stride = ptrdiff_t(w) * 2 + pad;
+            std::vector<uint8_t> wide(size_t(w) * h * 3);
+            for (int y = 0; y < h; ++y)
+                for (int x = 0; x < w; ++x) {
+                    const uint8_t* p = &packed[size_t(y) * stride + size_t(x) * 2];
+                    const unsigned v = unsigned(p[0]) | unsigned(p[1]) << 8, r = v >> 11, g = (v >> 5) & 63, b = v & 31;
+                    uint8_t* q = &wide[(size_t(y) * w + x) * 3];
+                    q[0] = uint8_t(r << 3 | r >> 2), q[1] = uint8_t(g << 2 | g >> 4), q[2] = uint8_t(b << 3 | b >> 2);
+                }
+            const std::vector<Face> want_565 = run(*det, ImageView(wide.data(), w, h), opt);
+            CHECK(want_565.size() >= 5);
+            CHECK(fmtest::same_faces(run(*det, ImageView(packed.data(), w, h, PixelFormat::rgb565, stride), opt), want_565));
+            facemask::Image copy;  // Image::assign widens the same way
+            REQUIRE(copy.assign(ImageView(packed.data(), w, h, PixelFormat::rgb565, stride)).ok());
+            CHECK(std::memcmp(copy.data(), wide.data(), wide.size()) == 0);
+        }
     }
 }
 

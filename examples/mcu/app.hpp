@@ -138,7 +138,8 @@ inline int run(const facemask::Pipeline& fm, facemask::Workspace& ws, const face
 }
 
 // A binary PPM (P6, maxval 255) in memory: its size and where the pixels start; false if not one.
-inline bool parse_ppm(const unsigned char* p, size_t n, int* w, int* h, size_t* offset) {
+// header_only: p holds the start of the file only (the pixels are not checked to be there).
+inline bool parse_ppm(const unsigned char* p, size_t n, int* w, int* h, size_t* offset, bool header_only = false) {
     size_t i = 0;
     auto skip = [&]() {
         for (;;) {
@@ -162,9 +163,19 @@ inline bool parse_ppm(const unsigned char* p, size_t n, int* w, int* h, size_t* 
     if (!number(&a) || !number(&b) || !number(&m) || m != 255 || a < 1 || b < 1) return false;
     if (i >= n) return false;
     ++i;  // the single whitespace after maxval
-    if (size_t(a) * size_t(b) * 3 > n - i) return false;
+    if (size_t(a) * size_t(b) * 3 > n - i && !header_only) return false;
     *w = int(a), *h = int(b), *offset = i;
     return true;
+}
+
+// n RGB pixels as RGB565 (little-endian words), as a camera sensor would write them: the frame
+// then takes 2 bytes a pixel of RAM instead of 3 (FM_MCU_RGB565, build.sh FM_FRAME=rgb565).
+inline void pack_rgb565(const unsigned char* rgb, size_t n, unsigned char* out) {
+    for (size_t i = 0; i < n; ++i, rgb += 3, out += 2) {
+        const unsigned v = unsigned(rgb[0] >> 3) << 11 | unsigned(rgb[1] >> 2) << 5 | unsigned(rgb[2] >> 3);
+        out[0] = (unsigned char)(v & 0xFFu);
+        out[1] = (unsigned char)(v >> 8);
+    }
 }
 
 }  // namespace fm_mcu

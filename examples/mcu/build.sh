@@ -19,6 +19,8 @@
 #   FM_TOP_K       detection candidates kept before NMS (default 100; sizes the face list)
 #   FM_ACTIVATIONS f16 (default: activations stored as float16, FACEMASK_HALF_ACTIVATIONS, half
 #                  the arena) or f32
+#   FM_FRAME       rgb565 (default: the frame in RAM as a camera sensor writes it, 2 bytes a
+#                  pixel; the PPM is packed as it is read) or rgb888
 #   FM_OPT         optimisation flags (default -O2)
 #   FM_STACK       stack bytes (default 16384)
 #   FM_RAM, FM_FLASH  the memory a real board has, as linker sizes (default 512K and 2M): the
@@ -80,6 +82,11 @@ case "${FM_ACTIVATIONS:-f16}" in
     f32) ACT="" ;;
     *) echo "build.sh: FM_ACTIVATIONS must be f16 or f32, not '$FM_ACTIVATIONS'" >&2; exit 2 ;;
 esac
+case "${FM_FRAME:-rgb565}" in
+    rgb565) ACT="$ACT -DFM_MCU_RGB565" ;;
+    rgb888) ;;
+    *) echo "build.sh: FM_FRAME must be rgb565 or rgb888, not '$FM_FRAME'" >&2; exit 2 ;;
+esac
 # The host tools share the firmware's configuration (scalar, one thread, its activation type),
 # except picture_host, which makes the picture in float32 so both activation types see the same bytes.
 PICFLAGS="-std=gnu++17 -O2 -DFACEMASK_NO_SIMD -DFACEMASK_NO_OPENMP -fno-exceptions -fno-rtti -Wall -Wextra -I$ROOT/single_include"
@@ -93,9 +100,9 @@ newer() {  # newer TARGET SOURCES...: true if TARGET is missing or older than a 
     return 1
 }
 # Rebuilt when the activation type changes (recorded in $COMMON/activations).
-if [ "$(cat "$COMMON/activations" 2>/dev/null || true)" != "${FM_ACTIVATIONS:-f16}" ]; then
+if [ "$(cat "$COMMON/activations" 2>/dev/null || true)" != "$ACT" ]; then
     rm -f "$COMMON/arena_size" "$COMMON/host"
-    echo "${FM_ACTIVATIONS:-f16}" > "$COMMON/activations"
+    echo "$ACT" > "$COMMON/activations"
 fi
 if newer "$COMMON/arena_size" "$ROOT/tools/arena_size.cpp" "$ROOT/single_include/facemask.hpp"; then
     $HOSTCXX $HOSTFLAGS "$ROOT/tools/arena_size.cpp" -o "$COMMON/arena_size"

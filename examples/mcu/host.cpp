@@ -89,7 +89,15 @@ int run(const char* det_path, const char* cls_path, const char* pic_path, int to
     size_t offset_in_file = 0;
     if (!fm_mcu::parse_ppm(p, np, &w, &h, &offset_in_file))
         return std::fprintf(stderr, "host: %s is not a binary PPM\n", pic_path), 2;
+#if defined(FM_MCU_RGB565)
+    // The firmware's frame: the same pixels packed as RGB565.
+    unsigned char* packed = static_cast<unsigned char*>(std::malloc(size_t(w) * h * 2));
+    if (!packed) return std::fprintf(stderr, "host: cannot allocate the frame\n"), 1;
+    fm_mcu::pack_rgb565(p + offset_in_file, size_t(w) * h, packed);
+    const ImageView image(packed, w, h, PixelFormat::rgb565);
+#else
     const ImageView image(p + offset_in_file, w, h, PixelFormat::rgb);
+#endif
     const size_t bytes = fm.workspace_bytes_for(w, h, fm_mcu::options(top_k));
     unsigned char* storage = static_cast<unsigned char*>(std::aligned_alloc(64, align_up(size_t(offset) + bytes)));
     if (!storage) return std::fprintf(stderr, "host: cannot allocate %zu bytes\n", bytes), 1;
@@ -100,6 +108,9 @@ int run(const char* det_path, const char* cls_path, const char* pic_path, int to
     const int rc = fm_mcu::run(fm, ws, image, top_k, emit);
     std::free(storage);
     std::free(d), std::free(c), std::free(p);
+#if defined(FM_MCU_RGB565)
+    std::free(packed);
+#endif
     return rc;
 }
 

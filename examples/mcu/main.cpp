@@ -79,9 +79,16 @@ alignas(64) __attribute__((section(".bss.fm_arena"))) unsigned char g_arena[FM_M
 unsigned char* const g_block = g_arena + FM_MCU_ARENA_OFFSET;
 constexpr size_t kBlockBytes = FM_MCU_ARENA_BYTES;
 
+#if defined(FM_MCU_RGB565)
+// The frame as a camera sensor writes it: RGB565, 2 bytes a pixel. The PPM file is packed into
+// it a row at a time as it is read.
+constexpr size_t kPictureBytes = size_t(FM_MCU_WIDTH) * FM_MCU_HEIGHT * 2;
+alignas(4) unsigned char g_picture[kPictureBytes];
+#else
 // The picture file as read: a PPM header (< 64 bytes) and W*H*3 bytes.
 constexpr size_t kPictureBytes = size_t(FM_MCU_WIDTH) * FM_MCU_HEIGHT * 3;
 alignas(4) unsigned char g_picture[kPictureBytes + 64];
+#endif
 
 // The models and the workspace are static: they hold fixed-size graphs and plans (kilobytes)
 // that would otherwise sit on the stack.
@@ -106,6 +113,40 @@ const char* picture_path() {
     return p;
 }
 
+#if defined(FM_MCU_RGB565)
+// Reads the PPM's header, then its rows one at a time, packing them into g_picture as RGB565;
+// false if the file is not a binary PPM of this build's size.
+bool read_picture_565(const char* path, int* w, int* h) {
+    const int fd = fm_sh_open(path, 1 /* "rb" */);
+    if (fd < 0) return false;
+    static unsigned char row[FM_MCU_WIDTH * 3 + 64];
+    size_t have = 0, offset = 0;
+    bool ok = true;
+    while (have < 64) {  // the header, and the first pixels after it
+        const long k = fm_sh_read(fd, row + have, 64 - have);
+        if (k <= 0) break;
+        have += size_t(k);
+    }
+    ok = fm_mcu::parse_ppm(row, have, w, h, &offset, true) && *w == FM_MCU_WIDTH && *h == FM_MCU_HEIGHT;
+    const size_t bytes = size_t(FM_MCU_WIDTH) * 3;
+    if (ok) {
+        have -= offset;
+        std::memmove(row, row + offset, have);
+    }
+    for (int y = 0; ok && y < FM_MCU_HEIGHT; ++y) {
+        while (have < bytes) {
+            const long k = fm_sh_read(fd, row + have, bytes - have);
+            if (k <= 0) break;
+            have += size_t(k);
+        }
+        if (have < bytes) ok = false;
+        else fm_mcu::pack_rgb565(row, FM_MCU_WIDTH, g_picture + size_t(y) * FM_MCU_WIDTH * 2);
+        have = 0;
+    }
+    fm_sh_close(fd);
+    return ok;
+}
+#else
 // Reads the whole file into g_picture; its length, or -1.
 long read_picture(const char* path) {
     const int fd = fm_sh_open(path, 1 /* "rb" */);
@@ -119,6 +160,7 @@ long read_picture(const char* path) {
     fm_sh_close(fd);
     return long(n);
 }
+#endif
 
 }  // namespace
 
@@ -166,8 +208,16 @@ int main() {
     }
 
     const char* path = picture_path();
-    const long n = read_picture(path);
     int w = 0, h = 0;
+#if defined(FM_MCU_RGB565)
+    if (!read_picture_565(path, &w, &h)) {
+        info.str("# error: '").str(path).str("' is not a binary PPM of ").num(FM_MCU_WIDTH).str("x")
+            .num(FM_MCU_HEIGHT).end();
+        return 2;
+    }
+    const ImageView image(g_picture, w, h, PixelFormat::rgb565);
+#else
+    const long n = read_picture(path);
     size_t offset = 0;
     if (n < 0 || !fm_mcu::parse_ppm(g_picture, size_t(n), &w, &h, &offset)) {
         info.str("# error: cannot read the binary PPM '").str(path).str("'").end();
@@ -179,6 +229,7 @@ int main() {
         return 2;
     }
     const ImageView image(g_picture + offset, w, h, PixelFormat::rgb);
+#endif
 
     // The size the library computes here must be the one the arena was built with.
     const size_t need = g_pipeline.workspace_bytes_for(w, h, fm_mcu::options(FM_MCU_TOP_K));

@@ -308,7 +308,13 @@ public:
         for (int y = 0; y < h_; ++y) {
             const uint8_t* p = v.row(y);
             uint8_t* q = row(y);
-            for (int x = 0; x < w_; ++x, p += n, q += 3) q[0] = p[off[0]], q[1] = p[off[1]], q[2] = p[off[2]];
+            for (int x = 0; x < w_; ++x, p += n, q += 3) {
+                if (v.format == PixelFormat::rgb565) {
+                    detail::rgb565_to_rgb(p, q);
+                    continue;
+                }
+                q[0] = p[off[0]], q[1] = p[off[1]], q[2] = p[off[2]];
+            }
         }
         return Status();
     }

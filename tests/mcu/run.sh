@@ -27,8 +27,6 @@ ROOT=$(cd "$HERE/../.." && pwd)
 NATIVE=${1:-${FM_NATIVE_BUILD:-/tmp/fmmcu-native}}
 OUT=${2:-/tmp/fmmcu-test}
 TIMEOUT=${FM_QEMU_TIMEOUT:-300}
-# 320x240 needs 537 KiB of RAM today (examples/mcu/README.md): above build.sh's 512K default.
-[ "${FM_SIZE:-320x240}" = 320x240 ] && export FM_RAM=${FM_RAM:-576K}
 mkdir -p "$OUT"
 LOG="$OUT/log.txt"
 : > "$LOG"
