@@ -53,7 +53,8 @@ import time
 import numpy as np
 from PIL import Image, ImageOps
 
-import cv2
+# cv2 is imported by the functions that use it (_warp, _prescale, paste_masktheface), so that
+# tools/render_video.py can use mask_points and Templates without OpenCV.
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_SHARED = os.path.join(os.path.dirname(REPO), "shared")
@@ -367,6 +368,7 @@ def _composite(img, layer):
 
 def _warp(prem, matrix, out_w, out_h, perspective):
     """Warps a premultiplied template into picture coordinates (bilinear, transparent outside)."""
+    import cv2
     if perspective:
         return cv2.warpPerspective(prem, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR,
                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
@@ -377,6 +379,7 @@ def _warp(prem, matrix, out_w, out_h, perspective):
 def _prescale(prem, target_width):
     """Shrinks a premultiplied template (INTER_AREA) to about twice the width it will have on
     the face, so the warp does not alias; returns (template, factor)."""
+    import cv2
     w = prem.shape[1]
     f = min(1.0, 2.0 * max(target_width, 8.0) / w)
     if f >= 1.0:
@@ -388,6 +391,7 @@ def _prescale(prem, target_width):
 def paste_masktheface(img, pts, templates, mask_type, rng):
     """MaskTheFace placement: template variant by yaw, perspective warp of its six anchor points
     onto a..f.  Modifies img (uint8 RGB) in place; returns the template name used."""
+    import cv2
     yaw = pts["yaw"]
     name = mask_type
     if yaw < -YAW_TURNED and mask_type + "_left" in templates.mtf:

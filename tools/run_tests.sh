@@ -11,7 +11,7 @@
 #   4. Cortex-M7 and Cortex-M55 under QEMU against the native faces;
 #   5. serve: facemask_serve under load and bad clients, and two replicas behind nginx;
 #   6. python: the pybind11 module (built, installed, tested against the CLI);
-#   7. watch: facemask_watch and the tracker on a rendered video (also part of 1).
+#   7. watch: facemask_watch and the tracker on rendered videos (also part of 1).
 # On a fresh Debian 12 machine run it as root: it installs the missing packages first.
 #   bash tools/run_tests.sh               # everything
 #   FACEMASK_TESTS="release asan" bash tools/run_tests.sh   # a subset
@@ -84,7 +84,7 @@ if wants serve; then
         tests/serve/test_serve.py tests/serve/test_replicas.py
 fi
 if wants watch; then
-    step "facemask_watch and the tracker on a rendered video"
+    step "facemask_watch and the tracker on rendered videos"
     [ -x build/facemask_watch ] || { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DFACEMASK_SHARED_DIR="$shared" >/dev/null; cmake --build build; }
     ctest --test-dir build --output-on-failure -R 'facemask[.](watch|tracker)$'
 fi
