@@ -4,7 +4,7 @@
 #      detector and classifier), CLI, Python tools, and the single header (fresh, warning-free
 #      with g++ and clang++, scalar and SIMD, same faces as the main build);
 #   2. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer (reports fatal);
-#   fuzz: each libFuzzer harness of tests/fuzz for 15 s; tsan: the concurrency test under TSan;
+#   fuzz: each libFuzzer harness of tests/fuzz for 10 s; tsan: the concurrency test under TSan;
 #      (1 also runs the kernel and parity tests once per x86-64 instruction set: FACEMASK_ISA)
 #   isa: the kernel tests cross-built for aarch64 NEON (qemu-user) and wasm SIMD128 (node);
 #   3. WebAssembly in headless Chromium (SIMD and scalar builds against the native faces);
@@ -24,7 +24,7 @@ need_command node "Node.js 20 with npm is needed for the browser test"
 export NODE_PATH=/usr/share/nodejs  # emscripten 3.1.6 needs Debian's node-acorn (docs: platform notes)
 shared="${FACEMASK_SHARED_DIR:-$(cd .. && pwd)/shared}"
 [ -d "$shared/weights" ] || { echo "facemask: no $shared/weights (set FACEMASK_SHARED_DIR)" >&2; exit 1; }
-tests="${FACEMASK_TESTS:-release asan tsan isa web mcu serve python watch}"  # fuzz: on request (FACEMASK_TESTS=fuzz)
+tests="${FACEMASK_TESTS:-release asan fuzz tsan isa web mcu serve python watch}"
 jobs="$(nproc)"
 started=$SECONDS
 step() { printf '\n==== %s (%ds)\n' "$*" $((SECONDS - started)); }
@@ -47,12 +47,12 @@ if wants asan; then
         ctest --test-dir build-asan --output-on-failure -j "$jobs" -E 'single_header|python'
 fi
 if wants fuzz; then
-    step "libFuzzer harnesses, 15 s each on the committed seeds (ASan + UBSan, every report fatal)"
+    step "libFuzzer harnesses, 10 s each on the committed seeds (ASan + UBSan, every report fatal)"
     [ -f build/weights/retinaface_mnet025.fmb ] || { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DFACEMASK_SHARED_DIR="$shared" >/dev/null; cmake --build build; }
     need_packages $FACEMASK_SANITIZER_PACKAGES
     bash tests/fuzz/build.sh build-fuzz
     rm -rf build-fuzz/work
-    bash tests/fuzz/run.sh build build-fuzz 15 build-fuzz/work
+    bash tests/fuzz/run.sh build build-fuzz 10 build-fuzz/work
 fi
 if wants tsan; then
     step "ThreadSanitizer: one Pipeline shared by 4 threads, pictures decoded in the threads"

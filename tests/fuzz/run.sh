@@ -4,7 +4,7 @@
 # report, leak or input slower than 1 s stops the run with the reproducer in WORK/<harness>/.
 #   bash tests/fuzz/run.sh BUILD_DIR FUZZ_BIN_DIR SECONDS_EACH [WORK_DIR] [HARNESS...]
 # BUILD_DIR is a release build (its weights/ holds the detector blob made from ../shared).
-# CI: 15 s each on the committed seeds. The long campaign: tools/fuzz_campaign.sh.
+# CI: 10 s each on the committed seeds. The long campaign: tools/fuzz_campaign.sh.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="$(cd "${1:?usage: run.sh BUILD_DIR FUZZ_BIN_DIR SECONDS [WORK_DIR] [HARNESS...]}" && pwd)"
