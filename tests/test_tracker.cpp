@@ -128,6 +128,74 @@ TEST_CASE("a classifier flicker and missing frames do not flip the decision or t
     CHECK(t.counts().masked == 1);
 }
 
+TEST_CASE("a masked person misjudged while entering is not alerted") {
+    // facemask.watch found it (a rendered masked face coming in slowly at the frame's edge):
+    // the half face read as not masked for its first frames, the smoothed p(masked) then rose
+    // through the hysteresis band (0.23, 0.24, 0.46, 0.62 ...) with the decision still 'not
+    // masked', and the 5th frame raised an alert, undone by `masked` two frames later. An
+    // alert needs the smoothed value itself below unmasked_below for alert_frames frames.
+    Tracker t;
+    Log log;
+    const float p[] = {0.09f, 0.43f, 0.25f, 0.79f, 0.85f, 0.5f, 0.9f, 0.98f, 0.99f, 0.99f};
+    for (int k = 0; k < 30; ++k) step(t, {face_at(40 + 3 * k, 100, 60, p[k < 10 ? k : 9])}, log);
+    CHECK(log.count(EventType::enter) == 1);
+    CHECK(log.count(EventType::alert) == 0);
+    CHECK(log.count(EventType::masked) == 0);
+    CHECK(t.counts().masked == 1);
+    CHECK(t.counts().not_masked == 0);
+}
+
+TEST_CASE("an unmasked person misjudged once is still alerted once") {
+    Tracker t;
+    Log log;
+    for (int k = 0; k < 30; ++k) step(t, {face_at(200, 100, 60, k == 3 ? 0.97f : 0.04f)}, log);
+    CHECK(log.count(EventType::alert) == 1);
+    CHECK(log.count(EventType::masked) == 0);
+    CHECK(t.counts().not_masked == 1);
+}
+
+TEST_CASE("faces cut by the frame's border are tracked but not judged (set_frame_size)") {
+    // A masked face coming in at the left edge reads as not masked until it is inside.
+    // Box 60 wide, x1 = 3k - 20: cut while x1 < edge_margin * 60, judged from k = first on.
+    const float margin = TrackerSettings().edge_margin * 60;
+    int first = 0;
+    while (3 * first - 20 < margin) ++first;
+    CHECK(first >= 7);  // 7 frames cut (x1 = -20 ... -2) at least
+    auto walk_in = [margin](Tracker& t, Log& log, float inside_p, std::vector<int>* ids) {
+        for (int k = 0; k < 40; ++k) {
+            const float x1 = 3 * float(k) - 20;
+            step(t, {face_at(x1 + 30, 100, 60, x1 < margin ? 0.05f : inside_p)}, log, ids);
+        }
+    };
+    Tracker t;
+    t.set_frame_size(320, 240);
+    Log log;
+    std::vector<int> ids;
+    walk_in(t, log, 0.95f, &ids);
+    CHECK(ids[0] > 0);  // tracked all along
+    CHECK(log.count(EventType::enter) == 1);
+    CHECK(log.count(EventType::alert) == 0);
+    CHECK(log.count(EventType::masked) == 0);
+    CHECK(t.counts().masked == 1);
+    // the same unmasked: one alert, once the face is inside
+    Tracker u;
+    u.set_frame_size(320, 240);
+    Log ulog;
+    walk_in(u, ulog, 0.05f, nullptr);
+    CHECK(ulog.count(EventType::alert) == 1);
+    CHECK(ulog.events.back().type == EventType::alert);
+    CHECK(ulog.events.back().frame == first + u.settings().alert_frames - 1);
+    // frame size unknown: the edge frames count, the masked person is alerted (then masked)
+    Tracker v;
+    Log vlog;
+    walk_in(v, vlog, 0.95f, nullptr);
+    CHECK(vlog.count(EventType::alert) == 1);
+    CHECK(vlog.count(EventType::masked) == 1);
+    TrackerSettings bad;
+    bad.edge_margin = -0.1f;
+    CHECK(!v.configure(bad).ok());
+}
+
 TEST_CASE("putting a mask on gives one masked event after the alert") {
     Tracker t;
     Log log;

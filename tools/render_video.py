@@ -105,6 +105,13 @@ SCENARIOS = {
                  {"sprite": U5, "size": 0.28, "path": [[0, 0.1, 0.35], [69, 0.65, 0.35]], "blur": [30, 31, 32]},
                  {"sprite": M5, "size": 0.28, "path": [[0, 0.8, 0.7], [69, 0.8, 0.7]],
                   "hide": [50, 51, 52, 53]}]},
+    "edges": {"about": "six masked people come in slowly from both sides (half faces for ~15 frames), "
+                       "stand, and go out the same way (no alert)", "frames": 150, "people": [
+                  {"sprite": m, "size": 0.25, "path": [[8 * i, x0, y], [8 * i + 40, x1, y], [8 * i + 55, x1, y],
+                                                       [8 * i + 95, x0, y]]}
+                  for i, (m, x0, x1, y) in enumerate([
+                      (M1, -0.12, 0.3, 0.2), (M2, 1.12, 0.7, 0.5), (M3, -0.12, 0.3, 0.8),
+                      (M4, 1.12, 0.7, 0.2), (M5, -0.12, 0.3, 0.5), (M6, 1.12, 0.7, 0.8)])]},
     "busy": {"about": "the benchmark video: six people, one standing, five crossing at different heights "
                       "and times, 150 frames", "frames": 150, "people": [
                  {"sprite": M3, "size": 0.25, "path": [[0, 0.5, 0.5], [149, 0.5, 0.5]]},

@@ -43,6 +43,8 @@ const char kUsage[] =
     "  --confirm N           tracker: frames before a person enters (default 3)\n"
     "  --forget N            tracker: frames missed before a person leaves (default 10)\n"
     "  --alert-frames N      tracker: frames judged not masked before the alert (default 5)\n"
+    "  --edge-margin F       tracker: a face nearer the frame's border than F x its size is not\n"
+    "                        judged masked or not (a half face; default 0.02)\n"
     "  --quiet               no summary on stderr\n"
     "Exit status: 0 success; 1 weights, input or output failed; 2 bad arguments.\n";
 
@@ -131,6 +133,9 @@ int parse(int argc, char** argv, Args* a) {
             } else if (arg == "--forget") {
                 if (!integer(v, 0, 100000, &n)) return fail("--forget wants frames 0..100000, not '%s'", v);
                 a->track.forget_frames = n;
+            } else if (arg == "--edge-margin") {
+                if (!number(v, 0, 10, &x)) return fail("--edge-margin wants a fraction of the face 0..10, not '%s'", v);
+                a->track.edge_margin = float(x);
             } else if (arg == "--alert-frames") {
                 if (!integer(v, 1, 100000, &n)) return fail("--alert-frames wants frames 1..100000, not '%s'", v);
                 a->track.alert_frames = n;
@@ -297,6 +302,7 @@ int main(int argc, char** argv) {
             continue;
         }
         ids.assign(size_t(faces.size()) + 1, -1);
+        tracker.set_frame_size(img.width(), img.height());
         tracker.update(faces.data, faces.size(), ids.data());
         for (int i = 0; i < tracker.event_count(); ++i) {
             const facemask::TrackEvent& e = tracker.events()[i];

@@ -2,9 +2,14 @@
 // tracks (IoU, or centre distance, against a constant-velocity prediction), each person keeps a
 // stable id and a smoothed p(masked) with hysteresis, and the tracker emits events:
 //   enter   a track seen in `confirm_frames` frames (it gets its id then)
-//   alert   a confirmed track judged not masked for `alert_frames` observed frames, once
+//   alert   a confirmed track whose smoothed p(masked) stayed below `unmasked_below` for
+//           `alert_frames` observed frames in a row, once
 //   masked  an alerted track whose smoothed decision turned to masked
 //   leave   a confirmed track not seen for more than `forget_frames` frames
+// With the frame size known (set_frame_size), a face cut by the frame's border (its box nearer
+// to it than `edge_margin` of its own size: the detector's box of a cut face reaches or passes
+// the border) is tracked but its p(masked) is not used: a half face coming in at a door reads
+// as not masked whatever it wears.
 // Fixed capacity (template argument), no allocation, no exceptions: usable on the web page and
 // on a microcontroller as well as in facemask_watch.
 #pragma once
@@ -18,12 +23,13 @@ struct TrackerSettings {
     float min_face = 16;          // faces smaller than this (min of width, height, pixels) are ignored
     int confirm_frames = 3;       // frames a new track must be seen in before `enter` (>= 1)
     int forget_frames = 10;       // frames a track may be missed before `leave` (>= 0)
-    int alert_frames = 5;         // observed frames judged not masked before `alert` (>= 1)
+    int alert_frames = 5;         // observed frames in a row below unmasked_below before `alert` (>= 1)
     float min_iou = 0.2f;         // IoU with the predicted box to associate (0, 1]
     float max_distance = 0.8f;    // else: centre distance, in face sizes, to associate (>= 0)
     float smoothing = 0.4f;       // weight of a new p(masked) in the running average (0, 1]
     float masked_above = 0.65f;   // smoothed p(masked) above this: masked
     float unmasked_below = 0.35f; // below this: not masked; between: the decision stays
+    float edge_margin = 0.02f;    // p(masked) of faces nearer the border than this x their size is not used (>= 0)
 
     Status validate() const {
         if (!(min_face >= 0 && min_face < 1e6f))
@@ -44,6 +50,8 @@ struct TrackerSettings {
             return Status::fail(Error::invalid_argument,
                                 "tracker: thresholds must satisfy 0 <= unmasked_below (%g) <= masked_above (%g) <= 1",
                                 double(unmasked_below), double(masked_above));
+        if (!(edge_margin >= 0 && edge_margin <= 10))
+            return Status::fail(Error::invalid_argument, "tracker: edge_margin %g must be in [0, 10]", double(edge_margin));
         return Status();
     }
 };
@@ -78,7 +86,7 @@ struct Track {
     int missed = 0;        // frames since last associated
     float mask = -1;       // smoothed p(masked)
     int decision = -1;
-    int unmasked_run = 0;  // consecutive observed frames with decision 0
+    int unmasked_run = 0;  // consecutive observed frames with smoothed p(masked) < unmasked_below
     bool alerted = false;  // alert raised and not yet answered by `masked`
     bool ever_alerted = false;
     bool active = false;
@@ -110,6 +118,13 @@ public:
         return st;
     }
     const TrackerSettings& settings() const { return settings_; }
+
+    // The frames' size in the faces' coordinates, for edge_margin; 0 (the default): unknown,
+    // every face's p(masked) is used. Kept by reset().
+    void set_frame_size(int width, int height) {
+        frame_w_ = width > 0 && height > 0 ? width : 0;
+        frame_h_ = width > 0 && height > 0 ? height : 0;
+    }
 
     // Forgets every track (no events) and restarts ids and counters.
     void reset() {
@@ -254,12 +269,14 @@ private:
         t.box = f.box;
         t.missed = 0;
         ++t.hits;
-        if (f.classified()) {
+        if (f.classified() && !at_edge(f.box)) {
             const float p = f.mask > 1 ? 1.f : f.mask;
             t.mask = t.mask < 0 ? p : t.mask + settings_.smoothing * (p - t.mask);
             if (t.mask > settings_.masked_above) t.decision = 1;
             else if (t.mask < settings_.unmasked_below) t.decision = 0;
-            t.unmasked_run = t.decision == 0 ? t.unmasked_run + 1 : 0;
+            // Not the hysteresis decision: a face misjudged on its first frames keeps decision
+            // 0 while its average climbs through the band towards masked.
+            t.unmasked_run = t.mask < settings_.unmasked_below ? t.unmasked_run + 1 : 0;
         }
         if (t.id == 0 && t.hits >= settings_.confirm_frames) {
             t.id = next_id_++;
@@ -280,6 +297,12 @@ private:
         }
     }
 
+    bool at_edge(const Box& b) const {
+        if (frame_w_ <= 0) return false;
+        const float mx = settings_.edge_margin * b.width(), my = settings_.edge_margin * b.height();
+        return b.x1 < mx || b.y1 < my || b.x2 > float(frame_w_) - mx || b.y2 > float(frame_h_) - my;
+    }
+
     void emit(EventType type, const Track& t) {
         if (n_events_ >= max_events) return;
         TrackEvent& e = events_[n_events_++];
@@ -297,6 +320,7 @@ private:
     int n_events_ = 0;
     int next_id_ = 1;
     long frame_ = -1;
+    int frame_w_ = 0, frame_h_ = 0;
     TrackerCounts counts_;
 };
 

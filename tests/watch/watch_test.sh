@@ -22,6 +22,7 @@ expect 2 "--raw wants WxH" "$watch" --raw 640 x
 expect 2 "--threads wants" "$watch" --raw 64x48 --threads -1
 expect 2 "give --events FILE" "$watch" --raw 64x48 --output -
 expect 2 "unknown option" "$watch" --bogus 1
+expect 2 "--edge-margin wants" "$watch" --raw 64x48 --edge-margin -1
 expect 2 "no input" "$watch"
 expect 1 "cannot read" "$watch" --raw 64x48 "$out/none.rgb"
 head -c 1000 /dev/zero >"$out/short.rgb"
@@ -39,10 +40,10 @@ run() {
     "$py" "$src/tests/watch/check_truth.py" "$v.jsonl" "$v.json" $flag
 }
 run 320x240 sprites || no "sprites at 320x240"
-for sc in cross arrivals replace mask_on masked_only gaps busy; do
+for sc in cross arrivals replace mask_on masked_only gaps edges busy; do
     run 320x240 $sc || no "$sc at 320x240"
 done
-for sc in cross mask_on; do  # the default scale long=320 halves these frames
+for sc in cross mask_on edges; do  # the default scale long=320 halves these frames
     run 640x480 $sc || no "$sc at 640x480"
 done
 # The check must catch an id switch: forgetting after 1 missed frame splits the people of
