@@ -1928,11 +1928,15 @@ inline void dense(const float* in, int nin, float* out, int nout, const float* w
 // transforms (adds only), which matter little once there are 16 or more channels.
 //
 // Row contract (the row-band executor): a call computes output rows [y0, y1). Rows inside
-// whole tiles [4k, 4k + 4) — tiles aligned to multiples of 4 from the tensor's top — go through
-// Winograd; the others (the ends of the range, the last out.h % 4 rows) through the direct
-// kernel. So which rows use which method depends only on the rows a call covers, and an
-// executor that calls in multiples of 4 rows from row 0 (executor.hpp does, for ops with
-// Winograd weights) gets the same result whatever its band or thread split, bit for bit.
+// whole tiles [4k + phase, 4k + phase + 4) — tiles aligned to multiples of 4 from row `phase`
+// (0..3) of the tensor — go through Winograd; the others (the ends of the range, the first
+// `phase` rows, the last rows of the tensor) through the direct kernel. So which rows use which
+// method depends only on the rows a call covers, and an executor that calls from one tile
+// boundary to another (0, phase, phase + 4, ...; executor.hpp does, for ops with Winograd
+// weights) gets the same result whatever its band or thread split, bit for bit. The phase lets
+// a chain of Winograd convolutions line its tiles up: a tile of rows [t, t + 4) needs input row
+// t + 4, the first row of the producer's next tile unless the consumer's tiles start one row
+// earlier, so each reader of a Winograd output takes phase - 1 and no tile waits for another.
 //
 // Columns: the last tile of a row may reach past the tensor's right border; those input
 // columns read as zero and the outputs beyond the width are not stored.
@@ -1979,10 +1983,10 @@ inline void transform_kernel(const W* g, size_t stride, float u[36]) {
         }
 }
 
-// Rows [t0, t1) of [y0, y1) are whole aligned tiles; t0 == t1 when there are none.
-inline void tile_rows(int y0, int y1, int* t0, int* t1) {
-    *t0 = (y0 + 3) / 4 * 4;
-    *t1 = y1 / 4 * 4;
+// Rows [t0, t1) of [y0, y1) are whole tiles aligned to 4k + phase; t0 == t1 when there are none.
+inline void tile_rows(int y0, int y1, int* t0, int* t1, int phase = 0) {
+    *t0 = y0 <= phase ? phase : phase + (y0 - phase + 3) / 4 * 4;
+    *t1 = y1 <= phase ? phase : phase + (y1 - phase) / 4 * 4;
     if (*t1 < *t0) *t1 = *t0;
 }
 
@@ -2006,14 +2010,14 @@ inline void wino_transform_weights(const W* w, int cout, int cin, float* u) {
 }
 
 // Dense 3x3, padding 1, stride 1: u from wino_transform_weights, w/b the direct kernel's
-// weights and bias (for the rows outside whole tiles).
+// weights and bias (for the rows outside whole tiles); tiles start at rows 4k + phase.
 template <class W>
 inline void conv3x3s1_winograd(const View& in, const View& out, const float* u, const W* w, const float* b,
-                               float slope, int y0, int y1) {
+                               float slope, int y0, int y1, int phase = 0) {
     FACEMASK_ASSERT(out.h == in.h && out.w == in.w);
-    FACEMASK_ASSERT(y0 >= 0 && y1 <= out.h);
+    FACEMASK_ASSERT(y0 >= 0 && y1 <= out.h && phase >= 0 && phase < 4);
     int t0, t1;
-    wino::tile_rows(y0, y1, &t0, &t1);
+    wino::tile_rows(y0, y1, &t0, &t1, phase);
     if (y0 < t0) conv3x3s1(in, out, w, b, slope, y0, t0 < y1 ? t0 : y1);
     if (t1 < y1 && t1 >= t0) conv3x3s1(in, out, w, b, slope, t1 > y0 ? t1 : y0, y1);
     const int cin = in.c, cout = out.c;
@@ -2072,7 +2076,11 @@ inline void conv3x3s1_winograd(const View& in, const View& out, const float* u, 
 #endif
 namespace simd {
 
-constexpr int kWinoTiles = 16;  // tiles per block of a strip
+// Tiles per block of a strip: a multiple of the GEMM's MR (6 for 64 output channels on
+// AVX-512, AVX2, SSE and NEON; 12 for 32 on AVX-512). 12 runs as fast as 16 did (fm_bench
+// detect 640x480, AVX-512) with 3/4 of the scratch (216 KiB a thread at 64 -> 64 channels);
+// 8 and 6 were 1-3 % slower.
+constexpr int kWinoTiles = 12;
 
 // U packed as [36][group][cin][NB] (NB = nr_for(cout) * V, zero-padded): the direct kernel's
 // groups, so its bias (conv_bias_floats) serves both.
@@ -2242,13 +2250,13 @@ inline void strip(const View& in, const View& out, const float* up, const float*
 
 // Dense 3x3, padding 1, stride 1 by Winograd. up from pack_wino; wp/bp the direct kernel's
 // (pack_conv, taps 9) for the rows outside whole tiles; scratch: wino_scratch_floats(in.c,
-// out.c) floats, 64-byte aligned.
+// out.c) floats, 64-byte aligned; tiles start at rows 4k + phase.
 inline void conv3x3s1_winograd(const View& in, const View& out, const float* up, const float* wp, const float* bp,
-                               float slope, int y0, int y1, float* scratch) {
+                               float slope, int y0, int y1, float* scratch, int phase = 0) {
     FACEMASK_ASSERT(out.h == in.h && out.w == in.w);
-    FACEMASK_ASSERT(y0 >= 0 && y1 <= out.h);
+    FACEMASK_ASSERT(y0 >= 0 && y1 <= out.h && phase >= 0 && phase < 4);
     int t0, t1;
-    wino::tile_rows(y0, y1, &t0, &t1);
+    wino::tile_rows(y0, y1, &t0, &t1, phase);
     if (y0 < t0) conv3x3s1(in, out, wp, bp, slope, y0, t0 < y1 ? t0 : y1);
     if (t1 < y1 && t1 >= t0) conv3x3s1(in, out, wp, bp, slope, t1 > y0 ? t1 : y0, y1);
     if (t0 >= t1) return;
@@ -2323,7 +2331,7 @@ inline const char* isa_key(Isa isa) {
 using ConvKernel = void (*)(const View& in, const View& out, const float* wp, const float* bp, float slope, int y0,
                             int y1);
 using WinoKernel = void (*)(const View& in, const View& out, const float* up, const float* wp, const float* bp,
-                            float slope, int y0, int y1, float* scratch);
+                            float slope, int y0, int y1, float* scratch, int phase);
 
 struct KernelTable {
     Isa isa;
@@ -2395,8 +2403,8 @@ inline size_t wino_packed_floats(int cout, int cin) { return dispatch::table().w
 inline void pack_wino(const float* w, int cout, int cin, float* up) { dispatch::table().pack_wino(w, cout, cin, up); }
 inline size_t wino_scratch_floats(int cin, int cout) { return dispatch::table().wino_scratch_floats(cin, cout); }
 inline void conv3x3s1_winograd(const View& in, const View& out, const float* up, const float* wp, const float* bp,
-                               float s, int y0, int y1, float* scratch) {
-    dispatch::table().conv3x3s1_winograd(in, out, up, wp, bp, s, y0, y1, scratch);
+                               float s, int y0, int y1, float* scratch, int phase = 0) {
+    dispatch::table().conv3x3s1_winograd(in, out, up, wp, bp, s, y0, y1, scratch, phase);
 }
 }  // namespace active
 #endif
@@ -2477,10 +2485,24 @@ struct Op {
     const float* b = nullptr;
     const float* wino = nullptr;  // conv3x3s1 only, SIMD builds: Winograd weights (pack_wino);
                                   // the executor then calls it in whole 4-row tiles
+    int8_t phase = 0;           // Winograd: its tiles start at rows 4k + phase (assign_phases)
 };
 
-// Output rows an op computes best in multiples of (its calls start at multiples of this).
+// Output rows an op computes best in multiples of (its calls start and end on tile boundaries).
 inline int tile_rows(const Op& o) { return o.wino ? 4 : 1; }
+
+// The last tile boundary of op o at or below row n (boundaries: 0, then phase + tile * k; the
+// caller handles the tensor's end, which is one too).
+inline int tile_floor(const Op& o, int n) {
+    const int tile = tile_rows(o), ph = o.wino ? o.phase : 0;
+    return n < ph ? 0 : ph + (n - ph) / tile * tile;
+}
+
+// The first tile boundary of op o above row y.
+inline int tile_next(const Op& o, int y) {
+    const int ph = o.wino ? o.phase : 0;
+    return y < ph ? ph : tile_floor(o, y) + tile_rows(o);
+}
 
 constexpr int kMaxWriters = 4;  // ops writing one tensor (the SSH concatenation has 3)
 constexpr int kMaxReaders = 4;  // ops reading one tensor
@@ -2541,6 +2563,26 @@ struct Graph {
         dst.writers[dst.n_writers++] = int8_t(n_ops);
         ++n_ops;
     }
+
+    // Lines up the tiles of chained Winograd convolutions (winograd.hpp): an op whose input
+    // has one writer, a Winograd op at the same level, starts its tiles one row before that
+    // writer's, so its next tile needs exactly the rows of the writer's last one (a row of each
+    // tensor waits instead of up to four). The others keep the phase their builder gave (0
+    // unless measured otherwise). Called once the ops are all there; the phases are part of
+    // the graph, so every plan (band, threads) computes the same rows the same way.
+    void assign_phases() {
+        for (int k = 0; k < n_ops; ++k) {
+            Op& o = ops[k];
+            if (!o.wino) {
+                o.phase = 0;
+                continue;
+            }
+            const TensorDef& src = tensors[o.in];
+            if (src.n_writers != 1) continue;
+            const Op& w = ops[src.writers[0]];
+            if (w.wino && tensors[w.out].level == tensors[o.out].level) o.phase = int8_t((w.phase + 3) % 4);
+        }
+    }
 };
 
 // Floats of per-thread scratch op o's kernel needs (Winograd's transformed tiles).
@@ -2563,7 +2605,7 @@ inline void run_weighted(const Op& o, const View& in, const View& out, const W* 
 #if FACEMASK_SIMD
             if constexpr (std::is_same<W, float>::value)
                 if (o.wino) {
-                    K::conv3x3s1_winograd(in, out, o.wino, w, o.b, o.slope, y0, y1, scratch);
+                    K::conv3x3s1_winograd(in, out, o.wino, w, o.b, o.slope, y0, y1, scratch, o.phase);
                     break;
                 }
 #endif
@@ -2932,8 +2974,11 @@ inline void walk(const Graph& g, const Plan& p, WalkState& s, Hooks& hooks) {
             const Op& o = g.ops[k];
             const int d = s.done[k];
             // An op with row tiles (Winograd) waits for whole tiles, except at the tensor's end.
-            const int tile = tile_rows(o);
-            auto whole_tiles = [&](int n) { return n < p.t[o.out].h ? d + (n - d) / tile * tile : n; };
+            auto whole_tiles = [&](int n) {
+                if (n >= p.t[o.out].h) return n;
+                const int f = tile_floor(o, n);
+                return f > d ? f : d;
+            };
             int n = whole_tiles(producible(g, p, s, k));
             if (n <= d && d < p.t[o.out].h && !s.zeroed[o.in] && avail(g, p, s, o.in) == p.t[o.in].h &&
                 o.kind != OpKind::pwconv1x1 && o.kind != OpKind::upsample_add) {
@@ -2946,7 +2991,7 @@ inline void walk(const Graph& g, const Plan& p, WalkState& s, Hooks& hooks) {
                 s.written[t] = h + 1;
                 n = whole_tiles(producible(g, p, s, k));
             }
-            if (n > d + p.step[k]) n = d + p.step[k];
+            if (n > d + p.step[k]) n = whole_tiles(d + p.step[k]);  // a step is at least a tile
             if (n <= d) continue;
             const int t = o.out;
             const int end = n > s.written[t] ? n : s.written[t];
@@ -3198,13 +3243,19 @@ struct Runner {
 #endif
     }
 
-    // This thread's share of rows [y0, y1), in whole tiles of `tile` rows (the last may be short).
-    void share(int y0, int y1, int* a, int* b, int tile = 1) const {
-        const int64_t n = (y1 - y0 + tile - 1) / tile;
-        *a = y0 + int(n * part / parts) * tile;
-        *b = y0 + int(n * (part + 1) / parts) * tile;
-        if (*a > y1) *a = y1;
-        if (*b > y1) *b = y1;
+    // This thread's share of rows [y0, y1), one row at a time or, for an op with row tiles, in
+    // its whole tiles: from y0 (a tile boundary) to the next boundary, then `tile` rows each (the
+    // first and the last may be short).
+    void share(int y0, int y1, int* a, int* b, const Op* o = nullptr) const {
+        const int tile = o ? tile_rows(*o) : 1;
+        const int first = o ? tile_next(*o, y0) : y0 + 1;
+        const int64_t n = first >= y1 ? 1 : 1 + (y1 - first + tile - 1) / tile;  // units
+        auto start = [&](int64_t u) {
+            const int64_t y = u == 0 ? y0 : first + (u - 1) * tile;
+            return y < y1 ? int(y) : y1;
+        };
+        *a = start(n * part / parts);
+        *b = start(n * (part + 1) / parts);
     }
 
     // The ring holds every row still needed: the planner sized it so (nothing moves). Pool
@@ -3250,7 +3301,7 @@ struct Runner {
     void op(int k, int y0, int y1) {
         const Op& o = g.ops[k];
         int a, b;
-        share(y0, y1, &a, &b, tile_rows(o));
+        share(y0, y1, &a, &b, &o);
         float* scratch = reinterpret_cast<float*>(arena + p.scratch_offset + size_t(part) * p.scratch_bytes);
         if (a < b) run_op(o, view(o.in), view(o.out), a, b, scratch);
         sync();
@@ -3405,6 +3456,7 @@ public:
             FACEMASK_TRY(build_graph(reader_, graph_, fill));
         }
         if (graph_.overflow) return Status::fail(Error::bad_blob, "the network is larger than this build supports");
+        graph_.assign_phases();
         loaded_ = true;
         id_ = next_model_id();
         return Status();
@@ -3876,6 +3928,11 @@ inline Status build_retinaface(const blob::Reader& r, graph::Graph& g, graph::Pa
             const int merged = g.add_tensor(kRetinaTensorLevel[k], F);
             std::snprintf(name, sizeof name, "fpn.merge%d", k + 1);
             FACEMASK_TRY(add_conv3x3(r, g, pk, name, 1, lat[k], merged, F, F, act));
+            // Winograd merges (SIMD builds): tiles from row 1 (4k + 1) at both levels line up
+            // best with the rows the coarser level adds, 2 at a time: the stride-8 lateral
+            // waits 27 rows instead of 31 at 640x480, and the SIMD workspace is 110 KiB smaller
+            // (arena_size --tensors; also smaller at 1280x720 and 1920x1080).
+            if (!g.overflow) g.ops[g.n_ops - 1].phase = 1;
             lat[k] = merged;
         }
         if (k == 0)

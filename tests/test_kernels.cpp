@@ -427,17 +427,20 @@ TEST_CASE("scalar Winograd conv3x3 s1 equals the direct formula, on any row rang
             if (r.y0 < 0 || r.y1 > s.h || r.y0 >= r.y1) continue;
             CAPTURE(r.y0);
             CAPTURE(r.y1);
-            const Act before(s.h, s.w, s.cout, kSentinel);
-            Act oa = before, ref = before;
-            K::scalar::conv3x3s1_winograd(ia.view(0, s.cin), oa.view(0, s.cout), u.data(), wt.data(), b.data(), s.slope,
-                                          r.y0, r.y1);
-            for (int y = r.y0; y < r.y1; ++y)
-                for (int x = 0; x < s.w; ++x)
-                    for (int k = 0; k < s.cout; ++k) ref.pixel(y, x)[k] = want[(size_t(y) * s.w + x) * s.cout + k];
-            check_written(oa, ref, before, 0, s.cout, r.y0, r.y1, "scalar winograd");
+            for (int phase = 0; phase < 4; ++phase) {
+                CAPTURE(phase);
+                const Act before(s.h, s.w, s.cout, kSentinel);
+                Act oa = before, ref = before;
+                K::scalar::conv3x3s1_winograd(ia.view(0, s.cin), oa.view(0, s.cout), u.data(), wt.data(), b.data(),
+                                              s.slope, r.y0, r.y1, phase);
+                for (int y = r.y0; y < r.y1; ++y)
+                    for (int x = 0; x < s.w; ++x)
+                        for (int k = 0; k < s.cout; ++k) ref.pixel(y, x)[k] = want[(size_t(y) * s.w + x) * s.cout + k];
+                check_written(oa, ref, before, 0, s.cout, r.y0, r.y1, "scalar winograd");
+            }
         }
     }
-    // Which rows are whole tiles: aligned to multiples of 4 from the top, inside the range.
+    // Which rows are whole tiles: aligned to 4k + phase, inside the range.
     int t0 = -1, t1 = -1;
     K::wino::tile_rows(1, 11, &t0, &t1);
     CHECK(t0 == 4);
@@ -447,6 +450,16 @@ TEST_CASE("scalar Winograd conv3x3 s1 equals the direct formula, on any row rang
     K::wino::tile_rows(0, 8, &t0, &t1);
     CHECK(t0 == 0);
     CHECK(t1 == 8);
+    K::wino::tile_rows(0, 8, &t0, &t1, 1);  // tiles [1, 5), [5, 9): one whole tile
+    CHECK(t0 == 1);
+    CHECK(t1 == 5);
+    K::wino::tile_rows(0, 11, &t0, &t1, 3);  // [3, 7), [7, 11)
+    CHECK(t0 == 3);
+    CHECK(t1 == 11);
+    K::wino::tile_rows(4, 9, &t0, &t1, 3);  // [7, 11) does not fit
+    CHECK(t0 == t1);
+    K::wino::tile_rows(0, 2, &t0, &t1, 2);
+    CHECK(t0 == t1);
 }
 
 TEST_CASE("the scalar kernels honour channel slices and row ranges") {
@@ -526,6 +539,7 @@ struct Case {
     float slope = 0.0f;
     int in_c0 = 0, in_extra = 0, out_c0 = 0, out_extra = 0;
     int y0 = 0, y1 = -1;
+    int phase = 0;  // Winograd: tiles start at rows 4k + phase
 };
 
 std::string describe(const Case& c) {
@@ -633,12 +647,13 @@ void run_wino_case(Case c) {
     REQUIRE(scratch.reserve(S::wino_scratch_floats(c.cin, c.cout) * sizeof(float)));
     S::pack_wino(w.data(), c.cout, c.cin, reinterpret_cast<float*>(up.data()));
     S::conv3x3s1_winograd(iv, gv, reinterpret_cast<const float*>(up.data()), p.wp(), p.bp(), c.slope, c.y0, c.y1,
-                          reinterpret_cast<float*>(scratch.data()));
+                          reinterpret_cast<float*>(scratch.data()), c.phase);
     K::scalar::conv3x3s1(iv, wv, w.data(), b.data(), c.slope, c.y0, c.y1);
     char what[240];
-    std::snprintf(what, sizeof what, "winograd %dx%d cin %d cout %d slope %g in[%d of %d] out[%d of %d] rows [%d,%d)", c.h,
-                  c.w, c.cin, c.cout, double(c.slope), c.in_c0, c.in_c0 + c.cin + c.in_extra, c.out_c0, out_px, c.y0,
-                  c.y1);
+    std::snprintf(what, sizeof what,
+                  "winograd %dx%d cin %d cout %d slope %g in[%d of %d] out[%d of %d] rows [%d,%d) phase %d", c.h, c.w,
+                  c.cin, c.cout, double(c.slope), c.in_c0, c.in_c0 + c.cin + c.in_extra, c.out_c0, out_px, c.y0, c.y1,
+                  c.phase);
     check_written(got, want, before, c.out_c0, c.cout, c.y0, c.y1, what, kWinogradTolerance);
     CHECK_MESSAGE(std::memcmp(ia.buf.data(), ia_before.buf.data(), ia.buf.size() * sizeof(float)) == 0, what,
                   ": the input was modified");
@@ -744,16 +759,21 @@ TEST_CASE("simd depthwise conv3x3 equals scalar") {
 
 TEST_CASE("simd Winograd conv3x3 s1 equals the scalar direct kernel") {
     // Every channel pair (vector tails, register-tile groups), heights and widths around the
-    // 4x4 tile and the tile blocks (kWinoTiles tiles = 64 columns), slices, row ranges.
+    // 4x4 tile and the tile blocks (kWinoTiles tiles = 48 columns), slices, row ranges, the
+    // four tile phases.
     const int heights[] = {4, 5, 8, 9, 1, 7, 12};
-    const int widths[] = {4, 1, 7, 13, 17, 33, 63, 65, 70};
+    const int widths[] = {4, 1, 7, 13, 17, 33, 47, 49, 63, 65, 70};
+#if !defined(FACEMASK_DISPATCH)
+    static_assert(S::kWinoTiles * 4 == 48, "the widths straddle a block of tiles");
+#endif
     int k = 0;
     for (int cin : kChannels)
         for (int cout : kChannels) {
             Case c;
             c.cin = cin, c.cout = cout;
             c.h = heights[k % 7];
-            c.w = widths[(k * 5 + k / 9) % 9];
+            c.w = widths[(k * 5 + k / 11) % 11];
+            c.phase = (k / 2) % 4;
             vary_layout(c, k++);
             run_wino_case(c);
         }
@@ -766,6 +786,7 @@ TEST_CASE("simd Winograd conv3x3 s1 equals the scalar direct kernel") {
                 vary_layout(c, k++);
                 if (k % 5 == 0) c.y0 = 4, c.y1 = 8;  // exactly one tile row
                 if (k % 7 == 0) c.y0 = h - 1;        // one row, never a tile
+                c.phase = (k / 3) % 4;
                 run_wino_case(c);
             }
 }

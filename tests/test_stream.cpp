@@ -28,6 +28,7 @@ struct Net {
     facemask::Buffer packed;
     int out_a = 0, out_b = 0;
     int t2 = 0, t5d = 0;  // depthwise outputs read only by a pointwise convolution
+    int merged = 0;       // written by a 3x3 stride-1 convolution and read by one
     int deferred_from = 0, deferred_to = 0;  // ops of the branch a two-pass plan runs second
 
     const float* make(size_t n, Rng& rng) {
@@ -81,8 +82,10 @@ struct Net {
         const int lat = g.add_tensor(2, 16);  // t5p's lateral, plus t6 upsampled
         conv(G::OpKind::pwconv1x1, t5p, lat, 16, 16, 1);
         g.add_op(G::OpKind::upsample_add, t6, lat, G::Weights(), nullptr, 1.0f);
+        merged = g.add_tensor(2, 16);  // two 3x3 stride-1 convolutions in a row (Winograd tiles line up)
+        conv(G::OpKind::conv3x3s1, lat, merged, 16, 16, 9);
         out_a = g.add_tensor(2, 24, true);  // two writers: channel slices 0..15 and 16..23
-        conv(G::OpKind::conv3x3s1, lat, out_a, 16, 16, 9, 0);
+        conv(G::OpKind::conv3x3s1, merged, out_a, 16, 16, 9, 0);
         conv(G::OpKind::conv3x3s1, t4, out_a, 12, 8, 9, 16);
         deferred_to = g.n_ops;
         out_b = g.add_tensor(3, 5, true);
@@ -106,6 +109,7 @@ struct Net {
             build(fill, 7);
         }
         REQUIRE_FALSE(g.overflow);
+        g.assign_phases();
     }
 };
 
@@ -154,12 +158,22 @@ Result run(const Net& net, const G::Plan& p, const std::vector<float>& input) {
 }  // namespace
 
 TEST_CASE("row bands give the whole-tensor results bit for bit, on 1 and 2 threads") {
-  for (int winograd : {0, 1}) {
+  // winograd 1: Winograd ops with their tiles from row 0; 2..4: from row 1..3 (phase), and the
+  // convolution reading `merged` one row earlier still (Graph::assign_phases).
+  for (int winograd : {0, 1, 2, 3, 4}) {
     CAPTURE(winograd);
-    const Net net(winograd);
+    Net net(winograd ? 1 : 0);
     int wino_ops = 0;
     for (int k = 0; k < net.g.n_ops; ++k) wino_ops += net.g.ops[k].wino != nullptr;
-    CHECK(wino_ops == (winograd && FACEMASK_SIMD ? 2 : 0));
+    CHECK(wino_ops == (winograd && FACEMASK_SIMD ? 3 : 0));
+    G::Op& first = net.g.ops[net.g.tensors[net.merged].writers[0]];
+    const G::Op& second = net.g.ops[net.g.tensors[net.merged].readers[0]];
+    if (winograd) first.phase = int8_t(winograd - 1);
+    net.g.assign_phases();
+    if (wino_ops) {
+        CHECK(first.phase == winograd - 1);
+        CHECK(second.phase == (winograd + 2) % 4);  // one row before the writer's tiles
+    }
     const int sizes[][2] = {{37, 29}, {16, 1}, {5, 64}, {23, 97}, {64, 8}};
     for (const auto& sz : sizes) {
         const int w = sz[0], h = sz[1];

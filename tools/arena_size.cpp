@@ -16,16 +16,22 @@
 //       prints the detector's buffers for one input size (level, channels, ring rows, bytes),
 //       largest first: where the memory goes.
 //   --split-fpn: DetectOptions::split_fpn (the FPN's stride-8 branch in a second pass); the
-//   header mode always uses it, as the firmware does.
+//   header mode always uses it, as the firmware does. --threads N (--report, --tensors): the
+//   plan for N threads (a build with OpenMP).
 //
 // Built natively from the single header with the scalar configuration, like the firmware:
 //   g++ -std=gnu++17 -O2 -DFACEMASK_NO_SIMD -DFACEMASK_NO_OPENMP -I single_include tools/arena_size.cpp
 // The sizes do not depend on the host: every structure counted is made of floats and int32.
+// -DARENA_SIZE_NATIVE keeps the build's own kernel set (SIMD plans: Winograd scratch and tiles)
+// and OpenMP, for the native figures:
+//   g++ -std=gnu++17 -O2 -march=native -fopenmp -DARENA_SIZE_NATIVE -I single_include tools/arena_size.cpp
+#ifndef ARENA_SIZE_NATIVE
 #ifndef FACEMASK_NO_SIMD
 #define FACEMASK_NO_SIMD
 #endif
 #ifndef FACEMASK_NO_OPENMP
 #define FACEMASK_NO_OPENMP
+#endif
 #endif
 #include "facemask.hpp"
 
@@ -74,8 +80,8 @@ double kib(size_t b) { return double(b) / 1024.0; }
 int usage() {
     std::fprintf(stderr,
                  "usage: arena_size DETECTOR.fmb CLASSIFIER.fmb --header OUT.h WxH [--top-k N]\n"
-                 "       arena_size DETECTOR.fmb CLASSIFIER.fmb --report [--top-k N] [--split-fpn] WxH...\n"
-                 "       arena_size DETECTOR.fmb CLASSIFIER.fmb --tensors [--split-fpn] WxH\n");
+                 "       arena_size DETECTOR.fmb CLASSIFIER.fmb --report [--top-k N] [--split-fpn] [--threads N] WxH...\n"
+                 "       arena_size DETECTOR.fmb CLASSIFIER.fmb --tensors [--top-k N] [--split-fpn] [--threads N] WxH\n");
     return 2;
 }
 
@@ -94,7 +100,7 @@ int main(int argc, char** argv) {
 
     const char* header = nullptr;
     bool report = false, tensors = false, split = false;
-    int top_k = 5000;
+    int top_k = 5000, threads = 1;
     int sizes[16][2];
     int n_sizes = 0;
     for (int i = 3; i < argc; ++i) {
@@ -103,10 +109,11 @@ int main(int argc, char** argv) {
         else if (!std::strcmp(argv[i], "--tensors")) tensors = true;
         else if (!std::strcmp(argv[i], "--split-fpn")) split = true;
         else if (!std::strcmp(argv[i], "--top-k") && i + 1 < argc) top_k = std::atoi(argv[++i]);
+        else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) threads = std::atoi(argv[++i]);
         else if (n_sizes < 16 && parse_size(argv[i], &sizes[n_sizes][0], &sizes[n_sizes][1])) ++n_sizes;
         else return usage();
     }
-    if (top_k < 1 || n_sizes == 0 || (header != nullptr) + report + tensors != 1 || ((header || tensors) && n_sizes != 1))
+    if (top_k < 1 || threads < 1 || n_sizes == 0 || (header != nullptr) + report + tensors != 1 || ((header || tensors) && n_sizes != 1))
         return usage();
 
     const int cw = cls.input_width(), ch = cls.input_height();
@@ -142,7 +149,7 @@ int main(int argc, char** argv) {
 
     if (tensors) {
         const int W = sizes[0][0], H = sizes[0][1];
-        const graph::Plan p = det.memory_plan(W, H, 1, split);
+        const graph::Plan p = det.memory_plan(W, H, threads, split);
         int order[graph::kMaxTensors];
         int n = 0;
         for (int i = 0; i < graph::kMaxTensors; ++i)
@@ -163,7 +170,20 @@ int main(int argc, char** argv) {
                 std::printf("| %d | %d x %d x %d | %d | pool |\n", i, p.t[i].h, p.t[i].w, p.t[i].c, p.t[i].ring);
         std::printf("| pool | %d blocks of %zu B + a zero block | | %.1f |\n", p.pool_blocks, p.pool_block,
                     kib(size_t(p.pool_blocks + 1) * p.pool_block));
+        std::printf("| pool tables | %d threads x %zu B | | %.1f |\n", p.threads, p.pool_state_bytes,
+                    kib(size_t(p.threads) * p.pool_state_bytes));
+        std::printf("| kernel scratch | %d threads x %zu B | | %.1f |\n", p.threads, p.scratch_bytes,
+                    kib(size_t(p.threads) * p.scratch_bytes));
         std::printf("| all | | | %.1f + %.1f shared (plan %.1f) |\n", kib(sum), kib(pool), kib(p.arena_bytes));
+        PipelineOptions opt;
+        opt.detect.scale = Scale::native();
+        opt.detect.top_k = top_k;
+        opt.detect.threads = threads;
+        opt.detect.split_fpn = split;
+        opt.classify = false;
+        const size_t det_bytes = fm.workspace_bytes_for(W, H, opt);
+        std::printf("| detection workspace (top-k %d) | | | %.1f (plan + resampling, candidates, faces) |\n", top_k,
+                    kib(det_bytes));
         return 0;
     }
 
@@ -174,12 +194,12 @@ int main(int argc, char** argv) {
         PipelineOptions opt;
         opt.detect.scale = Scale::native();
         opt.detect.top_k = top_k;
-        opt.detect.threads = 1;
+        opt.detect.threads = threads;
         opt.detect.split_fpn = split;
         const size_t total = fm.workspace_bytes_for(W, H, opt);
         opt.classify = false;
         const size_t det_bytes = fm.workspace_bytes_for(W, H, opt);
-        const graph::Plan p = det.memory_plan(W, H, 1, split);
+        const graph::Plan p = det.memory_plan(W, H, threads, split);
         size_t biggest = 0;
         int rows = 0;
         for (const graph::BufferPlan& b : p.t)

@@ -261,8 +261,11 @@ inline void walk(const Graph& g, const Plan& p, WalkState& s, Hooks& hooks) {
             const Op& o = g.ops[k];
             const int d = s.done[k];
             // An op with row tiles (Winograd) waits for whole tiles, except at the tensor's end.
-            const int tile = tile_rows(o);
-            auto whole_tiles = [&](int n) { return n < p.t[o.out].h ? d + (n - d) / tile * tile : n; };
+            auto whole_tiles = [&](int n) {
+                if (n >= p.t[o.out].h) return n;
+                const int f = tile_floor(o, n);
+                return f > d ? f : d;
+            };
             int n = whole_tiles(producible(g, p, s, k));
             if (n <= d && d < p.t[o.out].h && !s.zeroed[o.in] && avail(g, p, s, o.in) == p.t[o.in].h &&
                 o.kind != OpKind::pwconv1x1 && o.kind != OpKind::upsample_add) {
@@ -275,7 +278,7 @@ inline void walk(const Graph& g, const Plan& p, WalkState& s, Hooks& hooks) {
                 s.written[t] = h + 1;
                 n = whole_tiles(producible(g, p, s, k));
             }
-            if (n > d + p.step[k]) n = d + p.step[k];
+            if (n > d + p.step[k]) n = whole_tiles(d + p.step[k]);  // a step is at least a tile
             if (n <= d) continue;
             const int t = o.out;
             const int end = n > s.written[t] ? n : s.written[t];
@@ -527,13 +530,19 @@ struct Runner {
 #endif
     }
 
-    // This thread's share of rows [y0, y1), in whole tiles of `tile` rows (the last may be short).
-    void share(int y0, int y1, int* a, int* b, int tile = 1) const {
-        const int64_t n = (y1 - y0 + tile - 1) / tile;
-        *a = y0 + int(n * part / parts) * tile;
-        *b = y0 + int(n * (part + 1) / parts) * tile;
-        if (*a > y1) *a = y1;
-        if (*b > y1) *b = y1;
+    // This thread's share of rows [y0, y1), one row at a time or, for an op with row tiles, in
+    // its whole tiles: from y0 (a tile boundary) to the next boundary, then `tile` rows each (the
+    // first and the last may be short).
+    void share(int y0, int y1, int* a, int* b, const Op* o = nullptr) const {
+        const int tile = o ? tile_rows(*o) : 1;
+        const int first = o ? tile_next(*o, y0) : y0 + 1;
+        const int64_t n = first >= y1 ? 1 : 1 + (y1 - first + tile - 1) / tile;  // units
+        auto start = [&](int64_t u) {
+            const int64_t y = u == 0 ? y0 : first + (u - 1) * tile;
+            return y < y1 ? int(y) : y1;
+        };
+        *a = start(n * part / parts);
+        *b = start(n * (part + 1) / parts);
     }
 
     // The ring holds every row still needed: the planner sized it so (nothing moves). Pool
@@ -579,7 +588,7 @@ struct Runner {
     void op(int k, int y0, int y1) {
         const Op& o = g.ops[k];
         int a, b;
-        share(y0, y1, &a, &b, tile_rows(o));
+        share(y0, y1, &a, &b, &o);
         float* scratch = reinterpret_cast<float*>(arena + p.scratch_offset + size_t(part) * p.scratch_bytes);
         if (a < b) run_op(o, view(o.in), view(o.out), a, b, scratch);
         sync();

@@ -51,10 +51,24 @@ struct Op {
     const float* b = nullptr;
     const float* wino = nullptr;  // conv3x3s1 only, SIMD builds: Winograd weights (pack_wino);
                                   // the executor then calls it in whole 4-row tiles
+    int8_t phase = 0;           // Winograd: its tiles start at rows 4k + phase (assign_phases)
 };
 
-// Output rows an op computes best in multiples of (its calls start at multiples of this).
+// Output rows an op computes best in multiples of (its calls start and end on tile boundaries).
 inline int tile_rows(const Op& o) { return o.wino ? 4 : 1; }
+
+// The last tile boundary of op o at or below row n (boundaries: 0, then phase + tile * k; the
+// caller handles the tensor's end, which is one too).
+inline int tile_floor(const Op& o, int n) {
+    const int tile = tile_rows(o), ph = o.wino ? o.phase : 0;
+    return n < ph ? 0 : ph + (n - ph) / tile * tile;
+}
+
+// The first tile boundary of op o above row y.
+inline int tile_next(const Op& o, int y) {
+    const int ph = o.wino ? o.phase : 0;
+    return y < ph ? ph : tile_floor(o, y) + tile_rows(o);
+}
 
 constexpr int kMaxWriters = 4;  // ops writing one tensor (the SSH concatenation has 3)
 constexpr int kMaxReaders = 4;  // ops reading one tensor
@@ -115,6 +129,26 @@ struct Graph {
         dst.writers[dst.n_writers++] = int8_t(n_ops);
         ++n_ops;
     }
+
+    // Lines up the tiles of chained Winograd convolutions (winograd.hpp): an op whose input
+    // has one writer, a Winograd op at the same level, starts its tiles one row before that
+    // writer's, so its next tile needs exactly the rows of the writer's last one (a row of each
+    // tensor waits instead of up to four). The others keep the phase their builder gave (0
+    // unless measured otherwise). Called once the ops are all there; the phases are part of
+    // the graph, so every plan (band, threads) computes the same rows the same way.
+    void assign_phases() {
+        for (int k = 0; k < n_ops; ++k) {
+            Op& o = ops[k];
+            if (!o.wino) {
+                o.phase = 0;
+                continue;
+            }
+            const TensorDef& src = tensors[o.in];
+            if (src.n_writers != 1) continue;
+            const Op& w = ops[src.writers[0]];
+            if (w.wino && tensors[w.out].level == tensors[o.out].level) o.phase = int8_t((w.phase + 3) % 4);
+        }
+    }
 };
 
 // Floats of per-thread scratch op o's kernel needs (Winograd's transformed tiles).
@@ -137,7 +171,7 @@ inline void run_weighted(const Op& o, const View& in, const View& out, const W* 
 #if FACEMASK_SIMD
             if constexpr (std::is_same<W, float>::value)
                 if (o.wino) {
-                    K::conv3x3s1_winograd(in, out, o.wino, w, o.b, o.slope, y0, y1, scratch);
+                    K::conv3x3s1_winograd(in, out, o.wino, w, o.b, o.slope, y0, y1, scratch, o.phase);
                     break;
                 }
 #endif

@@ -112,6 +112,7 @@ public:
             FACEMASK_TRY(build_graph(reader_, graph_, fill));
         }
         if (graph_.overflow) return Status::fail(Error::bad_blob, "the network is larger than this build supports");
+        graph_.assign_phases();
         loaded_ = true;
         id_ = next_model_id();
         return Status();

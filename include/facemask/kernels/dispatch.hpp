@@ -48,7 +48,7 @@ inline const char* isa_key(Isa isa) {
 using ConvKernel = void (*)(const View& in, const View& out, const float* wp, const float* bp, float slope, int y0,
                             int y1);
 using WinoKernel = void (*)(const View& in, const View& out, const float* up, const float* wp, const float* bp,
-                            float slope, int y0, int y1, float* scratch);
+                            float slope, int y0, int y1, float* scratch, int phase);
 
 struct KernelTable {
     Isa isa;
@@ -120,8 +120,8 @@ inline size_t wino_packed_floats(int cout, int cin) { return dispatch::table().w
 inline void pack_wino(const float* w, int cout, int cin, float* up) { dispatch::table().pack_wino(w, cout, cin, up); }
 inline size_t wino_scratch_floats(int cin, int cout) { return dispatch::table().wino_scratch_floats(cin, cout); }
 inline void conv3x3s1_winograd(const View& in, const View& out, const float* up, const float* wp, const float* bp,
-                               float s, int y0, int y1, float* scratch) {
-    dispatch::table().conv3x3s1_winograd(in, out, up, wp, bp, s, y0, y1, scratch);
+                               float s, int y0, int y1, float* scratch, int phase = 0) {
+    dispatch::table().conv3x3s1_winograd(in, out, up, wp, bp, s, y0, y1, scratch, phase);
 }
 }  // namespace active
 #endif

@@ -97,8 +97,8 @@ inline int conv_group(int cout) { return cout; }
 inline void wino_weights(const float* w, int cout, int cin, float* u) { scalar::wino_transform_weights(w, cout, cin, u); }
 inline size_t no_scratch(int, int) { return 0; }
 inline void winograd(const View& in, const View& out, const float* u, const float* w, const float* b, float slope,
-                     int y0, int y1, float*) {
-    scalar::conv3x3s1_winograd(in, out, u, w, b, slope, y0, y1);
+                     int y0, int y1, float*, int phase) {
+    scalar::conv3x3s1_winograd(in, out, u, w, b, slope, y0, y1, phase);
 }
 constexpr KernelTable make_table() {
     return KernelTable{Isa::scalar,

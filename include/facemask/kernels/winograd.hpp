@@ -7,11 +7,15 @@
 // transforms (adds only), which matter little once there are 16 or more channels.
 //
 // Row contract (the row-band executor): a call computes output rows [y0, y1). Rows inside
-// whole tiles [4k, 4k + 4) — tiles aligned to multiples of 4 from the tensor's top — go through
-// Winograd; the others (the ends of the range, the last out.h % 4 rows) through the direct
-// kernel. So which rows use which method depends only on the rows a call covers, and an
-// executor that calls in multiples of 4 rows from row 0 (executor.hpp does, for ops with
-// Winograd weights) gets the same result whatever its band or thread split, bit for bit.
+// whole tiles [4k + phase, 4k + phase + 4) — tiles aligned to multiples of 4 from row `phase`
+// (0..3) of the tensor — go through Winograd; the others (the ends of the range, the first
+// `phase` rows, the last rows of the tensor) through the direct kernel. So which rows use which
+// method depends only on the rows a call covers, and an executor that calls from one tile
+// boundary to another (0, phase, phase + 4, ...; executor.hpp does, for ops with Winograd
+// weights) gets the same result whatever its band or thread split, bit for bit. The phase lets
+// a chain of Winograd convolutions line its tiles up: a tile of rows [t, t + 4) needs input row
+// t + 4, the first row of the producer's next tile unless the consumer's tiles start one row
+// earlier, so each reader of a Winograd output takes phase - 1 and no tile waits for another.
 //
 // Columns: the last tile of a row may reach past the tensor's right border; those input
 // columns read as zero and the outputs beyond the width are not stored.
@@ -61,10 +65,10 @@ inline void transform_kernel(const W* g, size_t stride, float u[36]) {
         }
 }
 
-// Rows [t0, t1) of [y0, y1) are whole aligned tiles; t0 == t1 when there are none.
-inline void tile_rows(int y0, int y1, int* t0, int* t1) {
-    *t0 = (y0 + 3) / 4 * 4;
-    *t1 = y1 / 4 * 4;
+// Rows [t0, t1) of [y0, y1) are whole tiles aligned to 4k + phase; t0 == t1 when there are none.
+inline void tile_rows(int y0, int y1, int* t0, int* t1, int phase = 0) {
+    *t0 = y0 <= phase ? phase : phase + (y0 - phase + 3) / 4 * 4;
+    *t1 = y1 <= phase ? phase : phase + (y1 - phase) / 4 * 4;
     if (*t1 < *t0) *t1 = *t0;
 }
 
@@ -88,14 +92,14 @@ inline void wino_transform_weights(const W* w, int cout, int cin, float* u) {
 }
 
 // Dense 3x3, padding 1, stride 1: u from wino_transform_weights, w/b the direct kernel's
-// weights and bias (for the rows outside whole tiles).
+// weights and bias (for the rows outside whole tiles); tiles start at rows 4k + phase.
 template <class W>
 inline void conv3x3s1_winograd(const View& in, const View& out, const float* u, const W* w, const float* b,
-                               float slope, int y0, int y1) {
+                               float slope, int y0, int y1, int phase = 0) {
     FACEMASK_ASSERT(out.h == in.h && out.w == in.w);
-    FACEMASK_ASSERT(y0 >= 0 && y1 <= out.h);
+    FACEMASK_ASSERT(y0 >= 0 && y1 <= out.h && phase >= 0 && phase < 4);
     int t0, t1;
-    wino::tile_rows(y0, y1, &t0, &t1);
+    wino::tile_rows(y0, y1, &t0, &t1, phase);
     if (y0 < t0) conv3x3s1(in, out, w, b, slope, y0, t0 < y1 ? t0 : y1);
     if (t1 < y1 && t1 >= t0) conv3x3s1(in, out, w, b, slope, t1 > y0 ? t1 : y0, y1);
     const int cin = in.c, cout = out.c;
@@ -154,7 +158,11 @@ inline void conv3x3s1_winograd(const View& in, const View& out, const float* u, 
 #endif
 namespace simd {
 
-constexpr int kWinoTiles = 16;  // tiles per block of a strip
+// Tiles per block of a strip: a multiple of the GEMM's MR (6 for 64 output channels on
+// AVX-512, AVX2, SSE and NEON; 12 for 32 on AVX-512). 12 runs as fast as 16 did (fm_bench
+// detect 640x480, AVX-512) with 3/4 of the scratch (216 KiB a thread at 64 -> 64 channels);
+// 8 and 6 were 1-3 % slower.
+constexpr int kWinoTiles = 12;
 
 // U packed as [36][group][cin][NB] (NB = nr_for(cout) * V, zero-padded): the direct kernel's
 // groups, so its bias (conv_bias_floats) serves both.
@@ -324,13 +332,13 @@ inline void strip(const View& in, const View& out, const float* up, const float*
 
 // Dense 3x3, padding 1, stride 1 by Winograd. up from pack_wino; wp/bp the direct kernel's
 // (pack_conv, taps 9) for the rows outside whole tiles; scratch: wino_scratch_floats(in.c,
-// out.c) floats, 64-byte aligned.
+// out.c) floats, 64-byte aligned; tiles start at rows 4k + phase.
 inline void conv3x3s1_winograd(const View& in, const View& out, const float* up, const float* wp, const float* bp,
-                               float slope, int y0, int y1, float* scratch) {
+                               float slope, int y0, int y1, float* scratch, int phase = 0) {
     FACEMASK_ASSERT(out.h == in.h && out.w == in.w);
-    FACEMASK_ASSERT(y0 >= 0 && y1 <= out.h);
+    FACEMASK_ASSERT(y0 >= 0 && y1 <= out.h && phase >= 0 && phase < 4);
     int t0, t1;
-    wino::tile_rows(y0, y1, &t0, &t1);
+    wino::tile_rows(y0, y1, &t0, &t1, phase);
     if (y0 < t0) conv3x3s1(in, out, wp, bp, slope, y0, t0 < y1 ? t0 : y1);
     if (t1 < y1 && t1 >= t0) conv3x3s1(in, out, wp, bp, slope, t1 > y0 ? t1 : y0, y1);
     if (t0 >= t1) return;
