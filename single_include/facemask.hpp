@@ -3627,18 +3627,20 @@ inline int nms(Face* faces, int n, float iou_threshold, int keep) {
     return kept;
 }
 
-// The best `capacity` candidates offered so far (by candidate_before) with their faces, in
-// caller memory of bytes(capacity). A heap whose root is the worst kept candidate: an offer
-// better than the root replaces it. finish() sorts them best first.
+// The best `capacity` candidates offered so far (by candidate_before) with their boxes and
+// landmarks, in caller memory of bytes(capacity): 68 bytes a candidate (the score is kept once,
+// in the heap entry; a Face would add 12 more: 60 KiB at the default top_k of 5000). A heap
+// whose root is the worst kept candidate: an offer better than the root replaces it. finish()
+// sorts them best first.
 class BestK {
 public:
     static size_t bytes(int capacity) {
-        return align_up(size_t(capacity) * sizeof(Entry)) + align_up(size_t(capacity) * sizeof(Face));
+        return align_up(size_t(capacity) * sizeof(Entry)) + align_up(size_t(capacity) * sizeof(Geometry));
     }
 
     void init(unsigned char* memory, int capacity) {
         entries_ = reinterpret_cast<Entry*>(memory);
-        faces_ = reinterpret_cast<Face*>(memory + align_up(size_t(capacity) * sizeof(Entry)));
+        geometry_ = reinterpret_cast<Geometry*>(memory + align_up(size_t(capacity) * sizeof(Entry)));
         capacity_ = capacity;
         n_ = 0;
     }
@@ -3646,11 +3648,11 @@ public:
     void offer(float score, int32_t index, const Face& f) {
         const Candidate c{score, index};
         if (n_ < capacity_) {
-            faces_[n_] = f;
+            geometry_[n_] = geometry_of(f);
             entries_[n_] = Entry{c, n_};
             sift_up(n_++);
         } else if (capacity_ > 0 && candidate_before(c, entries_[0].c)) {
-            faces_[entries_[0].slot] = f;
+            geometry_[entries_[0].slot] = geometry_of(f);
             entries_[0].c = c;
             sift_down(0, n_);
         }
@@ -3665,13 +3667,32 @@ public:
         return n_;
     }
 
-    const Face& face(int i) const { return faces_[entries_[i].slot]; }
+    // The face of the i-th best candidate (after finish()), not yet classified.
+    Face face(int i) const {
+        const Geometry& g = geometry_[entries_[i].slot];
+        Face f;
+        f.box = g.box;
+        f.score = entries_[i].c.score;
+        for (int j = 0; j < 5; ++j) f.landmarks[j] = g.landmarks[j];
+        f.mask = -1;
+        return f;
+    }
 
 private:
     struct Entry {
         Candidate c;
-        int32_t slot;  // where its face is
+        int32_t slot;  // where its box and landmarks are
     };
+    struct Geometry {
+        Box box;
+        Point landmarks[5];
+    };
+    static Geometry geometry_of(const Face& f) {
+        Geometry g;
+        g.box = f.box;
+        for (int j = 0; j < 5; ++j) g.landmarks[j] = f.landmarks[j];
+        return g;
+    }
 
     // a must sit above b in the heap: a is worse
     bool above(int a, int b) const { return candidate_before(entries_[b].c, entries_[a].c); }
@@ -3699,7 +3720,7 @@ private:
     }
 
     Entry* entries_ = nullptr;
-    Face* faces_ = nullptr;
+    Geometry* geometry_ = nullptr;
     int capacity_ = 0, n_ = 0;
 };
 
@@ -3707,7 +3728,7 @@ private:
 inline int nms(const BestK& c, int n, float iou_threshold, int keep, Face* out) {
     int kept = 0;
     for (int i = 0; i < n && kept < keep; ++i) {
-        const Face& f = c.face(i);
+        const Face f = c.face(i);
         bool suppressed = false;
         for (int j = 0; j < kept && !suppressed; ++j) suppressed = iou_plus1(out[j].box, f.box) > iou_threshold;
         if (!suppressed) out[kept++] = f;
