@@ -24,8 +24,9 @@
 // [36][cout][cin]); the SIMD version runs vectors along channels (NHWC), packs U as
 // [36][group][cin][NB] like the direct kernel's groups, and works on blocks of up to
 // kWinoTiles tiles of a 4-row strip at a time: input transform into scratch, 36 small GEMMs
-// (the direct kernel's register tiling), output transform with bias and activation, so a
-// block's transformed data stays in L1/L2. The scratch is the caller's (the executor plans it
+// (the direct kernel's register tiling) whose products overwrite the inputs they are done
+// with, output transform with bias and activation, so a block's transformed data stays in
+// L1/L2. The scratch is the caller's (the executor plans it
 // per thread: wino_scratch_floats). Like every kernel: no allocation, no threads, no failure.
 #pragma once
 #include "scalar.hpp"
@@ -183,10 +184,12 @@ inline void pack_wino(const W* w, int cout, int cin, float* up) {
         }
 }
 
-// Floats of scratch one call needs (per thread): the transformed inputs and the products of
-// one block of tiles.
+// Floats of scratch one call needs (per thread): the transformed inputs of one block of tiles,
+// which their products overwrite (36 x kWinoTiles rows of the wider of the two), and the
+// products of one register tile's worth of tiles before they do.
 inline size_t wino_scratch_floats(int cin, int cout) {
-    return size_t(36) * kWinoTiles * (size_t(round_up(cin, V)) + size_t(round_up(cout, nr_for(cout) * V)));
+    const size_t cin_p = size_t(round_up(cin, V)), cout_p = size_t(round_up(cout, nr_for(cout) * V));
+    return size_t(36) * kWinoTiles * (cin_p > cout_p ? cin_p : cout_p) + size_t(kWinoTiles) * cout_p;
 }
 
 namespace detail_wino {
@@ -219,8 +222,8 @@ FACEMASK_INLINE void at6(const B* m, ptrdiff_t ms, B* o, ptrdiff_t os) {
 }
 
 // Input transform of tile tx of the strip whose input rows are rows[0..5], into
-// v[(p * kWinoTiles + t) * cin_p + c0 ...] for every channel vector c0.
-inline void input_tile(const View& in, const float* const* rows, int tx, int t, float* v, int cin_p) {
+// v[(p * kWinoTiles + t) * stride + c0 ...] for every channel vector c0.
+inline void input_tile(const View& in, const float* const* rows, int tx, int t, float* v, int stride) {
     const int cin = in.c;
     for (int c0 = 0; c0 < cin; c0 += V) {
         const int valid = cin - c0;
@@ -240,43 +243,55 @@ inline void input_tile(const View& in, const float* const* rows, int tx, int t, 
         for (int i = 0; i < 6; ++i) {
             B row[6];
             bt6(tmp[i], 1, row, 1);
-            for (int j = 0; j < 6; ++j) row[j].store_aligned(v + (size_t(i * 6 + j) * kWinoTiles + t) * cin_p + c0);
+            for (int j = 0; j < 6; ++j) row[j].store_aligned(v + (size_t(i * 6 + j) * kWinoTiles + t) * stride + c0);
         }
     }
 }
 
-// One GEMM micro-tile: MR tiles from t, NR vectors of group g, transform point p.
+// One GEMM micro-tile: MR tiles (rows of src, `stride` floats apart), NR vectors of output
+// channels from co0 (weights ug), into rows of dst (cout_p floats apart).
 template <int MR, int NR>
-FACEMASK_INLINE void gemm_tile(const float* FACEMASK_RESTRICT vp, const float* FACEMASK_RESTRICT ug, float* mp,
-                               int cin, int cin_p, int cout_p, int t, int co0) {
+FACEMASK_INLINE void gemm_tile(const float* FACEMASK_RESTRICT src, int stride, const float* FACEMASK_RESTRICT ug,
+                               float* FACEMASK_RESTRICT dst, int cout_p, int cin, int co0) {
     constexpr int NB = NR * V;
     B acc[MR][NR];
     for (int m = 0; m < MR; ++m)
         for (int r = 0; r < NR; ++r) acc[m][r] = B(0.0f);
-    const float* src = vp + size_t(t) * cin_p;
     for (int ci = 0; ci < cin; ++ci, ug += NB) {
         B wv[NR];
         for (int r = 0; r < NR; ++r) wv[r] = B::load_aligned(ug + r * V);
         for (int m = 0; m < MR; ++m) {
-            const B x(src[m * cin_p + ci]);
+            const B x(src[m * stride + ci]);
             for (int r = 0; r < NR; ++r) acc[m][r] = xsimd::fma(x, wv[r], acc[m][r]);
         }
     }
     for (int m = 0; m < MR; ++m)
-        for (int r = 0; r < NR; ++r) acc[m][r].store_aligned(mp + size_t(t + m) * cout_p + co0 + r * V);
+        for (int r = 0; r < NR; ++r) acc[m][r].store_aligned(dst + size_t(m) * cout_p + co0 + r * V);
+}
+
+// Tiles [t, t + MR) of transform point p (its inputs vp, its weights up_p): the products of
+// every channel group into tmp, then over the inputs, which nothing reads any more.
+template <int MR, int NR>
+FACEMASK_INLINE void gemm_block(float* vp, int stride, const float* up_p, int groups, int cin, int cout_p, int t,
+                                float* tmp) {
+    constexpr int NB = NR * V;
+    float* rows = vp + size_t(t) * stride;
+    for (int g = 0; g < groups; ++g) gemm_tile<MR, NR>(rows, stride, up_p + size_t(g) * cin * NB, tmp, cout_p, cin, g * NB);
+    for (int m = 0; m < MR; ++m)
+        std::memcpy(rows + size_t(m) * stride, tmp + size_t(m) * cout_p, size_t(cout_p) * sizeof(float));
 }
 
 template <int MR, int NR>
-FACEMASK_INLINE void gemm_tail(int n, const float* vp, const float* ug, float* mp, int cin, int cin_p, int cout_p,
-                               int t, int co0) {
+FACEMASK_INLINE void gemm_tail(int n, float* vp, int stride, const float* up_p, int groups, int cin, int cout_p, int t,
+                               float* tmp) {
     if constexpr (MR > 0) {
-        for (; n >= MR; n -= MR, t += MR) gemm_tile<MR, NR>(vp, ug, mp, cin, cin_p, cout_p, t, co0);
-        gemm_tail<MR / 2, NR>(n, vp, ug, mp, cin, cin_p, cout_p, t, co0);
+        for (; n >= MR; n -= MR, t += MR) gemm_block<MR, NR>(vp, stride, up_p, groups, cin, cout_p, t, tmp);
+        gemm_tail<MR / 2, NR>(n, vp, stride, up_p, groups, cin, cout_p, t, tmp);
     }
 }
 
 // Output transform of tile t (tile column tx) into output rows oy .. oy + 3.
-inline void output_tile(const View& out, float* const* dst_rows, const float* mbuf, int cout_p, const float* bp,
+inline void output_tile(const View& out, float* const* dst_rows, const float* mbuf, int stride, const float* bp,
                         const B& slope, int tx, int t) {
     const int cout = out.c;
     const int cols = out.w - tx * 4 < 4 ? out.w - tx * 4 : 4;
@@ -284,7 +299,7 @@ inline void output_tile(const View& out, float* const* dst_rows, const float* mb
         const int valid = cout - c0;
         alignas(64) B col[6], tmp[4][6];  // tmp[i][c]: At applied down column c
         for (int c = 0; c < 6; ++c) {
-            for (int r = 0; r < 6; ++r) col[r] = B::load_aligned(mbuf + (size_t(r * 6 + c) * kWinoTiles + t) * cout_p + c0);
+            for (int r = 0; r < 6; ++r) col[r] = B::load_aligned(mbuf + (size_t(r * 6 + c) * kWinoTiles + t) * stride + c0);
             at6(col, 1, &tmp[0][c], 6);
         }
         const B bias = B::load_aligned(bp + c0);
@@ -304,8 +319,9 @@ inline void strip(const View& in, const View& out, const float* up, const float*
     constexpr int NB = NR * V;
     const int cin = in.c, cin_p = round_up(cin, V);
     const int groups = (out.c + NB - 1) / NB, cout_p = groups * NB;
-    float* vbuf = scratch;
-    float* mbuf = scratch + size_t(36) * kWinoTiles * cin_p;
+    const int stride = cin_p > cout_p ? cin_p : cout_p;
+    float* buf = scratch;  // transformed inputs, then their products in place
+    float* tmp = scratch + size_t(36) * kWinoTiles * stride;
     const float* rows[6];
     for (int r = 0; r < 6; ++r) rows[r] = in.row_at(oy - 1 + r);
     float* dst_rows[4];
@@ -313,18 +329,15 @@ inline void strip(const View& in, const View& out, const float* up, const float*
     const int tiles = (out.w + 3) / 4;
     for (int tb = 0; tb < tiles; tb += kWinoTiles) {
         const int nt = tiles - tb < kWinoTiles ? tiles - tb : kWinoTiles;
-        for (int t = 0; t < nt; ++t) input_tile(in, rows, tb + t, t, vbuf, cin_p);
+        for (int t = 0; t < nt; ++t) input_tile(in, rows, tb + t, t, buf, stride);
         for (int p = 0; p < 36; ++p) {
-            const float* vp = vbuf + size_t(p) * kWinoTiles * cin_p;
-            float* mp = mbuf + size_t(p) * kWinoTiles * cout_p;
-            for (int g = 0; g < groups; ++g) {
-                const float* ug = up + (size_t(p) * groups + g) * size_t(cin) * NB;
-                int t = 0;
-                for (; t + MR <= nt; t += MR) gemm_tile<MR, NR>(vp, ug, mp, cin, cin_p, cout_p, t, g * NB);
-                if (t < nt) gemm_tail<(MR > 8 ? 8 : MR / 2), NR>(nt - t, vp, ug, mp, cin, cin_p, cout_p, t, g * NB);
-            }
+            float* vp = buf + size_t(p) * kWinoTiles * stride;
+            const float* up_p = up + size_t(p) * groups * size_t(cin) * NB;
+            int t = 0;
+            for (; t + MR <= nt; t += MR) gemm_block<MR, NR>(vp, stride, up_p, groups, cin, cout_p, t, tmp);
+            if (t < nt) gemm_tail<(MR > 8 ? 8 : MR / 2), NR>(nt - t, vp, stride, up_p, groups, cin, cout_p, t, tmp);
         }
-        for (int t = 0; t < nt; ++t) output_tile(out, dst_rows, mbuf, cout_p, bp, slope, tb + t, t);
+        for (int t = 0; t < nt; ++t) output_tile(out, dst_rows, buf, stride, bp, slope, tb + t, t);
     }
 }
 
