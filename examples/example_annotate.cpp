@@ -11,6 +11,9 @@
 #include "faces_json.hpp"
 
 #include <dirent.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -220,6 +223,13 @@ bool check_outputs(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#if defined(__GLIBC__)
+    // glibc raises its mmap threshold to the size of the largest block freed (here the weight
+    // file, once the detector has packed it), so the picture and its file that follow land on
+    // the heap, whose top is not given back: 1.7 MB more peak memory at 640x480. A fixed
+    // threshold keeps every large block mapped on its own and returned when freed.
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
     Args a;
     const int parsed = parse_args(argc, argv, &a);
     if (parsed == 1) {

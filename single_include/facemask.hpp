@@ -550,6 +550,13 @@ inline uint32_t rd32(const unsigned char* p) {
     return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
 }
 inline uint64_t rd64(const unsigned char* p) { return uint64_t(rd32(p)) | uint64_t(rd32(p + 4)) << 32; }
+inline void wr32(unsigned char* p, uint32_t v) {
+    for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
+}
+inline void wr64(unsigned char* p, uint64_t v) {
+    wr32(p, uint32_t(v));
+    wr32(p + 4, uint32_t(v >> 32));
+}
 inline float rdf32(const unsigned char* p) {
     uint32_t u = rd32(p);
     float f;
@@ -658,6 +665,47 @@ public:
         }
         return Status::fail(Error::bad_blob, "tensor '%s' is missing from the %s blob", name,
                             kind_name(kind_));
+    }
+
+    // A smaller valid blob holding only the tensors whose names start with `prefix` (header and
+    // config unchanged, the checksum recomputed): the bytes a loaded model still reads once its
+    // weights are packed (the self-test vector), so the whole file need not stay in memory.
+    // Returns its size; writes it to `out` when given (the caller sizes `out` with a first call).
+    // 0 when no tensor matches (a blob needs one).
+    size_t write_subset(const char* prefix, unsigned char* out) const {
+        const size_t plen = std::strlen(prefix);
+        uint32_t n = 0;
+        uint64_t data = 0;
+        for (uint32_t i = 0; i < count_; ++i) {
+            const Tensor t = tensor(i);
+            if (std::strncmp(t.name, prefix, plen) != 0) continue;
+            ++n;
+            data += (uint64_t(t.numel) * (t.dtype == kDtypeF16 ? 2 : 4) + 63) / 64 * 64;
+        }
+        if (n == 0) return 0;
+        const uint64_t data_offset = (uint64_t(kTableOffset) + uint64_t(n) * kEntrySize + 63) / 64 * 64;
+        const size_t total = size_t(data_offset + data);
+        if (!out) return total;
+        std::memset(out, 0, total);
+        std::memcpy(out, base_, kTableOffset);  // header + config
+        detail::wr64(out + 24, total);
+        detail::wr32(out + 40, n);
+        detail::wr64(out + 48, data_offset);
+        detail::wr64(out + 56, data);
+        uint32_t k = 0;
+        uint64_t at = 0;
+        for (uint32_t i = 0; i < count_; ++i) {
+            const Tensor t = tensor(i);
+            if (std::strncmp(t.name, prefix, plen) != 0) continue;
+            unsigned char* e = out + kTableOffset + size_t(k++) * kEntrySize;
+            std::memcpy(e, base_ + kTableOffset + size_t(i) * kEntrySize, kEntrySize);
+            detail::wr64(e + 56, at);
+            const size_t bytes = t.numel * (t.dtype == kDtypeF16 ? 2 : 4);
+            std::memcpy(out + data_offset + at, t.data ? static_cast<const void*>(t.data) : t.half, bytes);
+            at += (bytes + 63) / 64 * 64;
+        }
+        detail::wr32(out + kChecksumOffset, blob_checksum(out, total));
+        return total;
     }
 
     static void shape_text(uint32_t rank, const uint32_t* shape, char* buf, size_t n) {
@@ -2641,6 +2689,7 @@ struct Packer {
     size_t used = 0;  // floats
     float* scratch = nullptr;
     size_t scratch_used = 0;  // floats: the largest float16 tensor
+    bool borrows = false;     // the graph points into the blob (scalar builds): it must stay loaded
 
     static size_t round16(size_t n) { return (n + 15) / 16 * 16; }  // keep 64-byte alignment
 
@@ -2661,6 +2710,7 @@ struct Packer {
         (void)cout, (void)taps, (void)cin;
         *wp = w;
         *bp = b;
+        borrows = true;
 #endif
     }
 
@@ -2707,6 +2757,7 @@ struct Packer {
         (void)c;
         *wp = w;
         *bp = b;
+        borrows = true;
 #endif
     }
 
@@ -3470,6 +3521,7 @@ public:
         }
         if (graph_.overflow) return Status::fail(Error::bad_blob, "the network is larger than this build supports");
         graph_.assign_phases();
+        if (!measure.borrows) keep_selftest_only();
         loaded_ = true;
         id_ = next_model_id();
         return Status();
@@ -3507,8 +3559,27 @@ public:
 
     bool loaded() const { return loaded_; }
     uint32_t id() const { return id_; }
+    // Heap bytes the model holds: its copy of the blob (or the part kept) and the packed weights.
+    size_t held_bytes() const { return (storage_.external() ? 0 : storage_.size()) + packed_.size(); }
 
 private:
+    // Once every weight is packed (SIMD builds) the graph reads nothing in the blob but its
+    // self-test vector: an owned blob shrinks to a copy of that part (detector: 1.7 MB to
+    // ~0.2 MB; peak memory is what a microcontroller-class or server host pays for). A borrowed
+    // blob is the caller's memory and stays as it is; if the copy cannot be allocated the
+    // whole blob stays (no failure).
+    void keep_selftest_only() {
+        if (!storage_.data()) return;
+        const size_t n = reader_.write_subset("selftest.", nullptr);
+        Buffer small;
+        if (n == 0 || !small.reserve(n)) return;
+        reader_.write_subset("selftest.", small.data());
+        blob::Reader r;
+        if (!r.open(small.data(), n)) return;
+        reader_ = r;
+        storage_ = static_cast<Buffer&&>(small);
+    }
+
     Status validate(const void* bytes, size_t size, blob::ModelKind kind) {
         FACEMASK_TRY(reader_.open(bytes, size));
         if (reader_.kind() != kind)
@@ -4369,6 +4440,9 @@ public:
 #endif
 
     bool loaded() const { return net_.loaded(); }
+    // Heap bytes the loaded model holds (the blob's copy or the part of it still read, packed
+    // weights); a borrowed blob is the caller's and is not counted.
+    size_t model_bytes() const { return net_.held_bytes(); }
     const blob::Config& config() const { return net_.config(); }
 
     // The network input size of the (first) pass the options give for a picture.
@@ -4703,6 +4777,9 @@ public:
 #endif
 
     bool loaded() const { return net_.loaded(); }
+    // Heap bytes the loaded model holds (the blob's copy or the part of it still read, packed
+    // weights); a borrowed blob is the caller's and is not counted.
+    size_t model_bytes() const { return net_.held_bytes(); }
     const blob::Config& config() const { return net_.config(); }
     // The blob's decision threshold on p(masked).
     float threshold() const { return config().threshold; }
@@ -4870,6 +4947,7 @@ private:
         fc2_w_ = t.data;
         FACEMASK_TRY(detail::find1(r, "fc2.b", 1, &t));
         fc2_b_ = t.data;
+        pk.borrows = true;  // the dense layers read their weights in the blob
         return Status();
     }
 

@@ -559,6 +559,66 @@ TEST_CASE("loading from memory: copied, borrowed, and a misaligned borrow") {
     }
 }
 
+TEST_CASE("a packed detector keeps only its self-test vector of the blob; the classifier keeps its blob") {
+    BlobBytes bytes;
+    const size_t n = bytes.b.size();
+    blob::Reader whole;
+    FM_REQUIRE_OK(whole.open(bytes.b.data(), n));
+
+    // The subset is a valid blob: same header fields and config, the selftest.* tensors alone,
+    // byte for byte.
+    const size_t m = whole.write_subset("selftest.", nullptr);
+    REQUIRE(m > 0);
+    CHECK(m < n / 4);
+    fmtest::AlignedBlock small(m);
+    CHECK(whole.write_subset("selftest.", small.data()) == m);
+    blob::Reader part;
+    FM_REQUIRE_OK(part.open(small.data(), m));
+    CHECK(part.kind() == blob::ModelKind::detector);
+    CHECK(std::memcmp(small.data() + kCfg, bytes.b.data() + kCfg, blob::kConfigSize) == 0);
+    uint32_t selftests = 0;
+    for (uint32_t i = 0; i < whole.tensor_count(); ++i) {
+        const blob::Tensor t = whole.tensor(i);
+        if (std::strncmp(t.name, "selftest.", 9) != 0) continue;
+        ++selftests;
+        blob::Tensor u;
+        FM_REQUIRE_OK(part.find(t.name, t.rank, t.shape, &u));
+        REQUIRE(u.data != nullptr);
+        CHECK(std::memcmp(u.data, t.data, t.numel * 4) == 0);
+    }
+    CHECK(selftests >= 2);
+    CHECK(part.tensor_count() == selftests);
+    CHECK(whole.write_subset("no-such-prefix.", nullptr) == 0);
+
+    // A copied blob: SIMD builds pack every weight, so the detector keeps the subset alone
+    // (the borrowed load holds the packed weights only); scalar builds read the weights in the
+    // blob and keep it whole. Both still pass the self-test (ASan: nothing reads freed bytes).
+    Detector copied, borrowed;
+    FM_REQUIRE_OK(copied.load_memory(bytes.b.data(), n, Ownership::copy, facemask::Verify::self_test));
+    fmtest::AlignedBlock block(n);
+    std::memcpy(block.data(), bytes.b.data(), n);
+    FM_REQUIRE_OK(borrowed.load_memory(block.data(), n, Ownership::borrow));
+    Workspace ws;
+    FM_CHECK_OK(copied.self_test(ws));
+#if FACEMASK_SIMD
+    CHECK(copied.model_bytes() == borrowed.model_bytes() + m);
+#else
+    CHECK(borrowed.model_bytes() == 0);
+    CHECK(copied.model_bytes() == n);
+#endif
+    Detector from_file;
+    FM_REQUIRE_OK(from_file.load_file(fmtest::weights_path(fmtest::kDetectorBlob).c_str(), facemask::Verify::self_test));
+    CHECK(from_file.model_bytes() == copied.model_bytes());
+
+    // The classifier's dense layers read their weights in the blob: it stays whole.
+    std::vector<unsigned char> cls;
+    REQUIRE(fmtest::read_bytes(fmtest::weights_path(fmtest::kClassifierBlob), &cls));
+    facemask::Classifier c;
+    FM_REQUIRE_OK(c.load_memory(cls.data(), cls.size(), Ownership::copy, facemask::Verify::self_test));
+    CHECK(c.model_bytes() >= cls.size());
+    FM_CHECK_OK(c.self_test(ws));
+}
+
 TEST_CASE("an altered self-test answer makes the self-test fail") {
     for (const char* tensor : {"selftest.head1", "selftest.head3"}) {
         CAPTURE(std::string(tensor));

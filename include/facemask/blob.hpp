@@ -179,6 +179,13 @@ inline uint32_t rd32(const unsigned char* p) {
     return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
 }
 inline uint64_t rd64(const unsigned char* p) { return uint64_t(rd32(p)) | uint64_t(rd32(p + 4)) << 32; }
+inline void wr32(unsigned char* p, uint32_t v) {
+    for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
+}
+inline void wr64(unsigned char* p, uint64_t v) {
+    wr32(p, uint32_t(v));
+    wr32(p + 4, uint32_t(v >> 32));
+}
 inline float rdf32(const unsigned char* p) {
     uint32_t u = rd32(p);
     float f;
@@ -287,6 +294,47 @@ public:
         }
         return Status::fail(Error::bad_blob, "tensor '%s' is missing from the %s blob", name,
                             kind_name(kind_));
+    }
+
+    // A smaller valid blob holding only the tensors whose names start with `prefix` (header and
+    // config unchanged, the checksum recomputed): the bytes a loaded model still reads once its
+    // weights are packed (the self-test vector), so the whole file need not stay in memory.
+    // Returns its size; writes it to `out` when given (the caller sizes `out` with a first call).
+    // 0 when no tensor matches (a blob needs one).
+    size_t write_subset(const char* prefix, unsigned char* out) const {
+        const size_t plen = std::strlen(prefix);
+        uint32_t n = 0;
+        uint64_t data = 0;
+        for (uint32_t i = 0; i < count_; ++i) {
+            const Tensor t = tensor(i);
+            if (std::strncmp(t.name, prefix, plen) != 0) continue;
+            ++n;
+            data += (uint64_t(t.numel) * (t.dtype == kDtypeF16 ? 2 : 4) + 63) / 64 * 64;
+        }
+        if (n == 0) return 0;
+        const uint64_t data_offset = (uint64_t(kTableOffset) + uint64_t(n) * kEntrySize + 63) / 64 * 64;
+        const size_t total = size_t(data_offset + data);
+        if (!out) return total;
+        std::memset(out, 0, total);
+        std::memcpy(out, base_, kTableOffset);  // header + config
+        detail::wr64(out + 24, total);
+        detail::wr32(out + 40, n);
+        detail::wr64(out + 48, data_offset);
+        detail::wr64(out + 56, data);
+        uint32_t k = 0;
+        uint64_t at = 0;
+        for (uint32_t i = 0; i < count_; ++i) {
+            const Tensor t = tensor(i);
+            if (std::strncmp(t.name, prefix, plen) != 0) continue;
+            unsigned char* e = out + kTableOffset + size_t(k++) * kEntrySize;
+            std::memcpy(e, base_ + kTableOffset + size_t(i) * kEntrySize, kEntrySize);
+            detail::wr64(e + 56, at);
+            const size_t bytes = t.numel * (t.dtype == kDtypeF16 ? 2 : 4);
+            std::memcpy(out + data_offset + at, t.data ? static_cast<const void*>(t.data) : t.half, bytes);
+            at += (bytes + 63) / 64 * 64;
+        }
+        detail::wr32(out + kChecksumOffset, blob_checksum(out, total));
+        return total;
     }
 
     static void shape_text(uint32_t rank, const uint32_t* shape, char* buf, size_t n) {

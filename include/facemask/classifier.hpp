@@ -57,6 +57,9 @@ public:
 #endif
 
     bool loaded() const { return net_.loaded(); }
+    // Heap bytes the loaded model holds (the blob's copy or the part of it still read, packed
+    // weights); a borrowed blob is the caller's and is not counted.
+    size_t model_bytes() const { return net_.held_bytes(); }
     const blob::Config& config() const { return net_.config(); }
     // The blob's decision threshold on p(masked).
     float threshold() const { return config().threshold; }
@@ -224,6 +227,7 @@ private:
         fc2_w_ = t.data;
         FACEMASK_TRY(detail::find1(r, "fc2.b", 1, &t));
         fc2_b_ = t.data;
+        pk.borrows = true;  // the dense layers read their weights in the blob
         return Status();
     }
 

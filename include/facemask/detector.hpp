@@ -60,6 +60,9 @@ public:
 #endif
 
     bool loaded() const { return net_.loaded(); }
+    // Heap bytes the loaded model holds (the blob's copy or the part of it still read, packed
+    // weights); a borrowed blob is the caller's and is not counted.
+    size_t model_bytes() const { return net_.held_bytes(); }
     const blob::Config& config() const { return net_.config(); }
 
     // The network input size of the (first) pass the options give for a picture.

@@ -194,6 +194,7 @@ struct Packer {
     size_t used = 0;  // floats
     float* scratch = nullptr;
     size_t scratch_used = 0;  // floats: the largest float16 tensor
+    bool borrows = false;     // the graph points into the blob (scalar builds): it must stay loaded
 
     static size_t round16(size_t n) { return (n + 15) / 16 * 16; }  // keep 64-byte alignment
 
@@ -214,6 +215,7 @@ struct Packer {
         (void)cout, (void)taps, (void)cin;
         *wp = w;
         *bp = b;
+        borrows = true;
 #endif
     }
 
@@ -260,6 +262,7 @@ struct Packer {
         (void)c;
         *wp = w;
         *bp = b;
+        borrows = true;
 #endif
     }
 
