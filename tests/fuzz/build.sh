@@ -8,7 +8,7 @@ mkdir -p "$out"
 source "$here/../../tools/deps.sh"
 need_packages $FACEMASK_SANITIZER_PACKAGES
 flags=(-std=c++17 -O1 -g -fno-exceptions -fno-rtti -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-       -fno-omit-frame-pointer -I"$here/../../include" -isystem /usr/include/stb -DFACEMASK_NO_OPENMP
+       -fsanitize-ignorelist="$here/ubsan_ignore.txt" -fno-omit-frame-pointer -I"$here/../../include" -isystem /usr/include/stb -DFACEMASK_NO_OPENMP
        -DFACEMASK_DEFAULT_WEIGHTS_DIR='"weights"')
 jobs=0
 for h in blob image parse pipeline scale; do
