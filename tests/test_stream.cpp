@@ -197,6 +197,11 @@ TEST_CASE("row bands give the whole-tensor results bit for bit, on 1 and 2 threa
                     CHECK(p.t[net.t5d].shared);
                     CHECK(p.t[net.t2].offset == p.t[net.t5d].offset);
                 }
+                if (h > 8 && w > 8) {  // both row pools in use: 12-channel rows at level 1, 16 at level 2
+                    CHECK(p.pool_blocks[0] > 0);
+                    CHECK(p.pool_blocks[1] > 0);
+                    CHECK(p.pool_block[1] < p.pool_block[0]);
+                }
                 const Result got = run(net, p, input);
                 CHECK(std::memcmp(got.a.data(), want.a.data(), want.a.size() * sizeof(float)) == 0);
                 CHECK(std::memcmp(got.b.data(), want.b.data(), want.b.size() * sizeof(float)) == 0);

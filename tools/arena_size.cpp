@@ -167,9 +167,12 @@ int main(int argc, char** argv) {
         }
         for (int i = 0; i < graph::kMaxTensors; ++i)
             if (p.t[i].pooled)
-                std::printf("| %d | %d x %d x %d | %d | pool |\n", i, p.t[i].h, p.t[i].w, p.t[i].c, p.t[i].ring);
-        std::printf("| pool | %d blocks of %zu B + a zero block | | %.1f |\n", p.pool_blocks, p.pool_block,
-                    kib(size_t(p.pool_blocks + 1) * p.pool_block));
+                std::printf("| %d | %d x %d x %d | %d | pool %d |\n", i, p.t[i].h, p.t[i].w, p.t[i].c, p.t[i].ring,
+                            p.t[i].pool_class);
+        for (int c = 0; c < graph::kPoolClasses; ++c)
+            std::printf("| pool %d | %d blocks of %zu B | | %.1f |\n", c, p.pool_blocks[c], p.pool_block[c],
+                        kib(size_t(p.pool_blocks[c]) * p.pool_block[c]));
+        std::printf("| zero block | | | %.1f |\n", kib(p.pool_slots ? p.pool_block[0] : 0));
         std::printf("| pool tables | %d threads x %zu B | | %.1f |\n", p.threads, p.pool_state_bytes,
                     kib(size_t(p.threads) * p.pool_state_bytes));
         std::printf("| kernel scratch | %d threads x %zu B | | %.1f |\n", p.threads, p.scratch_bytes,

@@ -32,9 +32,14 @@ struct BufferPlan {
     ptrdiff_t row = 0;        // values (act_t) per row (w + 2 pixels, zero borders left and right)
     size_t offset = 0, bytes = 0;
     bool shared = false;      // in the buffer the depthwise outputs share (detail_exec::may_share)
-    bool pooled = false;      // its rows come from the row pool (no buffer of its own)
+    bool pooled = false;      // its rows come from a row pool (no buffer of its own)
+    int8_t pool_class = 0;    // pooled: which pool (0: the widest rows)
     int slot0 = 0;            // pooled: its first entry in the pool's table of ring rows
 };
+
+// Row pools of a plan: the widest rows (within 3/4 of the widest, so a block wastes little),
+// then the widest of the rest, within 3/4 of those.
+constexpr int kPoolClasses = 2;
 
 // Where everything lives for one input size, band and thread count.
 struct Plan {
@@ -46,12 +51,15 @@ struct Plan {
     int step[kMaxOps] = {};  // output rows an op may add per step: its share of the band
     BufferPlan t[kMaxTensors];
     size_t scratch_offset = 0, scratch_bytes = 0;  // kernel scratch (Winograd): one block per thread
-    // The row pool: rows of the pooled tensors (the wide ones) take a block each as they are
-    // written and give it back as soon as no reader needs them, so tensors that wait share
-    // memory with tensors that run. Blocks, then one zero block (border rows), then per thread
-    // the table of ring rows and the free blocks.
-    size_t pool_offset = 0, pool_block = 0;  // bytes per block
-    int pool_blocks = 0, pool_slots = 0;
+    // The row pools: rows of the pooled tensors take a block each as they are written and give
+    // it back as soon as no reader needs them, so tensors that wait share memory with tensors
+    // that run. One pool per class of row width (kPoolClasses): each pool's blocks, then one
+    // zero block (border rows, as wide as the widest class), then per thread the table of ring
+    // rows and each pool's free blocks.
+    size_t pool_offset[kPoolClasses] = {}, pool_block[kPoolClasses] = {};  // bytes per block
+    int pool_blocks[kPoolClasses] = {};
+    int pool_slots = 0;
+    size_t pool_zero_offset = 0;
     size_t pool_state_offset = 0, pool_state_bytes = 0;
     size_t arena_bytes = 0;  // all buffers and scratch, plus kArenaSlack
 };
@@ -170,26 +178,28 @@ static_assert(sizeof(void*) <= kPoolSlotBytes, "pool table entries hold a pointe
 // thread keeps its own table, changed identically, so no thread waits for another.
 struct RowPool {
     kernels::act_t** slot = nullptr;  // p.pool_slots ring rows (pixel 0 of each)
-    int32_t* free = nullptr;          // free block indices (a stack)
-    unsigned char* blocks = nullptr;
-    int n_free = 0, used = 0, peak = 0;
+    int32_t* free[kPoolClasses] = {};  // free block indices of each pool (stacks)
+    unsigned char* arena = nullptr;
+    int n_free[kPoolClasses] = {}, used[kPoolClasses] = {}, peak[kPoolClasses] = {};
     int lo[kMaxTensors], hi[kMaxTensors];  // a pooled tensor's rows [lo, hi) hold blocks
 };
 
 inline kernels::act_t* pool_zero_row(const Plan& p, unsigned char* arena, int c) {
-    return reinterpret_cast<kernels::act_t*>(arena + p.pool_offset + size_t(p.pool_blocks) * p.pool_block) + c;
+    return reinterpret_cast<kernels::act_t*>(arena + p.pool_zero_offset) + c;
 }
 
 // At the start of a pass: every block free, every ring row the zero row.
 inline void pool_reset(const Graph& g, const Plan& p, RowPool& r, unsigned char* arena) {
-    r.used = 0;
+    for (int c = 0; c < kPoolClasses; ++c) r.used[c] = 0;
     for (int t = 0; t < g.n_tensors; ++t) r.lo[t] = r.hi[t] = 0;
     if (!r.slot) return;
     for (int t = 0; t < g.n_tensors; ++t)
         if (p.t[t].pooled)
             for (int i = 0; i < p.t[t].ring; ++i) r.slot[p.t[t].slot0 + i] = pool_zero_row(p, arena, p.t[t].c);
-    r.n_free = p.pool_blocks;
-    for (int i = 0; i < p.pool_blocks; ++i) r.free[i] = p.pool_blocks - 1 - i;
+    for (int c = 0; c < kPoolClasses; ++c) {
+        r.n_free[c] = p.pool_blocks[c];
+        for (int i = 0; i < p.pool_blocks[c]; ++i) r.free[c][i] = p.pool_blocks[c] - 1 - i;
+    }
 }
 
 // Before rows up to `end` of t are written: blocks of rows no reader needs go back, then the
@@ -199,22 +209,25 @@ inline void pool_room(const Graph& g, const Plan& p, const WalkState& s, RowPool
         if (!p.t[u].pooled || r.lo[u] >= r.hi[u]) continue;
         int keep = keep_from(g, p, s, u);
         if (keep > r.hi[u]) keep = r.hi[u];
-        for (; r.lo[u] < keep; ++r.lo[u], --r.used)
+        const BufferPlan& b = p.t[u];
+        const int c = b.pool_class;
+        for (; r.lo[u] < keep; ++r.lo[u], --r.used[c])
             if (r.slot) {
-                const BufferPlan& b = p.t[u];
                 const unsigned char* row = reinterpret_cast<const unsigned char*>(r.slot[b.slot0 + (r.lo[u] + 1) % b.ring] - b.c);
-                r.free[r.n_free++] = int32_t(size_t(row - r.blocks) / p.pool_block);
+                r.free[c][r.n_free[c]++] = int32_t(size_t(row - (r.arena + p.pool_offset[c])) / p.pool_block[c]);
             }
     }
     const BufferPlan& b = p.t[t];
     if (!b.pooled) return;
+    const int c = b.pool_class;
     const int stop = end < b.h ? end : b.h;  // row h is the zero row
     if (r.lo[t] > r.hi[t]) r.hi[t] = r.lo[t];
     for (; r.hi[t] < stop; ++r.hi[t]) {
-        if (++r.used > r.peak) r.peak = r.used;
+        if (++r.used[c] > r.peak[c]) r.peak[c] = r.used[c];
         if (!r.slot) continue;
-        FACEMASK_ASSERT(r.n_free > 0);
-        kernels::act_t* row = reinterpret_cast<kernels::act_t*>(r.blocks + size_t(r.free[--r.n_free]) * p.pool_block);
+        FACEMASK_ASSERT(r.n_free[c] > 0);
+        kernels::act_t* row = reinterpret_cast<kernels::act_t*>(r.arena + p.pool_offset[c] +
+                                                                size_t(r.free[c][--r.n_free[c]]) * p.pool_block[c]);
         r.slot[b.slot0 + (r.hi[t] + 1) % b.ring] = row + b.c;
         if (zero) {
             std::memset(row, 0, size_t(b.c) * sizeof(kernels::act_t));
@@ -384,24 +397,31 @@ inline Plan make_plan(const Graph& g, int width, int height, int band = 1, int t
     m.p = &p;
     m.s = &s;
     for (int i = 0; i < g.n_tensors; ++i) m.shared[i] = !whole && detail_exec::may_share(g, i);
-    // The pool takes the widest rows (within 3/4 of the widest, so a block wastes little) of
-    // the tensors that stream: not the input, not those shared, not those kept whole.
-    size_t widest = 0;
+    // The pools take the rows of the tensors that stream (not the input, not those shared, not
+    // those kept whole): pool 0 the widest (within 3/4 of the widest, so a block wastes little),
+    // pool 1 the widest of the others, likewise.
     bool candidate[kMaxTensors] = {};
-    for (int i = 0; i < g.n_tensors && !whole; ++i) {
+    for (int i = 0; i < g.n_tensors && !whole; ++i)
         candidate[i] = i != g.input && !m.shared[i] && (p.passes == 1 || role(g, p, i, 1) != Role::given);
-        const size_t bytes = size_t(p.t[i].row) * sizeof(kernels::act_t);
-        if (candidate[i] && bytes > widest) widest = bytes;
+    for (int c = 0; c < kPoolClasses; ++c) {
+        size_t widest = 0;
+        for (int i = 0; i < g.n_tensors; ++i) {
+            const size_t bytes = size_t(p.t[i].row) * sizeof(kernels::act_t);
+            if (candidate[i] && !p.t[i].pooled && bytes > widest) widest = bytes;
+        }
+        p.pool_block[c] = align_up(widest);
+        for (int i = 0; i < g.n_tensors; ++i)
+            if (candidate[i] && !p.t[i].pooled && 4 * size_t(p.t[i].row) * sizeof(kernels::act_t) >= 3 * widest) {
+                p.t[i].pooled = true;
+                p.t[i].pool_class = int8_t(c);
+            }
     }
-    p.pool_block = align_up(widest);
-    for (int i = 0; i < g.n_tensors; ++i)
-        p.t[i].pooled = candidate[i] && 4 * size_t(p.t[i].row) * sizeof(kernels::act_t) >= 3 * widest;
     for (int q = 0; q < p.passes; ++q) {
         s.pass = q;
         detail_exec::pool_reset(g, p, m.pool, nullptr);
         walk(g, p, s, m);
     }
-    p.pool_blocks = m.pool.peak;
+    for (int c = 0; c < kPoolClasses; ++c) p.pool_blocks[c] = m.pool.peak[c];
     // Memory, in this order: the shared buffer; tensors of both passes; tensors the second
     // pass is given whole; then the tensors of the first pass only and, over the same bytes,
     // those of the second only.
@@ -439,12 +459,16 @@ inline Plan make_plan(const Graph& g, int width, int height, int band = 1, int t
     for (int i = 0; i < g.n_tensors; ++i) p.t[i].offset += base[group[i]];
     const size_t last = group_bytes[kFirst] > group_bytes[kSecond] ? group_bytes[kFirst] : group_bytes[kSecond];
     size_t end = one + last;
-    p.pool_offset = end;
     if (p.pool_slots) {
-        end += size_t(p.pool_blocks + 1) * p.pool_block;
+        p.pool_state_bytes = align_up(size_t(p.pool_slots) * detail_exec::kPoolSlotBytes);
+        for (int c = 0; c < kPoolClasses; ++c) {
+            p.pool_offset[c] = end;
+            end += size_t(p.pool_blocks[c]) * p.pool_block[c];
+            p.pool_state_bytes += align_up(size_t(p.pool_blocks[c]) * sizeof(int32_t));
+        }
+        p.pool_zero_offset = end;
+        end += p.pool_block[0];
         p.pool_state_offset = end;
-        p.pool_state_bytes = align_up(size_t(p.pool_slots) * detail_exec::kPoolSlotBytes) +
-                             align_up(size_t(p.pool_blocks) * sizeof(int32_t));
         end += size_t(p.threads) * p.pool_state_bytes;
     }
     size_t scratch = 0;
@@ -563,13 +587,17 @@ struct Runner {
         if (p.pool_slots) {
             unsigned char* mine = arena + p.pool_state_offset + size_t(part) * p.pool_state_bytes;
             pool.slot = reinterpret_cast<kernels::act_t**>(mine);
-            pool.free = reinterpret_cast<int32_t*>(mine + align_up(size_t(p.pool_slots) * detail_exec::kPoolSlotBytes));
-            pool.blocks = arena + p.pool_offset;
+            mine += align_up(size_t(p.pool_slots) * detail_exec::kPoolSlotBytes);
+            for (int c = 0; c < kPoolClasses; ++c) {
+                pool.free[c] = reinterpret_cast<int32_t*>(mine);
+                mine += align_up(size_t(p.pool_blocks[c]) * sizeof(int32_t));
+            }
+            pool.arena = arena;
         }
         for (int q = 0; q < p.passes; ++q) {
             if (part == 0) {
                 clear_borders(g, p, arena, q);
-                if (p.pool_slots) std::memset(detail_exec::pool_zero_row(p, arena, 0), 0, p.pool_block);
+                if (p.pool_slots) std::memset(detail_exec::pool_zero_row(p, arena, 0), 0, p.pool_block[0]);
             }
             if (p.pool_slots) detail_exec::pool_reset(g, p, pool, arena);
             sync();
