@@ -324,9 +324,10 @@ TEST_CASE("JPEG segment checks: slots, frame and scan headers, unsupported codin
     const Bytes good = quadrant_jpeg();
     Image img;
     REQUIRE(img.load_memory(good.data(), good.size()).ok());
-    const size_t dqt = find_segment(good, 0xDB), sof = find_segment(good, 0xC0);
+    const size_t dqt = find_segment(good, 0xDB), sof = find_segment(good, 0xC0), sos = find_segment(good, 0xDA);
     REQUIRE(dqt != 0);
     REQUIRE(sof != 0);
+    REQUIRE(sos != 0);
     struct Edit {
         size_t at;
         unsigned char value;
@@ -338,6 +339,12 @@ TEST_CASE("JPEG segment checks: slots, frame and scan headers, unsupported codin
         {sof + 9, 2, "components"},        // 2 colour components
         {sof + 11, 0x51, "sampling"},      // horizontal sampling 5
         {sof + 1, 0xC3, "unsupported"},    // lossless coding
+        // Tables a scan uses must be defined before it (stb 2.27 decodes with an unfilled slot:
+        // a read 16 MB past its tables, found by fuzz_image).
+        {sos + 8, 0x12, "not defined"},      // component 2: AC table slot 2, never defined
+        {sos + 8, 0x31, "not defined"},      // component 2: DC table slot 3, never defined
+        {sof + 15, 2, "quantisation table 2"},  // component 2 dequantised with slot 2, never defined
+        {sos + 7, 9, "not in the frame"},    // the scan's second component is not a frame component
     };
     for (const Edit& e : edits) {
         CAPTURE(e.says);

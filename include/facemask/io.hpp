@@ -119,8 +119,9 @@ inline uint32_t be32(const unsigned char* p) { return be16(p) << 16 | be16(p + 2
 inline uint32_t le32(const unsigned char* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24; }
 
 // One DHT segment's body: every table's class and slot in range, at most 256 codes, code
-// lengths that form a prefix code, and the lengths adding up to the segment.
-inline Status check_jpeg_dht(const unsigned char* s, size_t n) {
+// lengths that form a prefix code, and the lengths adding up to the segment. Sets bit
+// 4 x class + slot of `defined` for each table.
+inline Status check_jpeg_dht(const unsigned char* s, size_t n, unsigned* defined) {
     size_t j = 0;
     while (j < n) {
         if (n - j < 17) return Status::fail(Error::bad_image, "JPEG: Huffman table header is cut short");
@@ -138,11 +139,12 @@ inline Status check_jpeg_dht(const unsigned char* s, size_t n) {
         j += 17;
         if (n - j < codes) return Status::fail(Error::bad_image, "JPEG: Huffman table values are cut short");
         j += codes;
+        *defined |= 1u << (4 * tc + th);
     }
     return Status();
 }
 
-inline Status check_jpeg_dqt(const unsigned char* s, size_t n) {
+inline Status check_jpeg_dqt(const unsigned char* s, size_t n, unsigned* defined) {
     size_t j = 0;
     while (j < n) {
         const unsigned pq = s[j] >> 4, tq = s[j] & 15;
@@ -150,15 +152,20 @@ inline Status check_jpeg_dqt(const unsigned char* s, size_t n) {
         const size_t bytes = 1 + 64 * (size_t(pq) + 1);
         if (n - j < bytes) return Status::fail(Error::bad_image, "JPEG: quantisation table is cut short");
         j += bytes;
+        *defined |= 1u << tq;
     }
     return Status();
 }
 
 // Walks a JPEG's segments (and skips its entropy-coded data) and checks every header stb
 // would parse; fills the frame size. Anything malformed is bad_image before stb sees it.
+// A scan may only use tables defined before it: stb 2.27 decodes with a table slot that was
+// never filled (uninitialised memory: reads 16 MB past its tables; found by fuzz_image).
 inline Status check_jpeg(const unsigned char* p, size_t n, PictureHeader* out) {
     size_t i = 2;
-    unsigned components = 0;
+    unsigned components = 0, huffman = 0, quant = 0;
+    bool progressive = false;
+    unsigned char ids[4] = {}, tables[4] = {};  // frame components: id, quantisation slot
     while (i < n) {
         if (p[i] != 0xFF) return Status::fail(Error::bad_image, "JPEG: no marker at byte %zu", i);
         while (i < n && p[i] == 0xFF) ++i;  // fill bytes
@@ -176,15 +183,16 @@ inline Status check_jpeg(const unsigned char* p, size_t n, PictureHeader* out) {
         const unsigned char* s = p + i + 2;
         const size_t sn = len - 2;
         if (m == 0xC4) {
-            FACEMASK_TRY(check_jpeg_dht(s, sn));
+            FACEMASK_TRY(check_jpeg_dht(s, sn, &huffman));
         } else if (m == 0xDB) {
-            FACEMASK_TRY(check_jpeg_dqt(s, sn));
+            FACEMASK_TRY(check_jpeg_dqt(s, sn, &quant));
         } else if (m == 0xC0 || m == 0xC1 || m == 0xC2) {
             if (components) return Status::fail(Error::bad_image, "JPEG: more than one frame header");
             if (sn < 6 || s[0] != 8) return Status::fail(Error::bad_image, "JPEG: frame header is not an 8-bit frame");
             out->height = long(be16(s + 1));
             out->width = long(be16(s + 3));
             components = s[5];
+            progressive = m == 0xC2;
             if (out->width == 0 || out->height == 0)
                 return Status::fail(Error::bad_image, "JPEG: frame of %ldx%ld pixels", out->width, out->height);
             if (components != 1 && components != 3 && components != 4)
@@ -194,6 +202,8 @@ inline Status check_jpeg(const unsigned char* p, size_t n, PictureHeader* out) {
                 const unsigned h = s[7 + 3 * c] >> 4, v = s[7 + 3 * c] & 15, tq = s[8 + 3 * c];
                 if (h < 1 || h > 4 || v < 1 || v > 4 || tq > 3)
                     return Status::fail(Error::bad_image, "JPEG: component %u sampling %ux%u table %u", c, h, v, tq);
+                ids[c] = s[6 + 3 * c];
+                tables[c] = static_cast<unsigned char>(tq);
             }
         } else if ((m >= 0xC3 && m <= 0xCF) && m != 0xC4 && m != 0xC8 && m != 0xCC) {
             return Status::fail(Error::bad_image, "JPEG: unsupported coding (SOF 0x%02X: lossless, hierarchical "
@@ -205,9 +215,24 @@ inline Status check_jpeg(const unsigned char* p, size_t n, PictureHeader* out) {
             const unsigned ns = sn ? s[0] : 0;
             if (ns < 1 || ns > components || sn != 4 + 2 * size_t(ns))
                 return Status::fail(Error::bad_image, "JPEG: scan header with %u components", ns);
-            for (unsigned c = 0; c < ns; ++c)
-                if ((s[2 + 2 * c] >> 4) > 3 || (s[2 + 2 * c] & 15) > 3)
-                    return Status::fail(Error::bad_image, "JPEG: scan uses Huffman table slot beyond 3");
+            // What the scan decodes with: DC tables unless it refines DC (progressive, Ss = 0,
+            // Ah > 0), AC tables unless it is a DC scan (progressive, Ss = 0).
+            const unsigned ss = s[1 + 2 * ns], ah = s[3 + 2 * ns] >> 4;
+            const bool dc = !progressive || (ss == 0 && ah == 0), ac = !progressive || ss > 0;
+            for (unsigned c = 0; c < ns; ++c) {
+                const unsigned td = s[2 + 2 * c] >> 4, ta = s[2 + 2 * c] & 15;
+                if (td > 3 || ta > 3) return Status::fail(Error::bad_image, "JPEG: scan uses Huffman table slot beyond 3");
+                if ((dc && !(huffman >> td & 1)) || (ac && !(huffman >> (4 + ta) & 1)))
+                    return Status::fail(Error::bad_image, "JPEG: scan uses a Huffman table that is not defined "
+                                        "(DC %u, AC %u)", td, ta);
+                unsigned f = 0;
+                while (f < components && ids[f] != s[1 + 2 * c]) ++f;
+                if (f == components)
+                    return Status::fail(Error::bad_image, "JPEG: scan names component %u, not in the frame", s[1 + 2 * c]);
+                if (!(quant >> tables[f] & 1))
+                    return Status::fail(Error::bad_image, "JPEG: component %u uses quantisation table %u, not defined",
+                                        s[1 + 2 * c], tables[f]);
+            }
             // Entropy-coded data up to the next marker that is not a stuffed byte or a restart.
             size_t k = i + len;
             while (k + 1 < n && !(p[k] == 0xFF && p[k + 1] != 0 && !(p[k + 1] >= 0xD0 && p[k + 1] <= 0xD7))) ++k;
