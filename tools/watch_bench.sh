@@ -2,10 +2,11 @@
 # facemask_watch's speed on a rendered door video (tools/render_video.py 'busy': 150 frames, six
 # people): frames/s and per-frame latency (median, p95) as facemask_watch prints them at the
 # end, for each frame size x threads x scale, REPEATS runs interleaved (the median run of each
-# is shown), on stdin as from ffmpeg. The videos are rendered into BUILD/watch-bench (copies of
-# shared pictures: never commit them).
+# is shown), on stdin as from ffmpeg. A thread count ending in p (2p) runs with
+# OMP_WAIT_POLICY=passive (libgomp's barriers sleep instead of spinning). The videos are
+# rendered into BUILD/watch-bench (copies of shared pictures: never commit them).
 #   tools/watch_bench.sh [BUILD] [SHARED] [REPEATS] [SIZES] [THREADS] [SCALES]
-#   tools/watch_bench.sh build-video ../shared 5 "640x480 1280x720" "1 2" "long=320 auto"
+#   tools/watch_bench.sh build-video ../shared 5 "640x480 1280x720" "1 2 2p" "long=320 auto"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build} shared=${2:-../shared} repeats=${3:-5}
@@ -24,7 +25,10 @@ for r in $(seq "$repeats"); do
     for s in $sizes; do
         for t in $threads; do
             for sc in $scales; do
-                line=$("$watch" --raw "$s" --threads "$t" --scale "$sc" --events /dev/null - <"$out/busy-$s.rgb" 2>&1 >/dev/null | tail -1)
+                policy=${OMP_WAIT_POLICY:-}
+                [ "${t%p}" != "$t" ] && policy=passive
+                line=$(env ${policy:+OMP_WAIT_POLICY=$policy} "$watch" --raw "$s" --threads "${t%p}" --scale "$sc" --events /dev/null - \
+                       <"$out/busy-$s.rgb" 2>&1 >/dev/null | tail -1)
                 echo "$s $t $sc $line" >>"$out/runs.txt"
             done
         done
@@ -38,11 +42,12 @@ for line in open(sys.argv[1]):
     m = re.search(r"([\d.]+) frames/s; latency median ([\d.]+) ms, p95 ([\d.]+) ms", rest)
     if not m:
         sys.exit("watch_bench: facemask_watch said: " + rest.strip())
-    runs.setdefault((size, int(threads), scale), []).append(tuple(float(v) for v in m.groups()))
+    runs.setdefault((size, threads, scale), []).append(tuple(float(v) for v in m.groups()))
 print("| frames | threads | scale | frames/s (median of %d) | latency median / p95 |" % len(next(iter(runs.values()))))
 print("|---|---|---|---|---|")
 for (size, threads, scale), v in runs.items():
     v.sort()
     fps, med, p95 = v[len(v) // 2]
-    print("| %s | %d | %s | %.1f (%.1f-%.1f) | %.1f / %.1f ms |" % (size, threads, scale, fps, v[0][0], v[-1][0], med, p95))
+    threads = threads[:-1] + " (passive)" if threads.endswith("p") else threads
+    print("| %s | %s | %s | %.1f (%.1f-%.1f) | %.1f / %.1f ms |" % (size, threads, scale, fps, v[0][0], v[-1][0], med, p95))
 PY
