@@ -72,7 +72,8 @@ U1, U2, U3, U4, U5, U6 = (k for k in SPRITES if k.startswith("not_masked/"))
 
 # Each person: sprite, size (fraction of the height), path: [frame, x, y] keyframes of the face
 # centre (fractions; linear in between; drawn from the first to the last keyframe), optional
-# mask_on (frame the mask is fully on), blur / hide (frames). No two faces' boxes overlap.
+# mask_on (frame the mask is fully on), blur / hide (frames). No two faces' boxes overlap
+# (but in 'overlap').
 SCENARIOS = {
     "cross": {"about": "two people cross the hall in opposite directions (one not masked), both leave",
               "frames": 60, "people": [
@@ -112,6 +113,10 @@ SCENARIOS = {
                   for i, (m, x0, x1, y) in enumerate([
                       (M1, -0.12, 0.3, 0.2), (M2, 1.12, 0.7, 0.5), (M3, -0.12, 0.3, 0.8),
                       (M4, 1.12, 0.7, 0.2), (M5, -0.12, 0.3, 0.5), (M6, 1.12, 0.7, 0.8)])]},
+    "overlap": {"about": "two people cross at the same height, faces overlapping (not in the tests: "
+                         "the tracker may swap their ids)", "frames": 60, "people": [
+                    {"sprite": U2, "size": 0.28, "path": [[0, -0.1, 0.45], [40, 1.1, 0.45]]},
+                    {"sprite": M1, "size": 0.28, "path": [[0, 1.1, 0.55], [40, -0.1, 0.55]]}]},
     "busy": {"about": "the benchmark video: six people, one standing, five crossing at different heights "
                       "and times, 150 frames", "frames": 150, "people": [
                  {"sprite": M3, "size": 0.25, "path": [[0, 0.5, 0.5], [149, 0.5, 0.5]]},

@@ -5,7 +5,8 @@
   check_truth.py EVENTS.jsonl TRUTH.json [--forget 10] [--sprites]
 
 Faces are matched to true people per frame by box IoU (>= MIN_IOU with the face crop's
-rectangle). Then, for every scenario:
+rectangle); frames where a person's box overlaps another's are left out of the track mapping
+(who is who is ambiguous there). Then, for every scenario:
   - each true person maps to exactly one track id and each track id to one person (no id
     switch, no track on something that is not a person), and each person is found in at least
     MIN_RECALL of the frames where the face is whole and sharp;
@@ -54,6 +55,11 @@ def best_person(face, people, f):
     return best, who
 
 
+def overlapped(p, people, f):
+    box = p["boxes"][str(f)]
+    return any(q is not p and str(f) in q["boxes"] and iou(box, q["boxes"][str(f)]) > 0 for q in people)
+
+
 def check_sprites(frames, truth, bad):
     for p in truth["people"]:
         for f, box in p["boxes"].items():
@@ -85,7 +91,7 @@ def check_scenario(frames, events, summary, truth, a, bad):
                 stray += 1
                 continue
             seen[p["id"]].add(f)
-            if face["track"] > 0:
+            if face["track"] > 0 and not overlapped(p, people, f):
                 tracks_of[p["id"]].add(face["track"])
                 person_of.setdefault(face["track"], set()).add(p["id"])
     for p in people:
