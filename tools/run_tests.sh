@@ -7,7 +7,8 @@
 #   fuzz: each libFuzzer harness of tests/fuzz for 10 s; tsan: the concurrency test under TSan;
 #      (1 also runs the kernel and parity tests once per x86-64 instruction set: FACEMASK_ISA)
 #   isa: the kernel tests cross-built for aarch64 NEON (qemu-user) and wasm SIMD128 (node);
-#   3. WebAssembly in headless Chromium (SIMD and scalar builds against the native faces);
+#   3. WebAssembly in headless Chromium (SIMD and scalar builds against the native faces; live
+#      mode's tracker on a fake-camera clip; the page served by facemask_serve, server engine);
 #   4. Cortex-M7 and Cortex-M55 under QEMU against the native faces;
 #   5. serve: facemask_serve under load and bad clients, and two replicas behind nginx;
 #   6. python: the pybind11 module (built, installed, tested against the CLI);
@@ -65,8 +66,8 @@ if wants isa; then
     tests/isa/run.sh build-isa
 fi
 if wants web; then
-    step "WebAssembly in headless Chromium"
-    [ -x build/example_annotate ] || { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null; cmake --build build; }
+    step "WebAssembly in headless Chromium (live mode with the fake camera; the page served by facemask_serve)"
+    { [ -x build/example_annotate ] && [ -x build/facemask_serve ]; } || { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null; cmake --build build; }
     tests/web/run.sh build
 fi
 if wants mcu; then

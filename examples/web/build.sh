@@ -64,7 +64,7 @@ ln -s "$XSIMD" "$INC/xsimd"
 
 CXXFLAGS="-std=c++17 -O3 -fno-exceptions -fno-rtti -Wall -Wextra -I$REPO/single_include"
 LDFLAGS="-O3 -sMODULARIZE=1 -sEXPORT_ES6=1 -sENVIRONMENT=web,worker -sALLOW_MEMORY_GROWTH=1 -sFILESYSTEM=0
-  -sEXPORTED_FUNCTIONS=_malloc,_free,_fm_create,_fm_destroy,_fm_run,_fm_pixels,_fm_forward,_fm_last_error,_fm_simd_name
+  -sEXPORTED_FUNCTIONS=_malloc,_free,_fm_create,_fm_destroy,_fm_run,_fm_pixels,_fm_forward,_fm_last_error,_fm_simd_name,_fm_tracker_create,_fm_tracker_destroy,_fm_tracker_reset,_fm_tracker_update,_fm_tracker_state
   -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8"
 
 build() {  # name, export name, extra flags...

@@ -11,6 +11,14 @@
 //
 // faces: [{ box: [x1, y1, x2, y2], score, landmarks: [[x, y] x 5], mask: p(masked) | null,
 //           label: 'masked' | 'not_masked' | null }]   (the schema of example_annotate --json)
+//
+// People across video frames (the library's tracker, include/facemask/tracker.hpp):
+//   const tracker = fm.createTracker({ confirmFrames: 3, alertFrames: 5 });
+//   // or: await FaceMask.createTracker(settings), without weights (faces from anywhere)
+//   const { tracks, events, counts } = tracker.update(faces, { width, height });  // once per frame
+//   tracks[i]: face i's person id (0 tentative, -1 ignored); events: [{ event: 'enter' |
+//   'alert' | 'masked' | 'leave', track, frame, box, mask, frames_seen }] (facemask_watch's
+//   schema); counts: { people, not_masked, masked, masked_after_alert, present, dropped }
 
 // A 1-function module using v128 (i8x16.splat, i8x16.popcnt): valid only where wasm SIMD is.
 const SIMD_PROBE = new Uint8Array([
@@ -64,6 +72,93 @@ function loadModule(simd, baseUrl) {
     modules.set(key, p);
   }
   return modules.get(key);
+}
+
+// TrackerSettings (tracker.hpp) under JavaScript names, in fm_tracker_create's order.
+const TRACKER_SETTINGS = ['minFace', 'confirmFrames', 'forgetFrames', 'alertFrames', 'minIou', 'maxDistance',
+  'smoothing', 'maskedAbove', 'unmaskedBelow', 'edgeMargin'];
+
+function newTracker(m, settings = {}) {
+  const unknown = Object.keys(settings).filter((k) => !TRACKER_SETTINGS.includes(k));
+  if (unknown.length) throw new Error(`tracker: unknown setting ${unknown.join(', ')} (known: ${TRACKER_SETTINGS.join(', ')})`);
+  const args = TRACKER_SETTINGS.map((k) => {
+    const v = settings[k];
+    if (v === undefined || v === null) return NaN;  // the library's default
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`tracker: ${k} must be a finite number, not ${v}`);
+    return v;
+  });
+  const handle = m._fm_tracker_create(...args);
+  if (!handle) throw new Error(`tracker: ${m.UTF8ToString(m._fm_last_error()) || 'unknown error'}`);
+  return new Tracker(m, handle);
+}
+
+/** Stable ids, smoothed mask decisions, events and counters for the faces of successive frames. */
+class Tracker {
+  constructor(mod, handle) {
+    this._m = mod;
+    this._h = handle;
+    this._buf = 0;
+    this._bufFaces = 0;
+  }
+
+  _alive() {
+    if (!this._h) throw new Error('this tracker was destroyed');
+  }
+
+  _json(ptr, what) {
+    if (!ptr) throw new Error(`tracker ${what}: ${this._m.UTF8ToString(this._m._fm_last_error()) || 'unknown error'}`);
+    return JSON.parse(this._m.UTF8ToString(ptr));
+  }
+
+  /**
+   * One frame's faces ({ box: [x1, y1, x2, y2], score, mask: p(masked) | null }, as run()
+   * or facemask_serve give them) and the frame's size ({ width, height }, e.g. run()'s
+   * result; left out: unknown, and edgeMargin does nothing). Returns { frame, tracks, events,
+   * counts }.
+   */
+  update(faces, frame = {}) {
+    this._alive();
+    if (!Array.isArray(faces)) throw new Error('tracker update: give an array of faces');
+    const m = this._m;
+    const n = faces.length;
+    if (n > this._bufFaces) {
+      if (this._buf) m._free(this._buf);
+      this._buf = m._malloc(n * 24);
+      this._bufFaces = this._buf ? n : 0;
+      if (!this._buf) throw new Error('tracker update: out of memory');
+    }
+    const v = new Float32Array(m.HEAPU8.buffer, this._buf, n * 6);
+    faces.forEach((f, i) => {
+      const b = f && f.box;
+      if (!b || b.length !== 4) throw new Error(`tracker update: face ${i} has no box [x1, y1, x2, y2]`);
+      v.set([b[0], b[1], b[2], b[3], f.score ?? 1, f.mask == null ? -1 : f.mask], i * 6);
+    });
+    const w = frame.width > 0 && frame.height > 0 ? Math.round(frame.width) : 0;
+    const h = w ? Math.round(frame.height) : 0;
+    return this._json(m._fm_tracker_update(this._h, this._buf, n, w, h), 'update');
+  }
+
+  /** { frame, settings (the library's names), counts, tracks: the people present now }. */
+  state() {
+    this._alive();
+    return this._json(this._m._fm_tracker_state(this._h), 'state');
+  }
+
+  /** The counters: { people, not_masked, masked, masked_after_alert, present, dropped }. */
+  counts() { return this.state().counts; }
+
+  /** Forgets every person (no events); ids and counters start again. */
+  reset() {
+    this._alive();
+    this._m._fm_tracker_reset(this._h);
+  }
+
+  destroy() {
+    if (!this._h) return;
+    this._m._fm_tracker_destroy(this._h);
+    if (this._buf) this._m._free(this._buf);
+    this._h = this._buf = this._bufFaces = 0;
+  }
 }
 
 class Engine {
@@ -135,6 +230,15 @@ class Engine {
   }
 
   /**
+   * A tracker in this engine's module (settings: minFace, confirmFrames, forgetFrames,
+   * alertFrames, minIou, maxDistance, smoothing, maskedAbove, unmaskedBelow, edgeMargin; left
+   * out: the library's defaults). It outlives destroy() of the engine only as long as the module does.
+   */
+  createTracker(settings = {}) {
+    return newTracker(this._m, settings);
+  }
+
+  /**
    * For benchmarks: copies a normalised input (h x w x 3 floats, network channel order) into
    * the module once and returns { run(), free() }, run() being the detector network alone.
    */
@@ -200,5 +304,18 @@ export async function create(weights = {}, options = {}) {
   return new Engine(mod, handle, useSimd, Boolean(cls));
 }
 
-export const FaceMask = { create, simdSupported };
+/**
+ * A tracker without an engine (no weights needed): for faces from facemask_serve or elsewhere.
+ * options: simd, baseUrl as for create().
+ */
+export async function createTracker(settings = {}, options = {}) {
+  const { simd = 'auto', baseUrl = new URL('./', import.meta.url).href } = options;
+  const useSimd = simd === 'auto' ? simdSupported() : Boolean(simd);
+  const mod = await loadModule(useSimd, baseUrl).catch((e) => {
+    throw new Error(`cannot load the ${useSimd ? 'SIMD' : 'scalar'} WebAssembly build: ${e.message || e}`);
+  });
+  return newTracker(mod, settings);
+}
+
+export const FaceMask = { create, createTracker, simdSupported };
 export default FaceMask;

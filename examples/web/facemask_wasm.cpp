@@ -9,6 +9,18 @@
 //                                      h x w x 3 float input (for the benchmark)
 //   fm_last_error(), fm_simd_name(), fm_destroy(handle)
 //
+// The tracker (facemask/tracker.hpp), for the page's live mode; independent of any engine, so
+// faces from the wasm engine or from facemask_serve go through the same code:
+//   fm_tracker_create(min_face, confirm, forget, alert, min_iou, max_distance, smoothing,
+//                     masked_above, unmasked_below, edge_margin) -> handle (0: see
+//                     fm_last_error()); a NaN argument keeps the library's default
+//   fm_tracker_update(tracker, faces, count, width, height) -> JSON {"frame", "tracks",
+//                     "events", "counts"}; faces: count x 6 floats (x1, y1, x2, y2, score,
+//                     p(masked) or -1); width, height: the frame's size (0: unknown; for
+//                     edge_margin)
+//   fm_tracker_state(tracker) -> JSON {"frame", "settings", "counts", "tracks"}
+//   fm_tracker_reset(tracker), fm_tracker_destroy(tracker)
+//
 // Pointers returned belong to the handle and stay valid until its next call (or destroy).
 // Memory for the arguments comes from the module's exported malloc/free.
 #define FACEMASK_NO_STDIO
@@ -92,6 +104,24 @@ void json_face(Text& t, const facemask::Face& f, bool first) {
         t.add("], \"mask\": %.6f, \"label\": \"%s\"}", double(f.mask), f.masked() ? "masked" : "not_masked");
     else
         t.add("], \"mask\": null, \"label\": null}");
+}
+
+struct TrackerBox {
+    facemask::Tracker tracker;
+    facemask::Face faces[facemask::Tracker::max_faces];
+    int ids[facemask::Tracker::max_faces];
+    Text json;
+};
+
+void json_box(Text& t, const facemask::Box& b) {
+    t.add("[%.2f, %.2f, %.2f, %.2f]", double(b.x1), double(b.y1), double(b.x2), double(b.y2));
+}
+
+// The counters under the names facemask_watch's summary line uses.
+void json_counts(Text& t, const facemask::TrackerCounts& c) {
+    t.add("{\"people\": %d, \"not_masked\": %d, \"masked\": %d, \"masked_after_alert\": %d, \"present\": %d, "
+          "\"dropped\": %ld}",
+          c.people, c.not_masked, c.masked, c.masked_after_alert, c.present, c.dropped);
 }
 
 }  // namespace
@@ -218,6 +248,126 @@ EMSCRIPTEN_KEEPALIVE int fm_forward(Engine* e, const float* input, int w, int h)
         return -1;
     }
     return 0;
+}
+
+EMSCRIPTEN_KEEPALIVE TrackerBox* fm_tracker_create(double min_face, double confirm, double forget, double alert,
+                                                 double min_iou, double max_distance, double smoothing,
+                                                 double masked_above, double unmasked_below, double edge_margin) {
+    g_error[0] = '\0';
+    facemask::TrackerSettings s;
+    auto set_f = [](float* out, double v) { if (v == v) *out = float(v); };  // NaN: the default
+    auto set_i = [](int* out, double v) {
+        if (v == v) *out = v >= 2e9 ? 2000000000 : v <= -2e9 ? -2000000000 : int(v);
+    };
+    set_f(&s.min_face, min_face);
+    set_i(&s.confirm_frames, confirm);
+    set_i(&s.forget_frames, forget);
+    set_i(&s.alert_frames, alert);
+    set_f(&s.min_iou, min_iou);
+    set_f(&s.max_distance, max_distance);
+    set_f(&s.smoothing, smoothing);
+    set_f(&s.masked_above, masked_above);
+    set_f(&s.unmasked_below, unmasked_below);
+    set_f(&s.edge_margin, edge_margin);
+    TrackerBox* t = new (std::nothrow) TrackerBox;
+    if (!t) {
+        set_error("out of memory");
+        return nullptr;
+    }
+    const facemask::Status st = t->tracker.configure(s);
+    if (!st) {
+        set_error("%s", st.message());
+        delete t;
+        return nullptr;
+    }
+    return t;
+}
+
+EMSCRIPTEN_KEEPALIVE void fm_tracker_destroy(TrackerBox* t) { delete t; }
+
+EMSCRIPTEN_KEEPALIVE void fm_tracker_reset(TrackerBox* t) {
+    if (t) t->tracker.reset();
+}
+
+// One frame's faces (count x 6 floats: box, score, p(masked) or a negative value when not
+// classified) on a width x height frame (0 x 0: unknown). Faces beyond Tracker::max_faces get
+// track -1, as ignored faces do.
+EMSCRIPTEN_KEEPALIVE const char* fm_tracker_update(TrackerBox* t, const float* faces, int count, int width,
+                                                   int height) {
+    g_error[0] = '\0';
+    if (!t) {
+        set_error("no tracker (create failed or it was destroyed)");
+        return nullptr;
+    }
+    if (count < 0 || (count > 0 && !faces)) {
+        set_error("tracker update: %d faces at %p", count, static_cast<const void*>(faces));
+        return nullptr;
+    }
+    const int n = count < facemask::Tracker::max_faces ? count : facemask::Tracker::max_faces;
+    for (int i = 0; i < n; ++i) {
+        const float* v = faces + size_t(i) * 6;
+        facemask::Face& f = t->faces[i];
+        f = facemask::Face();
+        f.box = facemask::Box{v[0], v[1], v[2], v[3]};
+        f.score = v[4];
+        f.mask = v[5] >= 0 ? v[5] : -1.0f;
+    }
+    t->tracker.set_frame_size(width, height);
+    const int n_events = t->tracker.update(t->faces, n, t->ids);
+    Text& j = t->json;
+    j.clear();
+    j.add("{\"frame\": %ld, \"tracks\": [", t->tracker.frame());
+    for (int i = 0; i < count; ++i) j.add("%s%d", i ? ", " : "", i < n ? t->ids[i] : -1);
+    j.add("], \"events\": [");
+    for (int i = 0; i < n_events; ++i) {
+        const facemask::TrackEvent& e = t->tracker.events()[i];
+        j.add("%s{\"event\": \"%s\", \"track\": %d, \"frame\": %ld, \"box\": ", i ? ", " : "",
+              facemask::event_name(e.type), e.track, e.frame);
+        json_box(j, e.box);
+        j.add(", \"mask\": %.4f, \"frames_seen\": %d}", double(e.mask), e.frames_seen);
+    }
+    j.add("], \"counts\": ");
+    json_counts(j, t->tracker.counts());
+    if (!j.add("}")) {
+        set_error("out of memory for the JSON text");
+        return nullptr;
+    }
+    return j.p;
+}
+
+// The settings in force, the counters and the confirmed tracks present now.
+EMSCRIPTEN_KEEPALIVE const char* fm_tracker_state(TrackerBox* t) {
+    g_error[0] = '\0';
+    if (!t) {
+        set_error("no tracker (create failed or it was destroyed)");
+        return nullptr;
+    }
+    const facemask::TrackerSettings& s = t->tracker.settings();
+    Text& j = t->json;
+    j.clear();
+    j.add("{\"frame\": %ld, \"settings\": {\"min_face\": %g, \"confirm_frames\": %d, \"forget_frames\": %d, "
+          "\"alert_frames\": %d, \"min_iou\": %g, \"max_distance\": %g, \"smoothing\": %g, \"masked_above\": %g, "
+          "\"unmasked_below\": %g, \"edge_margin\": %g}, \"counts\": ",
+          t->tracker.frame(), double(s.min_face), s.confirm_frames, s.forget_frames, s.alert_frames, double(s.min_iou),
+          double(s.max_distance), double(s.smoothing), double(s.masked_above), double(s.unmasked_below),
+          double(s.edge_margin));
+    json_counts(j, t->tracker.counts());
+    j.add(", \"tracks\": [");
+    bool first = true;
+    for (int i = 0; i < facemask::Tracker::capacity; ++i) {
+        const facemask::Track& tr = t->tracker.tracks()[i];
+        if (!tr.active || !tr.id) continue;
+        j.add("%s{\"track\": %d, \"box\": ", first ? "" : ", ", tr.id);
+        json_box(j, tr.box);
+        j.add(", \"mask\": %.4f, \"decision\": %d, \"alerted\": %s, \"missed\": %d, \"frames_seen\": %d}",
+              double(tr.mask), tr.decision, tr.alerted ? "true" : "false", tr.missed, tr.hits);
+        first = false;
+    }
+    if (!j.add("]}")) {
+        set_error("out of memory for the JSON text");
+        return nullptr;
+    }
+    return j.p;
 }
 
 }  // extern "C"

@@ -4,7 +4,8 @@
 #
 #   tests/web/run.sh NATIVE_BUILD_DIR [WEB_OUT_DIR] [-- extra run_web_test.mjs options]
 #
-# NATIVE_BUILD_DIR must hold example_annotate, decode_image and weights/ (a normal CMake build).
+# NATIVE_BUILD_DIR must hold example_annotate, decode_image, facemask_serve (the page served by
+# the service is tested too) and weights/ (a normal CMake build, with libcpp-httplib-dev).
 # WEB_OUT_DIR defaults to NATIVE_BUILD_DIR/web. Installs playwright-core into tests/web/node_modules
 # when it is missing (npm, no audit). Exit status: the test's (0 pass, 1 fail, 2 setup problem).
 set -eu
@@ -22,7 +23,7 @@ REPO=$(cd "$HERE/../.." && pwd)
 for tool in em++ node npm; do
   command -v $tool >/dev/null 2>&1 || { echo "tests/web/run.sh: $tool is not installed" >&2; exit 2; }
 done
-for f in example_annotate decode_image weights/retinaface_mnet025.fmb; do
+for f in example_annotate decode_image facemask_serve weights/retinaface_mnet025.fmb; do
   [ -e "$NATIVE/$f" ] || { echo "tests/web/run.sh: no $NATIVE/$f (build the native project first)" >&2; exit 2; }
 done
 
@@ -38,8 +39,8 @@ if [ ! -d "$HERE/node_modules/playwright-core" ]; then
   fi
 fi
 
-echo "tests/web/run.sh: node tests/web/run_web_test.mjs --native $NATIVE --web $OUT $*"
+echo "tests/web/run.sh: node tests/web/run_web_test.mjs --native $NATIVE --web $OUT --serve $NATIVE/facemask_serve $*"
 rc=0
-node "$HERE/run_web_test.mjs" --native "$NATIVE" --web "$OUT" "$@" || rc=$?
+node "$HERE/run_web_test.mjs" --native "$NATIVE" --web "$OUT" --serve "$NATIVE/facemask_serve" "$@" || rc=$?
 echo "tests/web/run.sh: $(( $(date +%s) - start )) s in all, exit $rc"
 exit $rc
