@@ -586,21 +586,24 @@ state.beep = beep;  // for the test: a beep where audio is blocked must not thro
 // ---- start ------------------------------------------------------------------------------------
 async function start() {
   const wanted = new URLSearchParams(location.search).get('engine');
+  const haveWasm = typeof WebAssembly === 'object';
   state.service = await probeService();
   const server = el.engine.querySelector('option[value="server"]');
+  const wasm = el.engine.querySelector('option[value="wasm"]');
   server.disabled = !state.service;
   if (!state.service) server.textContent = 'on the server (not available: this page is not served by facemask_serve)';
+  wasm.disabled = !haveWasm;
+  if (!haveWasm) wasm.textContent = 'in this browser (not available: no WebAssembly)';
   if (wanted === 'server' && !state.service) throw new Error('?engine=server: this page is not served by facemask_serve');
-  el.engine.value = wanted === 'wasm' || wanted === 'server' ? wanted : state.service ? 'server' : 'wasm';
+  if (!haveWasm && !state.service) throw new Error('this browser has no WebAssembly, and the page is not served by facemask_serve');
+  el.engine.value = (wanted === 'wasm' && haveWasm) || wanted === 'server' ? wanted : state.service ? 'server' : 'wasm';
   return startEngine();
 }
 
-if (typeof WebAssembly !== 'object') {
-  showError('This browser has no WebAssembly, which this page needs.');
-} else {
-  state.ready = start().catch((e) => {
-    status('');
-    showError(`The engine could not start: ${e.message}`);
-    return null;
-  });
-}
+// Without WebAssembly the server engine still works; live mode (its tracker is WebAssembly)
+// then says it cannot start.
+state.ready = start().catch((e) => {
+  status('');
+  showError(`The engine could not start: ${e.message}`);
+  return null;
+});

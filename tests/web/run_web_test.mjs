@@ -370,6 +370,17 @@ async function serviceChecks(browser, o, web, problems) {
     out.live = await liveSession(page, 10);
     out.livePosts = posts.filter((p) => p === '/v1/detect').length;
     await page.close();
+    // A browser without WebAssembly still uses the service.
+    const bare = await browser.newPage();
+    bare.on('pageerror', (err) => problems.push(`page error (no WebAssembly, served by facemask_serve): ${err.message}`));
+    await bare.addInitScript(() => { delete window.WebAssembly; });
+    await bare.goto(svc.url);
+    await bare.evaluate(() => window.__facemask.ready);
+    await bare.setInputFiles('#file', o.picture);
+    await bare.waitForFunction(() => window.__facemask.runs > 0 || window.__facemask.error, null, { timeout: 60000 });
+    out.noWasm = await bare.evaluate(() => ({ error: window.__facemask.error, kind: window.__facemask.engine && window.__facemask.engine.kind,
+      faces: window.__facemask.result && window.__facemask.result.faces, wasm: typeof WebAssembly }));
+    await bare.close();
   } finally {
     out.exit = await svc.stop();
     out.log = svc.log();
@@ -680,6 +691,11 @@ async function main() {
     const livePostsOk = s.livePosts >= s.live.frames.length && s.live.engine === 'server';
     console.log(`  live through the service: ${s.livePosts} POST /v1/detect for ${s.live.frames.length} tracked frames — ${livePostsOk ? 'PASS' : 'FAIL'}`);
     ok = ok && livePostsOk;
+    const noWasmOk = s.noWasm.wasm === 'undefined' && s.noWasm.kind === 'server' && !s.noWasm.error &&
+      JSON.stringify(s.noWasm.faces) === JSON.stringify(want);
+    console.log(`  a browser without WebAssembly (simulated): the server engine lists the service's ${s.noWasm.faces ? s.noWasm.faces.length : 0} faces — ` +
+      `${noWasmOk ? 'PASS' : 'FAIL'}${s.noWasm.error ? `; error: ${s.noWasm.error}` : ''}`);
+    ok = ok && noWasmOk;
     const exitOk = s.exit === 0;
     console.log(`  SIGTERM: facemask_serve exit ${s.exit} — ${exitOk ? 'PASS' : 'FAIL'}`);
     ok = ok && exitOk;
