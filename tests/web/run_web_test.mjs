@@ -286,6 +286,8 @@ function checkTrackerUnit(u) {
 function startService(o, web) {
   const proc = spawn(o.serve, ['--port', '0', '--threads', '1', '--web', web, '--weights', path.join(o.native, 'weights')],
     { stdio: ['ignore', 'ignore', 'pipe'] });
+  services.add(proc);
+  proc.on('exit', () => services.delete(proc));
   let log = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`facemask_serve did not start in 60 s: ${log}`)); }, 60000);
@@ -296,8 +298,7 @@ function startService(o, web) {
       const m = /listening on http:\/\/[^:]+:(\d+)\//.exec(log);
       if (!m || started) return;
       started = true;
-      clearTimeout(timer);
-      proc.removeAllListeners('exit');
+      clearTimeout(timer);  // (a later exit: the rejection is moot once resolved)
       resolve({
         url: `http://127.0.0.1:${m[1]}/`,
         log: () => log,
@@ -391,9 +392,17 @@ async function serviceChecks(browser, o, web, problems) {
 const hex = (c) => `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;
 const LABEL_COLORS = { masked: '#00b189', not_masked: '#365abd' };  // draw.hpp's colours
 
+const services = new Set();  // facemask_serve processes running, killed by the watchdog
+const WATCHDOG_S = 300;  // the whole test; an await that never settles (a hung page) fails it, never hangs CI
+
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
+  setTimeout(() => {
+    console.error(`run_web_test: FAIL: not finished after ${WATCHDOG_S} s (a step hung; the last [time] line above says which)`);
+    for (const p of services) p.kill('SIGKILL');
+    process.exit(1);
+  }, WATCHDOG_S * 1000).unref();
   const web = path.resolve(o.web);
   const detector = path.join(web, 'weights/retinaface_mnet025.fmb');
   const classifier = path.join(web, 'weights/mask_classifier.fmb');
