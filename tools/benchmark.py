@@ -16,6 +16,7 @@ The engines (see ENGINES):
     facemask_detect_resize   fm_bench --what detect_resize: detect() resizing the full picture
     onnxruntime              tools/bench/ort_bench.mjs (onnxruntime-node, CPU), network only
     opencv                   tools/bench/opencv_bench.py (cv2.dnn), network only
+    facemask_before          with --before FM_BENCH: an older build's forward (same blob, same run)
 
 ONNX files are exported into BUILD/onnx with tools/export_onnx.py when missing or stale: one with
 symbolic sizes for ONNX Runtime, one per size for OpenCV (which refuses symbolic sizes). An
@@ -59,6 +60,7 @@ class Context:
     picture: Optional[str]  # --picture for the detect engines (None: fm_bench's default)
     runs: int
     warmup: int
+    before: Optional[str] = None  # --before: another build's fm_bench (an older commit), same blob
 
     @property
     def fm_bench(self):
@@ -159,6 +161,17 @@ def fm_bench_command(what):
     return command
 
 
+def prepare_before(ctx, sizes):
+    if not ctx.before or not os.access(ctx.before, os.X_OK):
+        return "no fm_bench given with --before"
+    return prepare_fm_bench(ctx, sizes)
+
+
+def before_command(ctx, size, threads):
+    # The current build's blob: the format has not changed, so both binaries run the same weights.
+    return [ctx.before, "--what", "forward", "--weights", ctx.blob] + common_args(ctx, size, threads)
+
+
 def prepare_ort(ctx, sizes):
     if shutil.which("node") is None:
         return "node is not on PATH"
@@ -203,6 +216,10 @@ ENGINES = [
     Engine("opencv", "forward", "OpenCV DNN (cv2.dnn), network only",
            prepare_opencv, opencv_command),
 ]
+# Only with --before FM_BENCH: an older build's network forward in the same interleaved run, so
+# "no slower than before" is a same-run ratio on one host.
+BEFORE = Engine("facemask_before", "forward", "the --before build's fm_bench --what forward (an older commit)",
+                prepare_before, before_command)
 BASELINE = "facemask"  # the forward ratios are its median over every other "forward" engine's
 
 
@@ -421,7 +438,10 @@ def parse_args(argv):
     ap.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     ap.add_argument("--no-pipeline", action="store_true", help="skip the pipeline/classifier benchmark")
     ap.add_argument("--no-web", action="store_true", help="skip the in-browser benchmark")
+    ap.add_argument("--before", help="fm_bench of another build (an older commit) to run as engine facemask_before")
     args = ap.parse_args(argv)
+    if args.before:
+        args.engines = list(args.engines) + [BEFORE]
     if args.warmup < 0:
         ap.error("--warmup must be 0 or more")
     return args
@@ -433,7 +453,7 @@ def main(argv=None):
     checkpoints = (cmake_cache_value(build, "FACEMASK_WEIGHTS_SOURCE")
                    or os.path.join(os.path.dirname(REPO), "shared", "weights"))
     ctx = Context(build=build, checkpoints=checkpoints, picture=args.picture and os.path.abspath(args.picture),
-                  runs=args.runs, warmup=args.warmup)
+                  runs=args.runs, warmup=args.warmup, before=args.before and os.path.abspath(args.before))
     configs = [(s, t) for s in args.sizes for t in args.threads]
 
     engines, skipped = [], []
