@@ -47,11 +47,11 @@ struct Op {
     int16_t cout = 0;           // channels this op writes
     float slope = 1.0f;         // epilogue: y = max(x, x * slope)
     Branch branch = Branch::main;
+    int8_t phase = 0;           // Winograd: its tiles start at rows 4k + phase (assign_phases)
     Weights w;                  // weights in the active kernels' layout
     const float* b = nullptr;
     const float* wino = nullptr;  // conv3x3s1 only, SIMD builds: Winograd weights (pack_wino);
                                   // the executor then calls it in whole 4-row tiles
-    int8_t phase = 0;           // Winograd: its tiles start at rows 4k + phase (assign_phases)
 };
 
 // Output rows an op computes best in multiples of (its calls start and end on tile boundaries).
