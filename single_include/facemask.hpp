@@ -3662,9 +3662,12 @@ struct CopyRows {
     const float* input;
     int w;
     void operator()(const kernels::View& v, int y0, int y1, int) const {
-        for (int y = y0; y < y1; ++y)
+        for (int y = y0; y < y1; ++y) {
+            kernels::act_t* row = v.at(y, 0);  // each row found once (a ring: row_at's modulo)
+            const float* src = input + size_t(y) * size_t(w) * 3;
             for (int x = 0; x < w; ++x)
-                for (int k = 0; k < 3; ++k) v.at(y, x)[k] = kernels::act_store(input[(size_t(y) * w + x) * 3 + k]);
+                for (int k = 0; k < 3; ++k) row[ptrdiff_t(x) * v.px + k] = kernels::act_store(src[x * 3 + k]);
+        }
     }
 };
 
