@@ -287,7 +287,7 @@ inline Status read_picture_header(const unsigned char* p, size_t n, PictureHeade
     if (n >= 2 && p[0] == 'P' && (p[1] == '5' || p[1] == '6')) {
         out->format = "PNM";
         size_t i = 2;
-        long v[2] = {0, 0};
+        long v[3] = {0, 0, 0};  // width, height, largest sample value
         for (long& x : v) {
             while (i < n && (p[i] == ' ' || (p[i] >= '\t' && p[i] <= '\r') || p[i] == '#')) {
                 if (p[i] == '#')
@@ -295,9 +295,12 @@ inline Status read_picture_header(const unsigned char* p, size_t n, PictureHeade
                 else
                     ++i;
             }
-            if (i >= n || p[i] < '0' || p[i] > '9') return Status::fail(Error::bad_image, "PNM: no picture size");
+            if (i >= n || p[i] < '0' || p[i] > '9') return Status::fail(Error::bad_image, "PNM: no picture size or maximum value");
             for (; i < n && p[i] >= '0' && p[i] <= '9'; ++i) x = x > (1L << 24) ? x : x * 10 + (p[i] - '0');
         }
+        // stb 2.27 reads these numbers into an int without a bound (UBSan: signed overflow on a
+        // 10-digit maximum value; found by fuzz_image).
+        if (v[2] < 1 || v[2] > 65535) return Status::fail(Error::bad_image, "PNM: maximum sample value is not 1..65535");
         out->width = v[0], out->height = v[1];
         return Status();
     }
