@@ -550,6 +550,8 @@ inline uint32_t rd32(const unsigned char* p) {
     return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
 }
 inline uint64_t rd64(const unsigned char* p) { return uint64_t(rd32(p)) | uint64_t(rd32(p + 4)) << 32; }
+inline uint64_t dtype_bytes(uint32_t dtype) { return dtype == kDtypeF16 ? 2 : 4; }
+inline uint64_t pad64(uint64_t n) { return (n + 63) / 64 * 64; }  // sections and tensors start at multiples of 64
 inline void wr32(unsigned char* p, uint32_t v) {
     for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
 }
@@ -680,10 +682,10 @@ public:
             const Tensor t = tensor(i);
             if (std::strncmp(t.name, prefix, plen) != 0) continue;
             ++n;
-            data += (uint64_t(t.numel) * (t.dtype == kDtypeF16 ? 2 : 4) + 63) / 64 * 64;
+            data += detail::pad64(t.numel * detail::dtype_bytes(t.dtype));
         }
         if (n == 0) return 0;
-        const uint64_t data_offset = (uint64_t(kTableOffset) + uint64_t(n) * kEntrySize + 63) / 64 * 64;
+        const uint64_t data_offset = detail::pad64(uint64_t(kTableOffset) + uint64_t(n) * kEntrySize);
         const size_t total = size_t(data_offset + data);
         if (!out) return total;
         std::memset(out, 0, total);
@@ -700,9 +702,9 @@ public:
             unsigned char* e = out + kTableOffset + size_t(k++) * kEntrySize;
             std::memcpy(e, base_ + kTableOffset + size_t(i) * kEntrySize, kEntrySize);
             detail::wr64(e + 56, at);
-            const size_t bytes = t.numel * (t.dtype == kDtypeF16 ? 2 : 4);
+            const size_t bytes = size_t(t.numel * detail::dtype_bytes(t.dtype));
             std::memcpy(out + data_offset + at, t.data ? static_cast<const void*>(t.data) : t.half, bytes);
-            at += (bytes + 63) / 64 * 64;
+            at += detail::pad64(bytes);
         }
         detail::wr32(out + kChecksumOffset, blob_checksum(out, total));
         return total;
@@ -870,7 +872,7 @@ private:
             if (dtype != kDtypeF32 && dtype != kDtypeF16)
                 return Status::fail(Error::bad_blob, "tensor '%s' has dtype %u; 1 (float32) and 2 (float16) are defined",
                                     name, unsigned(dtype));
-            const uint64_t esize = dtype == kDtypeF16 ? 2 : 4;
+            const uint64_t esize = dtype_bytes(dtype);
             uint32_t rank = rd32(e + 36);
             if (rank < 1 || rank > 4) return Status::fail(Error::bad_blob, "tensor '%s' has rank %u (1..4 allowed)", name, unsigned(rank));
             uint64_t numel = 1;
