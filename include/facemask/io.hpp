@@ -6,7 +6,7 @@
 // including facemask, to compile stb's implementation there (stb's own convention).
 //
 // Decoding: JPEG (baseline and progressive, 8 bit), PNG (8 and 16 bit: 16-bit is reduced to 8),
-// BMP and binary PNM (P5 grey / P6 colour) only (stb's other decoders are compiled out); grey and alpha are converted to RGB. A
+// BMP and binary 8-bit PNM (P5 grey / P6 colour) only (stb's other decoders are compiled out); grey and alpha are converted to RGB. A
 // JPEG's EXIF orientation is applied (stb ignores it), so the picture is upright as viewers show it.
 //
 // Limits, checked from the file's header before anything is decoded (Error::too_large, the
@@ -298,9 +298,10 @@ inline Status read_picture_header(const unsigned char* p, size_t n, PictureHeade
             if (i >= n || p[i] < '0' || p[i] > '9') return Status::fail(Error::bad_image, "PNM: no picture size or maximum value");
             for (; i < n && p[i] >= '0' && p[i] <= '9'; ++i) x = x > (1L << 24) ? x : x * 10 + (p[i] - '0');
         }
-        // stb 2.27 reads these numbers into an int without a bound (UBSan: signed overflow on a
-        // 10-digit maximum value; found by fuzz_image).
-        if (v[2] < 1 || v[2] > 65535) return Status::fail(Error::bad_image, "PNM: maximum sample value is not 1..65535");
+        // 8-bit samples only. stb 2.27 reads these numbers into an int without a bound (UBSan:
+        // signed overflow on a 10-digit maximum value), and its 16-bit PNM path reads past its
+        // buffer when it narrows the samples (ASan); both found by fuzz_image.
+        if (v[2] < 1 || v[2] > 255) return Status::fail(Error::bad_image, "PNM: maximum sample value is not 1..255 (8-bit)");
         out->width = v[0], out->height = v[1];
         return Status();
     }
