@@ -5413,8 +5413,8 @@ inline Status read_picture_header(const unsigned char* p, size_t n, PictureHeade
         long v[3] = {0, 0, 0};  // width, height, largest sample value
         for (long& x : v) {
             while (i < n && (p[i] == ' ' || (p[i] >= '\t' && p[i] <= '\r') || p[i] == '#')) {
-                if (p[i] == '#')
-                    while (i < n && p[i] != '\n') ++i;
+                if (p[i] == '#')  // a comment ends at CR or LF, as stb reads it
+                    while (i < n && p[i] != '\n' && p[i] != '\r') ++i;
                 else
                     ++i;
             }
@@ -5510,6 +5510,10 @@ public:
         int w = 0, h = 0, n = 0;
         if (!stbi_info_from_memory(bytes, int(size), &w, &h, &n))
             return Status::fail(Error::bad_image, "cannot read the %s header (%s)", head.format, stbi_failure_reason());
+        // stb's own reading of the header decides its path: a 16-bit PNM is refused even if
+        // the header check above read it differently.
+        if (std::strcmp(head.format, "PNM") == 0 && stbi_is_16_bit_from_memory(bytes, int(size)))
+            return Status::fail(Error::bad_image, "PNM: 16-bit samples (only 8-bit PNM is read)");
         if (w <= 0 || h <= 0 || w > kMaxPictureSide || h > kMaxPictureSide || double(w) * h > double(max_pixels))
             return Status::fail(Error::too_large, "picture is %dx%d, beyond the limit of %ld pixels (%d a side)", w, h,
                                 max_pixels, kMaxPictureSide);
