@@ -65,6 +65,9 @@
 //   FACEMASK_WORKSPACE_PLANS   memory plans a Workspace keeps (default 4: both passes of
 //                        Scale::automatic, the classifier and one more); 2 suffices for one
 //                        input size and the classifier (microcontrollers: ~2 KB each)
+//   FACEMASK_BAND_ROWS_PER_THREAD  input rows a band holds per thread when several threads
+//                        share a band (default 32; one thread always runs bands of 1 row).
+//                        Fewer rows: less memory, more barriers (see Detector::band_for)
 //   FACEMASK_HALF_ACTIVATIONS  store activations as IEEE float16 (arithmetic stays float32):
 //                        half the activation memory, for microcontrollers; needs the scalar
 //                        kernels (FACEMASK_NO_SIMD or no SIMD ISA)
@@ -90,6 +93,13 @@
 #endif
 #if FACEMASK_WORKSPACE_PLANS < 1
 #error "facemask: FACEMASK_WORKSPACE_PLANS must be at least 1"
+#endif
+
+#ifndef FACEMASK_BAND_ROWS_PER_THREAD
+#define FACEMASK_BAND_ROWS_PER_THREAD 32
+#endif
+#if FACEMASK_BAND_ROWS_PER_THREAD < 1
+#error "facemask: FACEMASK_BAND_ROWS_PER_THREAD must be at least 1"
 #endif
 
 #ifndef FACEMASK_ASSERT
@@ -4639,9 +4649,12 @@ private:
         return detail::verified_load<Workspace>(*this, loaded, verify, path);
     }
 
-    // Input rows per band: one when alone (the least memory); with threads, enough rows that
-    // every kernel call has work for all of them.
-    static int band_for(int threads) { return threads > 1 ? 16 * threads : 1; }
+    // Input rows per band: one when alone (the least memory). With threads, every kernel call
+    // of a band is shared out and ends in a barrier, and the deep levels get only a row or two
+    // of a thin band: 16 rows a thread made 2 threads at 640x480 1.23x slower than whole frames,
+    // 32 rows level with them (Intel AVX-512 host). Threads are asked for speed, so their bands
+    // are deep (FACEMASK_BAND_ROWS_PER_THREAD, measured in the README); one thread is the small plan.
+    static int band_for(int threads) { return threads > 1 ? FACEMASK_BAND_ROWS_PER_THREAD * threads : 1; }
     static int passes_of(const DetectOptions& opt) { return opt.split_fpn ? 2 : 1; }
 
     // The work region of one pass: activation buffers, resampling scratch, the best-k heap.

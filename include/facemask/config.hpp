@@ -13,6 +13,9 @@
 //   FACEMASK_WORKSPACE_PLANS   memory plans a Workspace keeps (default 4: both passes of
 //                        Scale::automatic, the classifier and one more); 2 suffices for one
 //                        input size and the classifier (microcontrollers: ~2 KB each)
+//   FACEMASK_BAND_ROWS_PER_THREAD  input rows a band holds per thread when several threads
+//                        share a band (default 32; one thread always runs bands of 1 row).
+//                        Fewer rows: less memory, more barriers (see Detector::band_for)
 //   FACEMASK_HALF_ACTIVATIONS  store activations as IEEE float16 (arithmetic stays float32):
 //                        half the activation memory, for microcontrollers; needs the scalar
 //                        kernels (FACEMASK_NO_SIMD or no SIMD ISA)
@@ -39,6 +42,13 @@
 #endif
 #if FACEMASK_WORKSPACE_PLANS < 1
 #error "facemask: FACEMASK_WORKSPACE_PLANS must be at least 1"
+#endif
+
+#ifndef FACEMASK_BAND_ROWS_PER_THREAD
+#define FACEMASK_BAND_ROWS_PER_THREAD 32
+#endif
+#if FACEMASK_BAND_ROWS_PER_THREAD < 1
+#error "facemask: FACEMASK_BAND_ROWS_PER_THREAD must be at least 1"
 #endif
 
 #ifndef FACEMASK_ASSERT

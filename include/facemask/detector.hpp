@@ -226,9 +226,12 @@ private:
         return detail::verified_load<Workspace>(*this, loaded, verify, path);
     }
 
-    // Input rows per band: one when alone (the least memory); with threads, enough rows that
-    // every kernel call has work for all of them.
-    static int band_for(int threads) { return threads > 1 ? 16 * threads : 1; }
+    // Input rows per band: one when alone (the least memory). With threads, every kernel call
+    // of a band is shared out and ends in a barrier, and the deep levels get only a row or two
+    // of a thin band: 16 rows a thread made 2 threads at 640x480 1.23x slower than whole frames,
+    // 32 rows level with them (Intel AVX-512 host). Threads are asked for speed, so their bands
+    // are deep (FACEMASK_BAND_ROWS_PER_THREAD, measured in the README); one thread is the small plan.
+    static int band_for(int threads) { return threads > 1 ? FACEMASK_BAND_ROWS_PER_THREAD * threads : 1; }
     static int passes_of(const DetectOptions& opt) { return opt.split_fpn ? 2 : 1; }
 
     // The work region of one pass: activation buffers, resampling scratch, the best-k heap.
