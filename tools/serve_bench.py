@@ -25,10 +25,11 @@ loopback. One facemask_serve process (its default workers = the core count, --qu
    which removes its start-up (loading and self-testing the models) and leaves the per-picture
    loop only. The service's is http_load's wall time over N requests divided by N (and its p50).
    Each of --rounds rounds runs both, alternately; the result is the ratio of the medians. The
-   server's minor page faults per request are shown too: with 2 workers, requests at
-   concurrency 1 alternate between them, and each picture re-faults its decode buffers (2,806
-   faults per request for the demo picture with 2 workers, 7 with --threads 1; example_annotate
-   ~420 per picture), a cost that grows with the picture.
+   server's minor page faults per request are shown too: they count the decode buffers touched
+   afresh (when requests at concurrency 1 alternated between the workers, 2,806 per demo
+   picture; with the last idle worker woken first, 4 in a quiet run of this part alone but
+   5,248 after the load part of a full run: whether glibc hands large blocks back to the system
+   depends on what ran before).
 
 3. --memory-requests requests in a row (default 10,000; the 640x480 picture, concurrency 2) in
    chunks of 1,000, with the server's resident memory (VmRSS) before, after each chunk and at the
