@@ -50,6 +50,9 @@ const char* kUsage =
     "  --warmup K       untimed runs first (default 5)\n"
     "  --weights BLOB   detector blob (default: the build's retinaface_mnet025.fmb)\n"
     "  --picture FILE   picture for detect/detect_resize (default: the shared ex_img.jpg)\n"
+    "  --top-k N        detect modes: DetectOptions::top_k (default 5000)\n"
+    "  --split-fpn      detect modes: DetectOptions::split_fpn (the small plan: the FPN's\n"
+    "                   stride-8 branch in a second pass, the body to stride 8 computed twice)\n"
     "  --help           this text\n"
     "exit status: 0 success, 1 the weights or picture could not be used, 2 bad arguments\n";
 
@@ -62,6 +65,8 @@ struct Args {
     int runs = 30, warmup = 5;
     const char* weights = FACEMASK_DEFAULT_WEIGHTS_DIR "/retinaface_mnet025.fmb";
     const char* picture = FACEMASK_DEFAULT_PICTURE;
+    int top_k = facemask::DetectOptions().top_k;
+    bool split_fpn = false;
 };
 
 const char* what_name(What w) {
@@ -112,6 +117,10 @@ int parse_args(int argc, char** argv, Args* a) {
             std::fprintf(stderr, "fm_bench: unexpected argument '%s' (see --help)\n", arg);
             return 2;
         }
+        if (!std::strcmp(arg, "--split-fpn")) {  // the only option without a value
+            a->split_fpn = true;
+            continue;
+        }
         if (i + 1 >= argc) {
             std::fprintf(stderr, "fm_bench: %s needs a value (see --help)\n", arg);
             return 2;
@@ -132,6 +141,8 @@ int parse_args(int argc, char** argv, Args* a) {
             a->weights = v;
         else if (!std::strcmp(arg, "--picture"))
             a->picture = v;
+        else if (!std::strcmp(arg, "--top-k"))
+            ok = parse_int(v, 1, 1000000, &a->top_k);
         else {
             std::fprintf(stderr, "fm_bench: unknown option '%s' (see --help)\n", arg);
             return 2;
@@ -217,6 +228,8 @@ int bench_detect(const Args& a, const facemask::Detector& det) {
     }
     facemask::DetectOptions opt;
     opt.threads = a.threads;
+    opt.top_k = a.top_k;
+    opt.split_fpn = a.split_fpn;
     facemask::Image sized;
     const facemask::Image* picture = &full;
     if (a.what == What::detect) {
@@ -257,6 +270,10 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (parsed != 0) return 2;
+    if (a.what == What::forward && (a.split_fpn || a.top_k != facemask::DetectOptions().top_k)) {
+        std::fprintf(stderr, "fm_bench: --top-k and --split-fpn are detect() options (--what detect or detect_resize)\n");
+        return 2;
+    }
     if (a.threads != 1 && !facemask::has_threads())
         std::fprintf(stderr, "fm_bench: warning: built without OpenMP, --threads %d runs on one thread\n", a.threads);
 
