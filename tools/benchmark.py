@@ -16,6 +16,13 @@ The engines (see ENGINES):
     facemask_detect_resize   fm_bench --what detect_resize: detect() resizing the full picture
     onnxruntime              tools/bench/ort_bench.mjs (onnxruntime-node, CPU), network only
     opencv                   tools/bench/opencv_bench.py (cv2.dnn), network only
+    xnnpack                  BUILD/xnnpack_bench (tools/bench/xnnpack_bench.cpp): XNNPACK, the
+                             engine under TFLite and TF.js, network only; the graph built with
+                             XNNPACK's subgraph API from the same blob as facemask (Debian's
+                             libxnnpack-dev 0.0~git20220216 has no concatenate: the SSH concat
+                             is three partial 1x1 heads summed, the FPN's nearest 2x upsample a
+                             depthwise 2x2 stride-2 deconvolution of ones). Its raw head outputs
+                             match Detector::forward within 1e-3 (ctest facemask.xnnpack)
     facemask_before          with --before FM_BENCH: an older build's forward (same blob, same run)
 
 ONNX files are exported into BUILD/onnx with tools/export_onnx.py when missing or stale: one with
@@ -199,6 +206,19 @@ def opencv_command(ctx, size, threads):
     return [PYTHON, os.path.join(BENCH, "opencv_bench.py"), "--model", ctx.onnx(size)] + common_args(ctx, size, threads)
 
 
+def prepare_xnnpack(ctx, sizes):
+    exe = os.path.join(ctx.build, "xnnpack_bench")
+    if not os.access(exe, os.X_OK):
+        return "no %s (Debian: libxnnpack-dev libpthreadpool-dev, then reconfigure the build)" % exe
+    if not os.path.exists(ctx.blob):
+        return "no detector blob %s (the build makes it from the checkpoints)" % ctx.blob
+    return None
+
+
+def xnnpack_command(ctx, size, threads):
+    return [os.path.join(ctx.build, "xnnpack_bench"), "--weights", ctx.blob] + common_args(ctx, size, threads)
+
+
 def common_args(ctx, size, threads):
     """The options every runner shares."""
     return ["--size", "%dx%d" % size, "--threads", str(threads), "--runs", str(ctx.runs), "--warmup", str(ctx.warmup)]
@@ -215,6 +235,8 @@ ENGINES = [
            prepare_ort, ort_command),
     Engine("opencv", "forward", "OpenCV DNN (cv2.dnn), network only",
            prepare_opencv, opencv_command),
+    Engine("xnnpack", "forward", "XNNPACK subgraph (Debian libxnnpack-dev), same blob, network only",
+           prepare_xnnpack, xnnpack_command),
 ]
 # Only with --before FM_BENCH: an older build's network forward in the same interleaved run, so
 # "no slower than before" is a same-run ratio on one host.

@@ -7,7 +7,7 @@ FACEMASK_BUILD_PACKAGES="cmake ninja-build g++ python3 libxsimd-dev libstb-dev"
 FACEMASK_TEST_PACKAGES="$FACEMASK_BUILD_PACKAGES doctest-dev clang emscripten libclang-rt-14-dev-wasm32 \
 libc++-14-dev-wasm32 libc++abi-14-dev-wasm32 chromium gcc-arm-none-eabi libnewlib-arm-none-eabi \
 libstdc++-arm-none-eabi-newlib qemu-system-arm libcpp-httplib-dev nginx pybind11-dev python3-dev python3-numpy python3-pil \
-g++-aarch64-linux-gnu qemu-user"
+g++-aarch64-linux-gnu qemu-user libxnnpack-dev libpthreadpool-dev"
 # The libFuzzer harnesses and the ThreadSanitizer build (clang's sanitizer runtimes are not a
 # dependency of clang in Debian): run_tests.sh's fuzz and tsan stages, tests/fuzz/build.sh,
 # tests/concurrency/tsan.sh and tools/fuzz_campaign.sh install them themselves.
