@@ -5308,7 +5308,10 @@ inline Status check_jpeg(const unsigned char* p, size_t n, PictureHeader* out) {
         if (i >= n) break;
         const unsigned m = p[i++];
         if (m == 0xD9) break;                                              // end of image
-        if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) continue;               // no length
+        if (m >= 0xD0 && m <= 0xD8) continue;                              // no length
+        // stb knows no marker below 0xC0 (its "unknown marker"); refusing them here also keeps
+        // this walk from reading a length where stb reads none.
+        if (m < 0xC0) return Status::fail(Error::bad_image, "JPEG: unknown marker 0x%02X at byte %zu", m, i - 1);
         if (n - i < 2) return Status::fail(Error::bad_image, "JPEG: segment length is cut short");
         const size_t len = be16(p + i);
         if (len < 2) return Status::fail(Error::bad_image, "JPEG: segment 0x%02X with length %zu", m, len);
@@ -5369,10 +5372,24 @@ inline Status check_jpeg(const unsigned char* p, size_t n, PictureHeader* out) {
                     return Status::fail(Error::bad_image, "JPEG: component %u uses quantisation table %u, not defined",
                                         s[1 + 2 * c], tables[f]);
             }
-            // Entropy-coded data up to the next marker that is not a stuffed byte or a restart.
+            // Entropy-coded data up to the next marker, read as stb's bit reader reads it: a run
+            // of 0xFF is fill bytes, and what follows the run decides: 0x00 is a stuffed data
+            // byte, a restart marker continues the scan, anything else ends it. (Stopping at the
+            // first FF FF let "FF FF 00" be taken as a segment that hid a DHT from this check,
+            // which stb then built past its tables: found by fuzz_image.)
             size_t k = i + len;
-            while (k + 1 < n && !(p[k] == 0xFF && p[k + 1] != 0 && !(p[k + 1] >= 0xD0 && p[k + 1] <= 0xD7))) ++k;
-            if (k + 1 >= n) break;  // cut short: stb decodes what is there
+            for (;;) {
+                while (k < n && p[k] != 0xFF) ++k;
+                size_t q = k;
+                while (q < n && p[q] == 0xFF) ++q;
+                if (q >= n) break;
+                if (p[q] == 0x00 || (p[q] >= 0xD0 && p[q] <= 0xD7)) {
+                    k = q + 1;
+                    continue;
+                }
+                break;
+            }
+            if (k >= n || k + 1 >= n) break;  // cut short: stb decodes what is there
             i = k;
             continue;
         }

@@ -675,6 +675,32 @@ TEST_CASE("annotate draws coloured boxes and labelled bands, and nothing else") 
     CHECK(is(px(20, band_top), bg));
 }
 
+TEST_CASE("a run of 0xFF in a JPEG scan cannot hide a segment from the header check (found by fuzz_image)") {
+    // 910 bytes: in the scan, "FF FF ... FF 00" (fill bytes, then a stuffed data byte for stb)
+    // was taken by the check as a segment with a length, which skipped a later "FF FF C4" DHT
+    // claiming 256 bytes; stb 2.27 then built that table past its arrays (UBSan: index 257).
+    const std::string path = std::string(FACEMASK_TEST_DATA_DIR) + "/../fuzz/corpus/image/regress-jpeg-ff-run-hides-dht.jpg";
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    REQUIRE_MESSAGE(f != nullptr, "missing ", path);
+    std::vector<unsigned char> bytes(4096);
+    bytes.resize(std::fread(bytes.data(), 1, bytes.size(), f));
+    std::fclose(f);
+    REQUIRE(bytes.size() == 910);
+    Image img;
+    const Status st = img.load_memory(bytes.data(), bytes.size());
+    CHECK(st.code() == Error::bad_image);
+    CHECK_MESSAGE(fmtest::contains(st.message(), "cut short"), st.message());
+    // A marker byte below 0xC0 outside a scan is refused as stb refuses it.
+    const Bytes j = quadrant_jpeg();
+    std::vector<unsigned char> odd(j.begin(), j.end());
+    const unsigned char app[] = {0xFF, 0x05, 0x00, 0x04, 0x00, 0x00};
+    odd.insert(odd.begin() + 2, app, app + sizeof app);
+    const Status u = img.load_memory(odd.data(), odd.size());
+    CHECK(u.code() == Error::bad_image);
+    CHECK_MESSAGE(fmtest::contains(u.message(), "unknown marker"), u.message());
+    FM_CHECK_OK(img.load_memory(j.data(), j.size()));
+}
+
 TEST_SUITE_END();
 
 // ---- writing pictures ------------------------------------------------------------------------
@@ -748,3 +774,4 @@ TEST_CASE("saving refuses unknown types, unwritable paths and empty pictures") {
 #endif  // FACEMASK_HAS_IO
 
 TEST_SUITE_END();
+
