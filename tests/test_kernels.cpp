@@ -700,6 +700,30 @@ TEST_CASE("simd conv3x3 equals scalar: every width and height") {
                 }
 }
 
+TEST_CASE("simd conv with 8 output channels equals scalar across whole tiles (AVX-512: two pixels a vector)") {
+    // 8 channels in tight pixels take their own path on AVX-512 (conv_rows_pairs): pairs of
+    // pixels in tiles of 24 pairs, then 8, 4, 2, 1 pairs and an odd last pixel. Widths around
+    // those sizes, up to the real layer's 320; layouts that are slices take the general path.
+    int k = 0;
+    for (int w : {1, 2, 3, 4, 15, 16, 17, 47, 48, 49, 50, 63, 95, 97, 320, 321})
+        for (int stride : {1, 2})
+            for (int cin : {3, 8}) {
+                Case c;
+                c.op = Op::conv3x3;
+                c.cin = cin, c.cout = 8, c.stride = stride;
+                c.h = kHeights[k % 5];
+                c.w = w;
+                for (int varied : {0, 1}) {
+                    if (varied) vary_layout(c, k);  // slices, row ranges and slopes
+                    c.op = Op::conv3x3;
+                    run_case(c);
+                    c.op = Op::pwconv1x1;
+                    run_case(c);
+                }
+                ++k;
+            }
+}
+
 TEST_CASE("simd pointwise conv equals scalar") {
     int k = 0;
     for (int cin : kChannels)
