@@ -680,11 +680,8 @@ TEST_CASE("a run of 0xFF in a JPEG scan cannot hide a segment from the header ch
     // was taken by the check as a segment with a length, which skipped a later "FF FF C4" DHT
     // claiming 256 bytes; stb 2.27 then built that table past its arrays (UBSan: index 257).
     const std::string path = std::string(FACEMASK_TEST_DATA_DIR) + "/../fuzz/corpus/image/regress-jpeg-ff-run-hides-dht.jpg";
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    REQUIRE_MESSAGE(f != nullptr, "missing ", path);
-    std::vector<unsigned char> bytes(4096);
-    bytes.resize(std::fread(bytes.data(), 1, bytes.size(), f));
-    std::fclose(f);
+    std::vector<unsigned char> bytes;
+    REQUIRE_MESSAGE(fmtest::read_bytes(path, &bytes), "missing ", path);
     REQUIRE(bytes.size() == 910);
     Image img;
     const Status st = img.load_memory(bytes.data(), bytes.size());

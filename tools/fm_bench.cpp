@@ -19,6 +19,8 @@
 #define FACEMASK_STB_IMPLEMENTATION
 #include <facemask/facemask.hpp>
 
+#include "bench/forward_input.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -155,18 +157,6 @@ int parse_args(int argc, char** argv, Args* a) {
     return 0;
 }
 
-// The same deterministic data as tools/bench/ort_bench.mjs: values in the range of a
-// mean-subtracted picture, so no zero or denormal shortcut can flatter anyone. h x w x 3.
-std::vector<float> make_forward_input(int w, int h) {
-    std::vector<float> data(size_t(w) * h * 3);
-    uint32_t state = 12345;
-    for (float& v : data) {
-        state = state * 1103515245u + 12345u;
-        v = float(double(state) / 4294967296.0 * 255.0 - 117.0);
-    }
-    return data;
-}
-
 // Box-filter resize: every output pixel averages the source pixels its footprint covers (at
 // least one). Crude next to the library's PIL-style filter, but it only has to give detect()
 // a natural WxH picture with the same faces; it is never timed.
@@ -208,7 +198,7 @@ int time_runs(const Args& a, Call call) {
 }
 
 int bench_forward(const Args& a, const facemask::Detector& det) {
-    const std::vector<float> input = make_forward_input(a.width, a.height);
+    const std::vector<float> input = fmbench::forward_input(a.width, a.height);
     facemask::Workspace ws;
     facemask::HeadOutputs heads;
     return time_runs(a, [&] { return det.forward(ws, input.data(), a.width, a.height, a.threads, &heads); });

@@ -253,7 +253,7 @@ inline Status check_jpeg(const unsigned char* p, size_t n, PictureHeader* out) {
                 }
                 break;
             }
-            if (k >= n || k + 1 >= n) break;  // cut short: stb decodes what is there
+            if (k + 1 >= n) break;  // cut short: stb decodes what is there
             i = k;
             continue;
         }

@@ -17,6 +17,8 @@
 #include <facemask/retinaface.hpp>
 #include <xnnpack.h>
 
+#include "forward_input.hpp"
+
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -244,16 +246,8 @@ inline bool build(const facemask::blob::Reader& r, int width, int height, int th
     return b.check(xnn_create_runtime_v2(net.subgraph, net.pool, 0, &net.runtime), "create_runtime");
 }
 
-// fm_bench's --what forward input (the same data as tools/bench/ort_bench.mjs), h x w x 3.
-inline std::vector<float> forward_input(int w, int h) {
-    std::vector<float> data(size_t(w) * h * 3);
-    uint32_t state = 12345;
-    for (float& v : data) {
-        state = state * 1103515245u + 12345u;
-        v = float(double(state) / 4294967296.0 * 255.0 - 117.0);
-    }
-    return data;
-}
+// fm_bench's --what forward input, the same data in every engine.
+using fmbench::forward_input;
 
 // The whole file (the blob); false when it cannot be read.
 inline bool read_bytes(const char* path, std::vector<unsigned char>* out) {
