@@ -954,6 +954,17 @@ struct View {
     }
     act_t* at(int y, int x) const { return row_at(y) + x * px; }
 
+    // Pixels [x0, x0 + n) of every row: a column slice. Pixel -1 and pixel n of the slice are
+    // the tensor's pixels x0 - 1 and x0 + n (its neighbours, or the zero borders at the ends),
+    // so a 3x3 kernel on the slice computes exactly the slice's pixels of the whole row.
+    View columns(int x0, int n) const {
+        View v = *this;
+        if (rows) v.first += x0 * px;
+        else v.data += x0 * px;
+        v.w = n;
+        return v;
+    }
+
     // Channels [c0, c0 + n) of this view (px stays: the pixels of the whole tensor).
     View channels(int c0, int n) const {
         View v = *this;
@@ -1418,27 +1429,22 @@ inline void dw_row_pixels(const View& in, const View& out, const float* wp, cons
     const float* r1 = in.at(oy, -1);
     const float* r2 = in.at(oy + 1, -1);
     float* dst = out.at(oy, 0);
-    int ox = 0;
-    for (; ox + P <= out.w; ox += P, r0 += V, r1 += V, r2 += V, dst += V) {
-        B acc = xsimd::fma(B::load_unaligned(r0), w[0], bias);
-        acc = xsimd::fma(B::load_unaligned(r0 + c), w[1], acc);
-        acc = xsimd::fma(B::load_unaligned(r0 + 2 * c), w[2], acc);
-        acc = xsimd::fma(B::load_unaligned(r1), w[3], acc);
-        acc = xsimd::fma(B::load_unaligned(r1 + c), w[4], acc);
-        acc = xsimd::fma(B::load_unaligned(r1 + 2 * c), w[5], acc);
-        acc = xsimd::fma(B::load_unaligned(r2), w[6], acc);
-        acc = xsimd::fma(B::load_unaligned(r2 + c), w[7], acc);
-        acc = xsimd::fma(B::load_unaligned(r2 + 2 * c), w[8], acc);
-        activate(acc, s).store_unaligned(dst);
+    // The last pixels (fewer than P) take the same vector arithmetic through zero-filled
+    // copies: a pixel's result must not depend on where a row, or a column slice of it, ends.
+    for (int ox = 0; ox < out.w; ox += P, r0 += V, r1 += V, r2 += V, dst += V) {
+        const int n = out.w - ox >= P ? V : (out.w - ox) * c;
+        auto ld = [n](const float* src) { return n == V ? B::load_unaligned(src) : load_partial(src, n); };
+        B acc = xsimd::fma(ld(r0), w[0], bias);
+        acc = xsimd::fma(ld(r0 + c), w[1], acc);
+        acc = xsimd::fma(ld(r0 + 2 * c), w[2], acc);
+        acc = xsimd::fma(ld(r1), w[3], acc);
+        acc = xsimd::fma(ld(r1 + c), w[4], acc);
+        acc = xsimd::fma(ld(r1 + 2 * c), w[5], acc);
+        acc = xsimd::fma(ld(r2), w[6], acc);
+        acc = xsimd::fma(ld(r2 + c), w[7], acc);
+        acc = xsimd::fma(ld(r2 + 2 * c), w[8], acc);
+        store(dst, activate(acc, s), n);
     }
-    for (; ox < out.w; ++ox, r0 += c, r1 += c, r2 += c, dst += c)  // the last pixels, one at a time
-        for (int ch = 0; ch < c; ++ch) {
-            float acc = bp[ch];
-            for (int t = 0; t < 3; ++t)
-                acc += r0[t * c + ch] * wp[t * cp + ch] + r1[t * c + ch] * wp[(3 + t) * cp + ch] +
-                       r2[t * c + ch] * wp[(6 + t) * cp + ch];
-            dst[ch] = kernels::activate(acc, slope);
-        }
 }
 
 template <int S>
@@ -2881,7 +2887,7 @@ private:
 // The schedule depends only on the graph, the input size and the band, so it is walked twice:
 // at planning time to measure every buffer (no buffer is ever resized while running), and when
 // running. With several threads each thread walks the same schedule on its own copy of the
-// counters and takes a share of every kernel call's rows; one barrier ends each call.
+// counters and takes a share of every kernel call's columns; one barrier ends each call.
 
 namespace facemask {
 namespace graph {
@@ -3392,6 +3398,9 @@ inline void run_op(const Op& o, const View& in, const View& full_out, int y0, in
     run_weighted(o, in, out, o.w.f32, y0, y1, scratch);
 }
 
+// Threads split a kernel call's columns in units of this many pixels (Runner::op).
+constexpr int kColumnUnit = 4;
+
 // The running walk of one thread. Source and Sink are the caller's:
 //   source(const View& input, int y0, int y1, int part)  fills input rows [y0, y1) (thread
 //       `part`'s share);
@@ -3474,12 +3483,32 @@ struct Runner {
         sync();
     }
 
+    // Op k on output rows [y0, y1). Threads split a weighted op's call by columns, in units of
+    // kColumnUnit pixels (a Winograd tile, and a multiple of every kernel's pixel group, so a
+    // pixel is computed by the same code whichever thread has it: bit for bit the one-thread
+    // result). Columns, not rows: a step's call has a few rows at the coarse levels (one
+    // Winograd tile, or one row, at strides 16 and 32), but always the whole width, and each
+    // thread reads mostly the columns it wrote. The upsampling, whose source pixel depends on
+    // the whole tensor's size, splits rows.
     void op(int k, int y0, int y1) {
         const Op& o = g.ops[k];
-        int a, b;
-        share(y0, y1, &a, &b, &o);
         float* scratch = reinterpret_cast<float*>(arena + p.scratch_offset + size_t(part) * p.scratch_bytes);
-        if (a < b) run_op(o, view(o.in), view(o.out), a, b, scratch);
+        if (parts == 1) {
+            run_op(o, view(o.in), view(o.out), y0, y1, scratch);
+        } else if (o.kind == OpKind::upsample_add) {
+            int a, b;
+            share(y0, y1, &a, &b, &o);
+            if (a < b) run_op(o, view(o.in), view(o.out), a, b, scratch);
+        } else {
+            const int w = p.t[o.out].w, units = (w + kColumnUnit - 1) / kColumnUnit;
+            const int x0 = units * part / parts * kColumnUnit;
+            const int x1 = std::min(units * (part + 1) / parts * kColumnUnit, w);
+            if (x0 < x1) {
+                const int s = o.kind == OpKind::conv3x3s2 || o.kind == OpKind::dwconv3x3s2 ? 2 : 1;
+                const int in_n = x1 == w ? p.t[o.in].w - s * x0 : s * (x1 - x0);  // the last slice: to the edge
+                run_op(o, view(o.in).columns(s * x0, in_n), view(o.out).columns(x0, x1 - x0), y0, y1, scratch);
+            }
+        }
         sync();
     }
 
@@ -4722,10 +4751,10 @@ private:
     }
 
     // Input rows per band: one when alone (the least memory). With threads, every kernel call
-    // of a band is shared out and ends in a barrier, and the deep levels get only a row or two
-    // of a thin band: 16 rows a thread made 2 threads at 640x480 1.23x slower than whole frames,
-    // 32 rows level with them (Intel AVX-512 host). Threads are asked for speed, so their bands
-    // are deep (FACEMASK_BAND_ROWS_PER_THREAD, measured in the README); one thread is the small plan.
+    // of a band is shared out (by columns) and ends in a barrier, so thin bands cost barriers:
+    // 2 threads at 640x480 took 7.5-7.8 ms with 16 rows a thread, 7.1-7.4 with 32 (Intel
+    // AVX-512 host). Threads are asked for speed, so their bands are deep
+    // (FACEMASK_BAND_ROWS_PER_THREAD, measured in the README); one thread is the small plan.
     static int band_for(int threads) { return threads > 1 ? FACEMASK_BAND_ROWS_PER_THREAD * threads : 1; }
     static int passes_of(const DetectOptions& opt) { return opt.split_fpn ? 2 : 1; }
 

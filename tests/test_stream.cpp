@@ -5,7 +5,8 @@
 // ops, a coarse-to-fine upsample_add that makes a lateral wait, two ops writing channel slices
 // of one output (the SSH concatenation), two output tensors — runs with random weights:
 //   - planned whole (every tensor all rows, one kernel call per op: the plain executor), and
-//   - in row bands of 1, 2, 3 and 7 input rows, on 1 and 2 threads,
+//   - in row bands of 1, 2, 3 and 7 input rows, on 1 and 2 threads (2 threads split each
+//     kernel call's columns: a pixel's result must not depend on where a slice ends),
 // on sizes chosen to be odd, tiny (1 row) and wider than tall. Banded outputs must equal the
 // whole run bit for bit (the same kernels on the same rows), and each ring must be smaller
 // than the tensor when the picture is tall.

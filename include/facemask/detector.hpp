@@ -227,10 +227,10 @@ private:
     }
 
     // Input rows per band: one when alone (the least memory). With threads, every kernel call
-    // of a band is shared out and ends in a barrier, and the deep levels get only a row or two
-    // of a thin band: 16 rows a thread made 2 threads at 640x480 1.23x slower than whole frames,
-    // 32 rows level with them (Intel AVX-512 host). Threads are asked for speed, so their bands
-    // are deep (FACEMASK_BAND_ROWS_PER_THREAD, measured in the README); one thread is the small plan.
+    // of a band is shared out (by columns) and ends in a barrier, so thin bands cost barriers:
+    // 2 threads at 640x480 took 7.5-7.8 ms with 16 rows a thread, 7.1-7.4 with 32 (Intel
+    // AVX-512 host). Threads are asked for speed, so their bands are deep
+    // (FACEMASK_BAND_ROWS_PER_THREAD, measured in the README); one thread is the small plan.
     static int band_for(int threads) { return threads > 1 ? FACEMASK_BAND_ROWS_PER_THREAD * threads : 1; }
     static int passes_of(const DetectOptions& opt) { return opt.split_fpn ? 2 : 1; }
 

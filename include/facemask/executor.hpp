@@ -18,7 +18,7 @@
 // The schedule depends only on the graph, the input size and the band, so it is walked twice:
 // at planning time to measure every buffer (no buffer is ever resized while running), and when
 // running. With several threads each thread walks the same schedule on its own copy of the
-// counters and takes a share of every kernel call's rows; one barrier ends each call.
+// counters and takes a share of every kernel call's columns; one barrier ends each call.
 #pragma once
 #include "graph.hpp"
 
@@ -531,6 +531,9 @@ inline void run_op(const Op& o, const View& in, const View& full_out, int y0, in
     run_weighted(o, in, out, o.w.f32, y0, y1, scratch);
 }
 
+// Threads split a kernel call's columns in units of this many pixels (Runner::op).
+constexpr int kColumnUnit = 4;
+
 // The running walk of one thread. Source and Sink are the caller's:
 //   source(const View& input, int y0, int y1, int part)  fills input rows [y0, y1) (thread
 //       `part`'s share);
@@ -613,12 +616,32 @@ struct Runner {
         sync();
     }
 
+    // Op k on output rows [y0, y1). Threads split a weighted op's call by columns, in units of
+    // kColumnUnit pixels (a Winograd tile, and a multiple of every kernel's pixel group, so a
+    // pixel is computed by the same code whichever thread has it: bit for bit the one-thread
+    // result). Columns, not rows: a step's call has a few rows at the coarse levels (one
+    // Winograd tile, or one row, at strides 16 and 32), but always the whole width, and each
+    // thread reads mostly the columns it wrote. The upsampling, whose source pixel depends on
+    // the whole tensor's size, splits rows.
     void op(int k, int y0, int y1) {
         const Op& o = g.ops[k];
-        int a, b;
-        share(y0, y1, &a, &b, &o);
         float* scratch = reinterpret_cast<float*>(arena + p.scratch_offset + size_t(part) * p.scratch_bytes);
-        if (a < b) run_op(o, view(o.in), view(o.out), a, b, scratch);
+        if (parts == 1) {
+            run_op(o, view(o.in), view(o.out), y0, y1, scratch);
+        } else if (o.kind == OpKind::upsample_add) {
+            int a, b;
+            share(y0, y1, &a, &b, &o);
+            if (a < b) run_op(o, view(o.in), view(o.out), a, b, scratch);
+        } else {
+            const int w = p.t[o.out].w, units = (w + kColumnUnit - 1) / kColumnUnit;
+            const int x0 = units * part / parts * kColumnUnit;
+            const int x1 = std::min(units * (part + 1) / parts * kColumnUnit, w);
+            if (x0 < x1) {
+                const int s = o.kind == OpKind::conv3x3s2 || o.kind == OpKind::dwconv3x3s2 ? 2 : 1;
+                const int in_n = x1 == w ? p.t[o.in].w - s * x0 : s * (x1 - x0);  // the last slice: to the edge
+                run_op(o, view(o.in).columns(s * x0, in_n), view(o.out).columns(x0, x1 - x0), y0, y1, scratch);
+            }
+        }
         sync();
     }
 

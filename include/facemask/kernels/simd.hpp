@@ -354,27 +354,22 @@ inline void dw_row_pixels(const View& in, const View& out, const float* wp, cons
     const float* r1 = in.at(oy, -1);
     const float* r2 = in.at(oy + 1, -1);
     float* dst = out.at(oy, 0);
-    int ox = 0;
-    for (; ox + P <= out.w; ox += P, r0 += V, r1 += V, r2 += V, dst += V) {
-        B acc = xsimd::fma(B::load_unaligned(r0), w[0], bias);
-        acc = xsimd::fma(B::load_unaligned(r0 + c), w[1], acc);
-        acc = xsimd::fma(B::load_unaligned(r0 + 2 * c), w[2], acc);
-        acc = xsimd::fma(B::load_unaligned(r1), w[3], acc);
-        acc = xsimd::fma(B::load_unaligned(r1 + c), w[4], acc);
-        acc = xsimd::fma(B::load_unaligned(r1 + 2 * c), w[5], acc);
-        acc = xsimd::fma(B::load_unaligned(r2), w[6], acc);
-        acc = xsimd::fma(B::load_unaligned(r2 + c), w[7], acc);
-        acc = xsimd::fma(B::load_unaligned(r2 + 2 * c), w[8], acc);
-        activate(acc, s).store_unaligned(dst);
+    // The last pixels (fewer than P) take the same vector arithmetic through zero-filled
+    // copies: a pixel's result must not depend on where a row, or a column slice of it, ends.
+    for (int ox = 0; ox < out.w; ox += P, r0 += V, r1 += V, r2 += V, dst += V) {
+        const int n = out.w - ox >= P ? V : (out.w - ox) * c;
+        auto ld = [n](const float* src) { return n == V ? B::load_unaligned(src) : load_partial(src, n); };
+        B acc = xsimd::fma(ld(r0), w[0], bias);
+        acc = xsimd::fma(ld(r0 + c), w[1], acc);
+        acc = xsimd::fma(ld(r0 + 2 * c), w[2], acc);
+        acc = xsimd::fma(ld(r1), w[3], acc);
+        acc = xsimd::fma(ld(r1 + c), w[4], acc);
+        acc = xsimd::fma(ld(r1 + 2 * c), w[5], acc);
+        acc = xsimd::fma(ld(r2), w[6], acc);
+        acc = xsimd::fma(ld(r2 + c), w[7], acc);
+        acc = xsimd::fma(ld(r2 + 2 * c), w[8], acc);
+        store(dst, activate(acc, s), n);
     }
-    for (; ox < out.w; ++ox, r0 += c, r1 += c, r2 += c, dst += c)  // the last pixels, one at a time
-        for (int ch = 0; ch < c; ++ch) {
-            float acc = bp[ch];
-            for (int t = 0; t < 3; ++t)
-                acc += r0[t * c + ch] * wp[t * cp + ch] + r1[t * c + ch] * wp[(3 + t) * cp + ch] +
-                       r2[t * c + ch] * wp[(6 + t) * cp + ch];
-            dst[ch] = kernels::activate(acc, slope);
-        }
 }
 
 template <int S>

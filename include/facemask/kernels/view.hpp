@@ -39,6 +39,17 @@ struct View {
     }
     act_t* at(int y, int x) const { return row_at(y) + x * px; }
 
+    // Pixels [x0, x0 + n) of every row: a column slice. Pixel -1 and pixel n of the slice are
+    // the tensor's pixels x0 - 1 and x0 + n (its neighbours, or the zero borders at the ends),
+    // so a 3x3 kernel on the slice computes exactly the slice's pixels of the whole row.
+    View columns(int x0, int n) const {
+        View v = *this;
+        if (rows) v.first += x0 * px;
+        else v.data += x0 * px;
+        v.w = n;
+        return v;
+    }
+
     // Channels [c0, c0 + n) of this view (px stays: the pixels of the whole tensor).
     View channels(int c0, int n) const {
         View v = *this;
