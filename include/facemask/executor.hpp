@@ -635,7 +635,7 @@ struct Runner {
         } else {
             const int w = p.t[o.out].w, units = (w + kColumnUnit - 1) / kColumnUnit;
             const int x0 = units * part / parts * kColumnUnit;
-            const int x1 = std::min(units * (part + 1) / parts * kColumnUnit, w);
+            const int end = units * (part + 1) / parts * kColumnUnit, x1 = end < w ? end : w;
             if (x0 < x1) {
                 const int s = o.kind == OpKind::conv3x3s2 || o.kind == OpKind::dwconv3x3s2 ? 2 : 1;
                 const int in_n = x1 == w ? p.t[o.in].w - s * x0 : s * (x1 - x0);  // the last slice: to the edge
