@@ -298,6 +298,13 @@ inline void pwconv1x1(const View& in, const View& out, const float* wp, const fl
     conv<1, 1>(in, out, wp, bp, slope, y0, y1);
 }
 
+// Lambdas on a kernel's hot path: GCC may otherwise keep them as calls.
+#if defined(__GNUC__) || defined(__clang__)
+#define FACEMASK_LAMBDA_INLINE __attribute__((always_inline))
+#else
+#define FACEMASK_LAMBDA_INLINE
+#endif
+
 // ---- depthwise 3x3 -----------------------------------------------------------------------
 
 // Vectors run along the channels. A channel tail (c not a multiple of V, e.g. 8 channels in
@@ -356,19 +363,24 @@ inline void dw_row_pixels(const View& in, const View& out, const float* wp, cons
     float* dst = out.at(oy, 0);
     // The last pixels (fewer than P) take the same vector arithmetic through zero-filled
     // copies: a pixel's result must not depend on where a row, or a column slice of it, ends.
-    for (int ox = 0; ox < out.w; ox += P, r0 += V, r1 += V, r2 += V, dst += V) {
-        const int n = out.w - ox >= P ? V : (out.w - ox) * c;
-        auto ld = [n](const float* src) { return n == V ? B::load_unaligned(src) : load_partial(src, n); };
-        B acc = xsimd::fma(ld(r0), w[0], bias);
-        acc = xsimd::fma(ld(r0 + c), w[1], acc);
-        acc = xsimd::fma(ld(r0 + 2 * c), w[2], acc);
-        acc = xsimd::fma(ld(r1), w[3], acc);
-        acc = xsimd::fma(ld(r1 + c), w[4], acc);
-        acc = xsimd::fma(ld(r1 + 2 * c), w[5], acc);
-        acc = xsimd::fma(ld(r2), w[6], acc);
-        acc = xsimd::fma(ld(r2 + c), w[7], acc);
-        acc = xsimd::fma(ld(r2 + 2 * c), w[8], acc);
+    auto pixels = [&](auto load, int n) FACEMASK_LAMBDA_INLINE {
+        B acc = xsimd::fma(load(r0), w[0], bias);
+        acc = xsimd::fma(load(r0 + c), w[1], acc);
+        acc = xsimd::fma(load(r0 + 2 * c), w[2], acc);
+        acc = xsimd::fma(load(r1), w[3], acc);
+        acc = xsimd::fma(load(r1 + c), w[4], acc);
+        acc = xsimd::fma(load(r1 + 2 * c), w[5], acc);
+        acc = xsimd::fma(load(r2), w[6], acc);
+        acc = xsimd::fma(load(r2 + c), w[7], acc);
+        acc = xsimd::fma(load(r2 + 2 * c), w[8], acc);
         store(dst, activate(acc, s), n);
+    };
+    int ox = 0;
+    for (; ox + P <= out.w; ox += P, r0 += V, r1 += V, r2 += V, dst += V)
+        pixels([](const float* p) FACEMASK_LAMBDA_INLINE { return B::load_unaligned(p); }, V);
+    if (ox < out.w) {
+        const int n = (out.w - ox) * c;
+        pixels([n](const float* p) FACEMASK_LAMBDA_INLINE { return load_partial(p, n); }, n);
     }
 }
 
