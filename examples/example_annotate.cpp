@@ -246,7 +246,7 @@ int main(int argc, char** argv) {
 #else
                     "fixed by the compiler flags",
 #endif
-                    facemask::has_threads() ? "OpenMP" : "one");
+                    facemask::threads_name());
         return 0;
     }
     if (parsed != 0 || !check_outputs(a)) return 2;

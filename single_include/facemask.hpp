@@ -61,6 +61,13 @@
 //                        target facemask::dispatch). FACEMASK_ISA=avx512|avx2|sse41|sse2|scalar
 //                        in the environment caps the choice.
 //   FACEMASK_NO_OPENMP   never use OpenMP, even when compiled with -fopenmp (one thread)
+//   FACEMASK_PTHREADS    threads without OpenMP: each Workspace keeps a team of POSIX threads
+//                        (team.hpp), started on first use and joined when it is destroyed;
+//                        for emscripten's -pthread builds (no OpenMP there), also native
+//                        (-pthread). Takes the place of OpenMP when both are available. A
+//                        thread the system refuses means fewer threads, not an error
+//   FACEMASK_TEAM_SPIN   FACEMASK_PTHREADS: rounds a waiting thread spins before it sleeps
+//                        (default 20000, ~0.1-1 ms)
 //   FACEMASK_NO_STDIO    no file I/O at all: blobs load from memory, no picture files
 //   FACEMASK_WORKSPACE_PLANS   memory plans a Workspace keeps (default 4: both passes of
 //                        Scale::automatic, the classifier and one more); 2 suffices for one
@@ -209,7 +216,16 @@ const char* active_name();  // defined by the dispatch units (kernels/dispatch.h
 }  // namespace facemask
 #endif
 
-#if defined(_OPENMP) && !defined(FACEMASK_NO_OPENMP)
+#if defined(FACEMASK_PTHREADS)
+#define FACEMASK_TEAM 1
+#else
+#define FACEMASK_TEAM 0
+#endif
+#ifndef FACEMASK_TEAM_SPIN
+#define FACEMASK_TEAM_SPIN 20000
+#endif
+
+#if defined(_OPENMP) && !defined(FACEMASK_NO_OPENMP) && !FACEMASK_TEAM
 #include <omp.h>
 #define FACEMASK_OPENMP 1
 #else
@@ -238,8 +254,11 @@ inline const char* simd_name() {
 #endif
 }
 
-// Whether this build can use several threads (compiled with OpenMP and not disabled).
-constexpr bool has_threads() { return FACEMASK_OPENMP != 0; }
+// Whether this build can use several threads (OpenMP, or FACEMASK_PTHREADS).
+constexpr bool has_threads() { return FACEMASK_OPENMP != 0 || FACEMASK_TEAM != 0; }
+
+// How: "OpenMP", "pthreads" (FACEMASK_PTHREADS) or "one" (no threads).
+constexpr const char* threads_name() { return FACEMASK_OPENMP ? "OpenMP" : FACEMASK_TEAM ? "pthreads" : "one"; }
 
 }  // namespace facemask
 
@@ -2878,6 +2897,212 @@ private:
 }  // namespace graph
 }  // namespace facemask
 
+// ==== facemask/team.hpp =========================================================================
+// facemask/team.hpp — a fixed team of POSIX threads for the executor where OpenMP is not
+// available (FACEMASK_PTHREADS: emscripten's pthreads in the browser; also native, for tests).
+//
+// The team belongs to one Workspace (per-thread state, like everything a call writes): its
+// workers start on the first call that asks for them and live until the Workspace is
+// destroyed, so a warm call starts no thread and allocates nothing. The caller's thread is
+// part 0 of every job; workers are parts 1..n-1.
+//
+//   team.grow(n)               start workers until n threads can run; returns how many can
+//                              (fewer when the system refuses a thread: the job then runs on
+//                              fewer, never fails)
+//   team.run(n, job, context)  job(context, part, parts) on parts = min(n, size()) threads;
+//                              returns when every part has returned
+//   team.barrier()             inside a job: waits until all `parts` threads have arrived
+//
+// Waiting spins on an atomic for FACEMASK_TEAM_SPIN rounds (a kernel call between two barriers
+// takes tens of microseconds, less than a sleep and a wake-up cost), then sleeps on a condition
+// variable. A browser's main thread may not sleep (Atomics.wait is refused there): it only spins.
+// No exceptions, no allocation (the Workspace allocates the Team itself).
+
+namespace facemask {
+namespace detail {
+class Team;  // defined with FACEMASK_PTHREADS; elsewhere only pointers to it exist (always null)
+}  // namespace detail
+}  // namespace facemask
+
+#if FACEMASK_TEAM
+#include <pthread.h>
+
+#include <atomic>
+#if defined(__EMSCRIPTEN__)
+#include <emscripten/threading.h>
+#endif
+
+// How a worker is started (a test replaces it to make thread creation fail).
+#ifndef FACEMASK_PTHREAD_CREATE
+#define FACEMASK_PTHREAD_CREATE(thread, attr, start, arg) pthread_create(thread, attr, start, arg)
+#endif
+
+namespace facemask {
+namespace detail {
+
+// Threads a team holds at most (the caller included).
+constexpr int kMaxTeam = 64;
+
+inline void spin_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+class Team {
+public:
+    using Job = void (*)(void* context, int part, int parts);
+
+    Team() {
+        ok_ = pthread_mutex_init(&mutex_, nullptr) == 0;
+        if (ok_ && pthread_cond_init(&cond_, nullptr) != 0) {
+            pthread_mutex_destroy(&mutex_);
+            ok_ = false;
+        }
+    }
+    Team(const Team&) = delete;
+    Team& operator=(const Team&) = delete;
+
+    ~Team() {
+        if (workers_ > 0) {
+            stopping_ = true;
+            generation_.fetch_add(1);
+            wake();
+            for (int i = 0; i < workers_; ++i) pthread_join(worker_[i].thread, nullptr);
+        }
+        if (ok_) {
+            pthread_cond_destroy(&cond_);
+            pthread_mutex_destroy(&mutex_);
+        }
+    }
+
+    // Threads a job can run on now, the caller included.
+    int size() const { return workers_ + 1; }
+
+    // Starts workers until n threads can run (at most kMaxTeam). Once the system refused a
+    // thread, no more are tried. Call it between jobs only.
+    int grow(int n) {
+        if (n > kMaxTeam) n = kMaxTeam;
+        while (ok_ && !refused_ && workers_ + 1 < n) {
+            Worker& w = worker_[workers_];
+            w.team = this;
+            w.part = workers_ + 1;
+            w.seen = generation_.load();
+            if (FACEMASK_PTHREAD_CREATE(&w.thread, nullptr, &Team::main, &w) != 0) {
+                refused_ = true;
+                break;
+            }
+            ++workers_;
+        }
+        return size();
+    }
+
+    // Runs job(context, part, parts) on parts = min(n, size()) threads (the caller is part 0)
+    // and returns when all have returned. Not reentrant: one job at a time.
+    void run(int n, Job job, void* context) {
+        parts_ = n < size() ? (n < 1 ? 1 : n) : size();
+        job_ = job;
+        context_ = context;
+        done_.store(0);
+        if (workers_ > 0) {
+            generation_.fetch_add(1);  // publishes job_, context_, parts_
+            wake();
+        }
+        job(context, 0, parts_);
+        if (workers_ > 0) wait([this] { return done_.load() == workers_; });
+    }
+
+    // Inside a job: returns once all of its parts have called it (as often as each other).
+    void barrier() {
+        if (parts_ < 2) return;
+        const unsigned phase = phase_.load();
+        if (arrived_.fetch_add(1) + 1 == parts_) {
+            arrived_.store(0);
+            phase_.fetch_add(1);
+            wake();
+            return;
+        }
+        wait([this, phase] { return phase_.load() != phase; });
+    }
+
+private:
+    struct Worker {
+        Team* team = nullptr;
+        int part = 0;
+        unsigned seen = 0;  // the generation it last ran
+        pthread_t thread;
+    };
+
+    static void* main(void* arg) {
+        Worker& w = *static_cast<Worker*>(arg);
+        Team& t = *w.team;
+        for (;;) {
+            t.wait([&] { return t.generation_.load() != w.seen; });
+            w.seen = t.generation_.load();
+            if (t.stopping_) return nullptr;
+            if (w.part < t.parts_) t.job_(t.context_, w.part, t.parts_);
+            t.done_.fetch_add(1);
+            t.wake();
+        }
+    }
+
+    // Spins, then sleeps until ready() holds. The sleeper count and the state ready() reads are
+    // sequentially consistent: a waker that changed the state either sees the sleeper or the
+    // sleeper sees the state (and the check and the sleep happen under the mutex).
+    template <class Ready>
+    void wait(Ready ready) {
+        for (int i = 0; i < FACEMASK_TEAM_SPIN; ++i) {
+            if (ready()) return;
+            spin_pause();
+        }
+        if (!may_sleep()) {
+            while (!ready()) spin_pause();
+            return;
+        }
+        pthread_mutex_lock(&mutex_);
+        sleepers_.fetch_add(1);
+        while (!ready()) pthread_cond_wait(&cond_, &mutex_);
+        sleepers_.fetch_sub(1);
+        pthread_mutex_unlock(&mutex_);
+    }
+
+    void wake() {
+        if (sleepers_.load() == 0) return;
+        pthread_mutex_lock(&mutex_);
+        pthread_cond_broadcast(&cond_);
+        pthread_mutex_unlock(&mutex_);
+    }
+
+    static bool may_sleep() {
+#if defined(__EMSCRIPTEN__)
+        return !emscripten_is_main_browser_thread();
+#else
+        return true;
+#endif
+    }
+
+    Worker worker_[kMaxTeam - 1];
+    int workers_ = 0;
+    bool ok_ = false, refused_ = false, stopping_ = false;
+    // The job, written by the caller before generation_ changes.
+    Job job_ = nullptr;
+    void* context_ = nullptr;
+    int parts_ = 1;
+    std::atomic<unsigned> generation_{0};  // one more per job (and once to stop)
+    std::atomic<int> done_{0};             // workers finished with the current job
+    std::atomic<int> arrived_{0};          // at the current barrier
+    std::atomic<unsigned> phase_{0};       // barriers passed
+    std::atomic<int> sleepers_{0};
+    pthread_mutex_t mutex_;
+    pthread_cond_t cond_;
+};
+
+}  // namespace detail
+}  // namespace facemask
+#endif  // FACEMASK_TEAM
+
 // ==== facemask/executor.hpp =====================================================================
 // facemask/executor.hpp — runs a graph in row bands: every tensor keeps only the rows its
 // consumers still need.
@@ -3427,12 +3652,15 @@ struct Runner {
     WalkState s;
     int part = 0, parts = 1;
     detail_exec::RowPool pool;
+    detail::Team* team = nullptr;  // FACEMASK_PTHREADS: the threads of this walk (null: OpenMP or one)
 
     void sync() const {
 #if FACEMASK_OPENMP
         if (parts > 1) {
 #pragma omp barrier
         }
+#elif FACEMASK_TEAM
+        if (parts > 1) team->barrier();
 #endif
     }
 
@@ -3542,20 +3770,45 @@ struct Runner {
     }
 };
 
+// Runs plan p: with OpenMP on p.threads threads; with FACEMASK_PTHREADS on `team` (the
+// Workspace's; null or p.threads == 1: the calling thread alone), as many of its threads as it
+// has, up to p.threads (a plan for more threads runs on fewer, with the same results).
 template <class Source, class Sink>
-inline void run(const Graph& g, const Plan& p, unsigned char* arena, Source& src, Sink& snk) {
+inline void run(const Graph& g, const Plan& p, unsigned char* arena, Source& src, Sink& snk,
+                detail::Team* team = nullptr) {
+#if FACEMASK_TEAM
+    if (p.threads > 1 && team && team->size() > 1) {
+        struct Context {
+            const Graph* g;
+            const Plan* p;
+            unsigned char* arena;
+            Source* src;
+            Sink* snk;
+            detail::Team* team;
+        } c{&g, &p, arena, &src, &snk, team};
+        team->run(p.threads, [](void* v, int part, int parts) {
+            const Context& x = *static_cast<const Context*>(v);
+            Runner<Source, Sink> r{*x.g, *x.p, x.arena, *x.src, *x.snk, WalkState(), part, parts,
+                                   detail_exec::RowPool(), x.team};
+            r.all_passes();
+        }, &c);
+        return;
+    }
+#else
+    (void)team;
+#endif
 #if FACEMASK_OPENMP
     if (p.threads > 1) {
 #pragma omp parallel num_threads(p.threads)
         {
             Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), omp_get_thread_num(), omp_get_num_threads(),
-                                     detail_exec::RowPool()};
+                                     detail_exec::RowPool(), nullptr};
             r.all_passes();
         }
         return;
     }
 #endif
-    Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), 0, 1, detail_exec::RowPool()};
+    Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), 0, 1, detail_exec::RowPool(), nullptr};
     r.all_passes();
 }
 
@@ -3568,6 +3821,9 @@ inline void run(const Graph& g, const Plan& p, unsigned char* arena, Source& src
 // weights packed for the kernels, the self-test lookup, and the two ways an input enters the
 // executor (resampled picture rows, or a copy of a prepared float input).
 #include <atomic>
+#if FACEMASK_TEAM
+#include <thread>  // hardware_concurrency
+#endif
 
 namespace facemask {
 
@@ -3756,10 +4012,15 @@ private:
     uint32_t id_ = 0;
 };
 
-// Threads a call uses: `requested`, or all (0); 1 without OpenMP.
+// Threads a call asks for: `requested`, or all (0); 1 without OpenMP or FACEMASK_PTHREADS.
+// (With FACEMASK_PTHREADS the Workspace may give fewer: Workspace::threads.)
 inline int thread_count(int requested) {
 #if FACEMASK_OPENMP
     return requested > 0 ? requested : omp_get_max_threads();
+#elif FACEMASK_TEAM
+    const int all = int(std::thread::hardware_concurrency());
+    const int n = requested > 0 ? requested : all > 0 ? all : 1;
+    return n < kMaxTeam ? n : kMaxTeam;
 #else
     (void)requested;
     return 1;
@@ -4447,11 +4708,72 @@ inline Status scale_passes(int picture_w, int picture_h, const Scale& s, long ma
 //
 // Give each thread its own Workspace; models are shared. Without a heap, hand it one static
 // block with use_memory(), sized with Pipeline::workspace_bytes_for().
+//
+// With FACEMASK_PTHREADS the workspace also owns the threads a call with threads > 1 runs on
+// (team.hpp): started by the first such call, joined by the destructor.
+
+#if FACEMASK_TEAM
+#include <new>
+#endif
 
 namespace facemask {
 
 class Detector;
 class Classifier;
+
+namespace detail {
+
+// The Workspace's thread team, made on first use (FACEMASK_PTHREADS; elsewhere always empty).
+class TeamHolder {
+public:
+    TeamHolder() = default;
+    TeamHolder(const TeamHolder&) = delete;
+    TeamHolder& operator=(const TeamHolder&) = delete;
+    TeamHolder(TeamHolder&& o) noexcept : team_(o.team_) { o.team_ = nullptr; }
+    TeamHolder& operator=(TeamHolder&& o) noexcept {
+        if (this != &o) {
+            reset();
+            team_ = o.team_;
+            o.team_ = nullptr;
+        }
+        return *this;
+    }
+    ~TeamHolder() { reset(); }
+
+    // Threads a call asking for `threads` gets: with a team, as many as it could start (its
+    // workers start now if needed); with OpenMP or one thread, `threads` as given.
+    int threads(int threads) {
+#if FACEMASK_TEAM
+        if (threads <= 1) return 1;
+        if (!team_) {
+            void* p = FACEMASK_MALLOC(sizeof(Team));
+            if (!p) return 1;  // no memory for the team: one thread
+            team_ = new (p) Team;
+        }
+        const int n = team_->grow(threads);
+        return n < threads ? n : threads;
+#else
+        return threads;
+#endif
+    }
+
+    Team* team() const { return team_; }
+
+private:
+    void reset() {
+#if FACEMASK_TEAM
+        if (team_) {
+            team_->~Team();
+            FACEMASK_FREE(team_);
+        }
+#endif
+        team_ = nullptr;
+    }
+
+    Team* team_ = nullptr;
+};
+
+}  // namespace detail
 
 class Workspace {
 public:
@@ -4469,6 +4791,13 @@ public:
 
     // Bytes held now.
     size_t bytes() const { return mem_.size(); }
+
+    // Threads a call asking for `threads` runs on: with FACEMASK_PTHREADS its team's workers
+    // start now if needed, and fewer come back when the system refuses threads; with OpenMP,
+    // or one thread, `threads` itself. team(): the team graph::run gets (null until a call
+    // with threads > 1 made it; always null without FACEMASK_PTHREADS).
+    int threads(int threads) { return team_.threads(threads); }
+    detail::Team* team() const { return team_.team(); }
 
     // Frees the memory and forgets the plans (the next call plans and allocates again).
     void release() {
@@ -4524,6 +4853,7 @@ private:
     unsigned char* results() const { return mem_.data(); }
     unsigned char* work() const { return mem_.data() + results_; }
 
+
     struct Cached {
         uint32_t owner = 0;  // model (load) id; 0 = empty
         uint32_t last_use = 0;
@@ -4534,6 +4864,7 @@ private:
     size_t results_ = 0;
     Cached plans_[FACEMASK_WORKSPACE_PLANS];  // default 4: the detector's two automatic passes, the classifier, one spare
     uint32_t clock_ = 0;
+    detail::TeamHolder team_;  // declared last: its threads are joined before the memory goes
 };
 
 }  // namespace facemask
@@ -4560,7 +4891,7 @@ struct DetectOptions {
     int top_k = 5000;              // candidates entering NMS, best first
     int max_faces = 750;           // faces kept after NMS
     Scale scale;                   // picture -> network input; default: automatic
-    int threads = 1;               // OpenMP threads (0 = all); ignored without OpenMP
+    int threads = 1;               // threads (0 = all): OpenMP, or FACEMASK_PTHREADS; else ignored
     long max_input_pixels = 4096L * 4096L;  // refuse larger network inputs (time and memory)
     // Less memory for more arithmetic (microcontrollers): the stride-8 FPN branch runs in a
     // second pass over the picture, after the stride-16/32 levels are finished, instead of
@@ -4626,7 +4957,7 @@ public:
         FACEMASK_TRY(check_image(image));
         int passes = 0, w[2] = {}, h[2] = {};
         FACEMASK_TRY(input_sizes(image.width, image.height, opt, &passes, w, h));
-        const int threads = detail::thread_count(opt.threads);
+        const int threads = ws.threads(detail::thread_count(opt.threads));
         size_t work = work_at_least;
         const graph::Plan* plans[2] = {};
         for (int p = 0; p < passes; ++p) {
@@ -4638,14 +4969,14 @@ public:
         FACEMASK_TRY(ws.reserve(passes == 1 ? list : 3 * list, work, false));
         Face* merged = reinterpret_cast<Face*>(ws.results());
         if (passes == 1) {
-            *out = Faces{merged, run_pass(ws.work(), *plans[0], image, opt, merged)};
+            *out = Faces{merged, run_pass(ws, *plans[0], image, opt, merged)};
             return Status();
         }
         // Pass A's faces, then pass B's small ones, each sorted by score; merged, then NMS.
         Face* kept_a = merged + list / sizeof(Face);
         Face* kept_b = kept_a + list / sizeof(Face);
-        const int na = run_pass(ws.work(), *plans[0], image, opt, kept_a);
-        const int found = run_pass(ws.work(), *plans[1], image, opt, merged);
+        const int na = run_pass(ws, *plans[0], image, opt, kept_a);
+        const int found = run_pass(ws, *plans[1], image, opt, merged);
         // Pass B adds the small faces pass A cannot see: smaller than small_face pixels in pass
         // A's input, and not a part of a face pass A found (enlarged 3 times, an eye or an ear
         // of a close-up can pass for a small face).
@@ -4703,7 +5034,7 @@ public:
         if (!input || !out) return Status::fail(Error::invalid_argument, "forward: null input or output");
         if (w < 1 || h < 1 || w > kMaxPictureSide || h > kMaxPictureSide || long(w) * h > opt.max_input_pixels)
             return Status::fail(Error::too_large, "forward: input size %dx%d is out of range", w, h);
-        const int n = detail::thread_count(threads);
+        const int n = ws.threads(detail::thread_count(threads));
         const graph::Plan& p = ws.plan(net_.id(), net_.graph(), w, h, band_for(n), n);
         size_t heads = 0;
         for (int k = 0; k < detail::kRetinaLevels; ++k) heads += align_up(whole_bytes(p.t[head_[k]]));
@@ -4724,7 +5055,7 @@ public:
         out->anchors = int(config().anchors);
         detail::CopyRows source{input, w};
         KeepHeads sink{this, out};
-        graph::run(net_.graph(), p, ws.work(), source, sink);
+        graph::run(net_.graph(), p, ws.work(), source, sink, ws.team());
         return Status();
     }
 
@@ -4860,8 +5191,9 @@ private:
 
     // One pass on the work region: resample (rows), run the bands, decode, keep the best k,
     // NMS into `faces`; returns their count.
-    int run_pass(unsigned char* work, const graph::Plan& p, const ImageView& image, const DetectOptions& opt,
+    int run_pass(Workspace& ws, const graph::Plan& p, const ImageView& image, const DetectOptions& opt,
                  Face* faces) const {
+        unsigned char* work = ws.work();
         const Layout l = layout(p, resample_scratch_bytes(image.width, image.height, p.width, p.height, p.threads),
                                 opt.top_k);
         Resampler rs;
@@ -4871,7 +5203,7 @@ private:
         detail::ResampleRows source{&rs};
         Decode sink{this, &p, &best, float(image.width) / float(p.width), float(image.height) / float(p.height),
                     opt.score_threshold};
-        graph::run(net_.graph(), p, work, source, sink);
+        graph::run(net_.graph(), p, work, source, sink, ws.team());
         const int n = best.finish();
         return detail::nms(best, n, opt.nms_iou, opt.max_faces, faces);
     }
@@ -5130,7 +5462,7 @@ private:
         float* hidden = reinterpret_cast<float*>(work + l.hidden);
         for (int ch = 0; ch < channels_; ++ch) pooled[ch] = 0.0f;
         Pool sink{pooled};
-        graph::run(net_.graph(), p, work, source, sink);
+        graph::run(net_.graph(), p, work, source, sink, ws.team());  // a one-thread plan: runs alone
         const graph::BufferPlan& out = p.t[body_out_];
         const float inv = 1.0f / float(out.h * out.w);
         for (int ch = 0; ch < channels_; ++ch) pooled[ch] *= inv;

@@ -24,6 +24,16 @@ void reset_largest_allocation();
 #define FACEMASK_MALLOC(size) ::fmtest::counting_malloc(size)
 #define FACEMASK_FREE(ptr) ::fmtest::counting_free(ptr)
 
+#if defined(FACEMASK_PTHREADS)
+// The pthreads test program (tests/test_team.cpp) starts the team's workers through this hook,
+// which counts them and can refuse them (like a system out of threads).
+#include <pthread.h>
+namespace fmtest {
+int create_thread(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*), void* arg);
+}  // namespace fmtest
+#define FACEMASK_PTHREAD_CREATE(thread, attr, start, arg) ::fmtest::create_thread(thread, attr, start, arg)
+#endif
+
 #include <facemask/facemask.hpp>
 
 #include <doctest/doctest.h>

@@ -4,7 +4,8 @@
 #      detector and classifier), CLI, Python tools, and the single header (fresh, warning-free
 #      with g++ and clang++, scalar and SIMD, same faces as the main build);
 #   2. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer (reports fatal);
-#   fuzz: each libFuzzer harness of tests/fuzz for 10 s; tsan: the concurrency test under TSan;
+#   fuzz: each libFuzzer harness of tests/fuzz for 10 s; tsan: the concurrency test and the
+#      FACEMASK_PTHREADS test (tests/test_team.cpp) under TSan;
 #      (1 also runs the kernel and parity tests once per x86-64 instruction set: FACEMASK_ISA)
 #   isa: the kernel tests cross-built for aarch64 NEON (qemu-user) and wasm SIMD128 (node);
 #   3. WebAssembly in headless Chromium (SIMD and scalar builds against the native faces; live
@@ -56,7 +57,7 @@ if wants fuzz; then
     bash tests/fuzz/run.sh build build-fuzz 10 build-fuzz/work
 fi
 if wants tsan; then
-    step "ThreadSanitizer: one Pipeline shared by 4 threads, pictures decoded in the threads"
+    step "ThreadSanitizer: one Pipeline shared by 4 threads, pictures decoded in the threads; the FACEMASK_PTHREADS team"
     [ -f build/weights/retinaface_mnet025.fmb ] || { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DFACEMASK_SHARED_DIR="$shared" >/dev/null; cmake --build build; }
     need_packages $FACEMASK_SANITIZER_PACKAGES
     bash tests/concurrency/tsan.sh build/weights "$shared/images/ex_img.jpg" build-tsan

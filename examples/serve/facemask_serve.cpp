@@ -846,7 +846,11 @@ int main(int argc, char** argv) {
         res.set_content(metrics.text(cfg.threads, cfg.queue) + workers.served_text(), "text/plain; version=0.0.4");
     });
     // The web page (examples/web, best the folder its build.sh made, with the wasm and blobs).
-    if (!cfg.web.empty() && !svr.set_mount_point("/", cfg.web))
+    // COOP + COEP make the page cross-origin isolated, so its WebAssembly engine may use threads
+    // (SharedArrayBuffer); everything it loads comes from here, so require-corp blocks nothing.
+    const httplib::Headers isolation = {{"Cross-Origin-Opener-Policy", "same-origin"},
+                                        {"Cross-Origin-Embedder-Policy", "require-corp"}};
+    if (!cfg.web.empty() && !svr.set_mount_point("/", cfg.web, isolation))
         std::fprintf(stderr, "facemask_serve: no web page folder '%s'; GET / is 404\n", cfg.web.c_str());
     svr.set_error_handler([&](const httplib::Request&, httplib::Response& res) {
         if (!res.body.empty() && res.get_header_value("Content-Type") == "application/json") return;

@@ -27,6 +27,7 @@ const el = {
 // tracker's frames (track ids and what was drawn), events, counters and beeps.
 const state = window.__facemask = {
   engine: null, ready: null, result: null, error: null, runs: 0, service: null, drawn: null,
+  wasm: null,  // the WebAssembly build in use: { build, threads, threadsNote, crossOriginIsolated }
   live: { frames: [], events: [], counts: null, alerted: [], sounds: [] },
 };
 let blobs = null;       // { detector, classifier } bytes, fetched once
@@ -145,13 +146,17 @@ async function startEngine() {
     el.where.textContent = 'computed by the facemask_serve that served this page: pictures are sent to it';
     status(`Ready (on the server: facemask_serve at ${location.host}). Drop or pick a picture.`);
   } else {
-    const choice = el.backend.value;
+    const choice = el.backend.value;  // auto: threads where the page is cross-origin isolated
     const simd = choice === 'auto' ? 'auto' : choice === 'simd';
     if (!blobs) blobs = await fetchBlobs();
-    engine = new WasmEngine(await FaceMask.create(blobs, { simd }));
+    const fm = await FaceMask.create(blobs, { simd, threads: choice === 'auto' ? 'auto' : 1 });
+    engine = new WasmEngine(fm);
+    state.wasm = { build: fm.build, threads: fm.threads, threadsNote: fm.threadsNote,
+      crossOriginIsolated: self.crossOriginIsolated === true };
     el.where.textContent = 'computed in this page with WebAssembly; the picture never leaves your computer';
-    const what = engine.simd ? 'WebAssembly SIMD128' : 'WebAssembly, scalar';
-    status(`Ready (in this browser: ${what} kernels: ${engine.kernels}` +
+    const what = (engine.simd ? 'WebAssembly SIMD128' : 'WebAssembly, scalar') +
+      `, ${fm.threads} thread${fm.threads > 1 ? 's' : ''}`;
+    status(`Ready (in this browser: ${what}, kernels: ${engine.kernels}${fm.threadsNote ? `; ${fm.threadsNote}` : ''}` +
       `${engine.hasClassifier ? '' : '; no mask classifier found, faces only'}). Drop or pick a picture.`);
   }
   state.engine = engine;
@@ -239,7 +244,7 @@ function drawTags(ctx, faces, tracks, alerted, w, h) {
 function fmt(x, digits) { return x == null ? '—' : x.toFixed(digits); }
 
 function show(result, image, live) {
-  const { faces, width, height, annotated, ms, kernels } = result;
+  const { faces, width, height, annotated, ms, kernels, threads } = result;
   el.canvas.width = width;
   el.canvas.height = height;
   const ctx = el.canvas.getContext('2d');
@@ -259,7 +264,7 @@ function show(result, image, live) {
   const masked = faces.filter((f) => f.label === 'masked').length;
   el.summary.textContent = `${faces.length} face${faces.length === 1 ? '' : 's'}` +
     (state.engine.hasClassifier ? `, ${masked} masked` : '') +
-    ` — ${width}x${height}, ${ms.toFixed(1)} ms (${kernels})`;
+    ` — ${width}x${height}, ${ms.toFixed(1)} ms (${kernels}${threads > 1 ? `, ${threads} threads` : ''})`;
   el.tbody.replaceChildren(...faces.map((f, i) => {
     const tr = document.createElement('tr');
     const id = tracks[i];

@@ -13,6 +13,9 @@
 # OUT_DIR receives: index.html app.js style.css facemask.js serve.mjs
 #   facemask_simd.js/.wasm    -msimd128 -msse4.1: xsimd's SSE4.1 kernels on wasm SIMD128
 #   facemask_scalar.js/.wasm  no SIMD flags: the library's scalar kernels (browsers without SIMD)
+#   facemask_mt.js/.wasm/.worker.js   SIMD128 + threads (-pthread, FACEMASK_PTHREADS): for pages
+#                             that are cross-origin isolated (COOP/COEP headers: serve.mjs and
+#                             facemask_serve send them); elsewhere the page loads facemask_simd
 #   weights/retinaface_mnet025.fmb weights/mask_classifier.fmb
 # It is a build product: never commit it.
 set -eu
@@ -64,7 +67,7 @@ ln -s "$XSIMD" "$INC/xsimd"
 
 CXXFLAGS="-std=c++17 -O3 -fno-exceptions -fno-rtti -Wall -Wextra -I$REPO/single_include"
 LDFLAGS="-O3 -sMODULARIZE=1 -sEXPORT_ES6=1 -sENVIRONMENT=web,worker -sALLOW_MEMORY_GROWTH=1 -sFILESYSTEM=0
-  -sEXPORTED_FUNCTIONS=_malloc,_free,_fm_create,_fm_destroy,_fm_run,_fm_pixels,_fm_forward,_fm_last_error,_fm_simd_name,_fm_tracker_create,_fm_tracker_destroy,_fm_tracker_reset,_fm_tracker_update,_fm_tracker_state
+  -sEXPORTED_FUNCTIONS=_malloc,_free,_fm_create,_fm_destroy,_fm_threads,_fm_run,_fm_pixels,_fm_forward,_fm_last_error,_fm_simd_name,_fm_tracker_create,_fm_tracker_destroy,_fm_tracker_reset,_fm_tracker_update,_fm_tracker_state
   -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8"
 
 build() {  # name, export name, extra flags...
@@ -76,14 +79,22 @@ build() {  # name, export name, extra flags...
   "$@"
 }
 
-echo "build.sh: compiling two WebAssembly builds in parallel (emscripten $(em++ --version | sed -n '1s/.* \([0-9][0-9.]*\) .*/\1/p'))"
+echo "build.sh: compiling three WebAssembly builds, two at a time (emscripten $(em++ --version | sed -n '1s/.* \([0-9][0-9.]*\) .*/\1/p'))"
 build facemask_simd createFaceMaskSimd -msimd128 -msse4.1 -isystem "$INC" &
 pid_simd=$!
 build facemask_scalar createFaceMaskScalar &
 pid_scalar=$!
 rc=0
-wait $pid_simd || rc=1
 wait $pid_scalar || rc=1
+# Threads: the workers must exist before the first call (a thread started from the browser's main
+# thread would only start once it yields, and the call waits for it: deadlock), so the page says
+# how many to preload (Module.facemaskWorkers, facemask.js: 2 x (threads - 1), two engines' worth) and a thread beyond the
+# pool is refused (POOL_SIZE_STRICT=2: pthread_create fails, the team runs on fewer threads).
+# The wasm runs on the page's main thread, which only spins while it waits (team.hpp).
+build facemask_mt createFaceMaskMt -msimd128 -msse4.1 -isystem "$INC" -pthread -DFACEMASK_PTHREADS \
+  -sPTHREAD_POOL_SIZE='Math.max(0,Math.min(Module.facemaskWorkers||0,15))' -sPTHREAD_POOL_SIZE_STRICT=2 \
+  -sINITIAL_MEMORY=64MB -Wno-pthreads-mem-growth || rc=1
+wait $pid_simd || rc=1
 if [ $rc -ne 0 ]; then
   echo "build.sh: em++ failed" >&2
   exit 1
@@ -103,7 +114,8 @@ else
 fi
 
 echo "build.sh: done:"
-for f in facemask_simd.wasm facemask_scalar.wasm facemask_simd.js facemask_scalar.js; do
+for f in facemask_simd.wasm facemask_scalar.wasm facemask_mt.wasm facemask_simd.js facemask_scalar.js facemask_mt.js \
+  facemask_mt.worker.js; do
   printf '  %-22s %9d bytes\n' "$f" "$(wc -c < "$OUT/$f")"
 done
 # The scalar build is for browsers without SIMD128: it must hold no SIMD instruction at all.

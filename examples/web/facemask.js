@@ -1,6 +1,12 @@
 // facemask.js — the facemask engine in the browser: a few functions over the WebAssembly
-// builds made by examples/web/build.sh (facemask_simd.js/.wasm and facemask_scalar.js/.wasm,
-// next to this file).
+// builds made by examples/web/build.sh (facemask_simd.js/.wasm, facemask_scalar.js/.wasm and
+// the threaded facemask_mt.js/.wasm/.worker.js, next to this file).
+//
+// Threads: the threaded build needs SharedArrayBuffer, which a browser gives only to a page that
+// is cross-origin isolated (served with Cross-Origin-Opener-Policy: same-origin and
+// Cross-Origin-Embedder-Policy: require-corp). create() loads it when the page is (and SIMD128
+// is there); elsewhere it loads the one-thread SIMD (or scalar) build and says why in
+// engine.threadsNote.
 //
 //   import { FaceMask } from './facemask.js';
 //   const fm = await FaceMask.create({ detectorUrl: 'weights/retinaface_mnet025.fmb',
@@ -55,16 +61,24 @@ function asBytes(x, what) {
   throw new Error(`the ${what} must be an ArrayBuffer or a typed array`);
 }
 
-const modules = new Map();  // build name -> Promise<emscripten module>
+/** True when this page may run the threaded build: SharedArrayBuffer, cross-origin isolated. */
+export function threadsSupported() {
+  return typeof SharedArrayBuffer === 'function' && globalThis.crossOriginIsolated === true;
+}
 
-function loadModule(simd, baseUrl) {
-  const name = simd ? 'facemask_simd' : 'facemask_scalar';
-  const key = `${baseUrl}|${name}`;
+const modules = new Map();  // build name (and workers) -> Promise<emscripten module>
+
+// name: 'facemask_simd' | 'facemask_scalar' | 'facemask_mt'; workers: the threads the threaded
+// build preloads (they must exist before the first call: see build.sh).
+function loadModule(name, baseUrl, workers = 0) {
+  const key = `${baseUrl}|${name}|${workers}`;
   if (!modules.has(key)) {
     const jsUrl = new URL(`${name}.js`, baseUrl).href;
     const wasmUrl = new URL(`${name}.wasm`, baseUrl).href;
     const p = import(jsUrl).then((m) => m.default({
       locateFile: (file) => (file.endsWith('.wasm') ? wasmUrl : new URL(file, baseUrl).href),
+      mainScriptUrlOrBlob: jsUrl,
+      facemaskWorkers: workers,
       print: (t) => console.log(`[${name}] ${t}`),
       printErr: (t) => console.warn(`[${name}] ${t}`),
     }));
@@ -162,13 +176,16 @@ class Tracker {
 }
 
 class Engine {
-  constructor(mod, handle, simd, hasClassifier) {
+  constructor(mod, handle, simd, hasClassifier, build, threads, threadsNote) {
     this._m = mod;
     this._h = handle;
     this._in = 0;       // cached input buffer in wasm memory
     this._inBytes = 0;
     this._scale = 0;    // cached scale text
     this.simd = simd;                                  // the SIMD128 build?
+    this.build = build;                                // 'facemask_mt' | 'facemask_simd' | 'facemask_scalar'
+    this.threads = threads;                            // threads run() and forward use
+    this.threadsNote = threadsNote;                    // why one thread, when more were asked ('' otherwise)
     this.kernels = mod.UTF8ToString(mod._fm_simd_name());  // 'sse4.1' or 'scalar'
     this.hasClassifier = hasClassifier;
   }
@@ -226,7 +243,7 @@ class Engine {
       annotated = typeof ImageData === 'function' ? new ImageData(pixels, width, height) : { data: pixels, width, height };
     }
     const ms = performance.now() - t0;
-    return { faces: result.faces, width, height, annotated, ms, kernels: this.kernels };
+    return { faces: result.faces, width, height, annotated, ms, kernels: this.kernels, threads: this.threads };
   }
 
   /**
@@ -276,22 +293,42 @@ class Engine {
  * weights: { detectorUrl, classifierUrl } or { detector, classifier } (ArrayBuffer / typed
  *   array); the classifier may be left out (or null) to detect faces only.
  * options: simd: 'auto' (default: SIMD128 where the browser has it) | true | false;
- *   baseUrl: where facemask_{simd,scalar}.{js,wasm} are (default: next to facemask.js);
+ *   threads: 'auto' (default: the cores, at most 4) | N; more than 1 loads the threaded build
+ *     where the page is cross-origin isolated, else one thread (engine.threadsNote says why);
+ *   baseUrl: where facemask_{simd,scalar,mt}.{js,wasm} are (default: next to facemask.js);
  *   selfTest: run the blobs' self-tests after loading (default true).
  */
 export async function create(weights = {}, options = {}) {
-  const { simd = 'auto', baseUrl = new URL('./', import.meta.url).href, selfTest = true } = options;
+  const { simd = 'auto', threads = 'auto', baseUrl = new URL('./', import.meta.url).href, selfTest = true } = options;
   const haveSimd = simdSupported();
   if (simd === true && !haveSimd) throw new Error('this browser has no WebAssembly SIMD128; use simd: false or "auto"');
   const useSimd = simd === 'auto' ? haveSimd : Boolean(simd);
+  const cores = (typeof navigator === 'object' && navigator.hardwareConcurrency) || 1;
+  const want = threads === 'auto' ? Math.min(cores, 4) : Math.max(1, Math.min(16, Math.floor(Number(threads)) || 1));
+  let threadsNote = '';
+  if (want > 1 && !useSimd) threadsNote = 'one thread: the threaded build needs SIMD128';
+  else if (want > 1 && !threadsSupported()) {
+    threadsNote = 'one thread: the page is not cross-origin isolated (no SharedArrayBuffer; serve it with ' +
+      'Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
+  }
+  let build = want > 1 && !threadsNote ? 'facemask_mt' : useSimd ? 'facemask_simd' : 'facemask_scalar';
+  // The module is shared by the page's engines: its pool holds workers for two engines at once
+  // (a worker goes back to the pool once an engine is destroyed and the page has yielded).
+  const load = () => loadModule(build, baseUrl, build === 'facemask_mt' ? 2 * (want - 1) : 0).catch((e) => {
+    throw new Error(`cannot load the WebAssembly build ${build}: ${e.message || e}`);
+  });
+  const modPromise = load().catch((e) => {
+    if (build !== 'facemask_mt') throw e;
+    threadsNote = `one thread: ${e.message}`;  // the threaded build failed: the one-thread SIMD build
+    build = 'facemask_simd';
+    return load();
+  });
   const [det, cls, mod] = await Promise.all([
     weights.detector != null ? asBytes(weights.detector, 'detector blob')
       : weights.detectorUrl ? fetchBytes(weights.detectorUrl, 'detector blob') : null,
     weights.classifier != null ? asBytes(weights.classifier, 'classifier blob')
       : weights.classifierUrl ? fetchBytes(weights.classifierUrl, 'classifier blob') : null,
-    loadModule(useSimd, baseUrl).catch((e) => {
-      throw new Error(`cannot load the ${useSimd ? 'SIMD' : 'scalar'} WebAssembly build: ${e.message || e}`);
-    }),
+    modPromise,
   ]);
   if (!det) throw new Error('create: give the detector blob (detector or detectorUrl)');
   const dp = mod._malloc(det.length), cp = cls ? mod._malloc(cls.length) : 0;
@@ -301,7 +338,9 @@ export async function create(weights = {}, options = {}) {
   mod._free(dp);
   if (cp) mod._free(cp);
   if (!handle) throw new Error(`create: ${mod.UTF8ToString(mod._fm_last_error())}`);
-  return new Engine(mod, handle, useSimd, Boolean(cls));
+  const got = build === 'facemask_mt' ? mod._fm_threads(handle, want) : 1;
+  if (build === 'facemask_mt' && got < want) threadsNote = `${got} of ${want} threads could start`;
+  return new Engine(mod, handle, useSimd, Boolean(cls), build, got, threadsNote);
 }
 
 /**
@@ -311,11 +350,11 @@ export async function create(weights = {}, options = {}) {
 export async function createTracker(settings = {}, options = {}) {
   const { simd = 'auto', baseUrl = new URL('./', import.meta.url).href } = options;
   const useSimd = simd === 'auto' ? simdSupported() : Boolean(simd);
-  const mod = await loadModule(useSimd, baseUrl).catch((e) => {
+  const mod = await loadModule(useSimd ? 'facemask_simd' : 'facemask_scalar', baseUrl).catch((e) => {
     throw new Error(`cannot load the ${useSimd ? 'SIMD' : 'scalar'} WebAssembly build: ${e.message || e}`);
   });
   return newTracker(mod, settings);
 }
 
-export const FaceMask = { create, createTracker, simdSupported };
+export const FaceMask = { create, createTracker, simdSupported, threadsSupported };
 export default FaceMask;

@@ -7,6 +7,8 @@
 //   fm_pixels(handle)  -> the annotated RGBA pixels of the last fm_run with FM_DRAW (w*h*4)
 //   fm_forward(handle, input, w, h) -> 0 / -1: the detector network alone on a normalised
 //                                      h x w x 3 float input (for the benchmark)
+//   fm_threads(handle, n) -> the threads fm_run and fm_forward use from now on: n, or fewer
+//                            when the build has no threads (1) or the workers cannot start
 //   fm_last_error(), fm_simd_name(), fm_destroy(handle)
 //
 // The tracker (facemask/tracker.hpp), for the page's live mode; independent of any engine, so
@@ -25,6 +27,7 @@
 // Memory for the arguments comes from the module's exported malloc/free.
 #define FACEMASK_NO_STDIO
 #define FACEMASK_NO_OPENMP
+// The -pthread build (facemask_mt) defines FACEMASK_PTHREADS: the Workspace's team of threads.
 #include "facemask.hpp"
 
 #include <emscripten/emscripten.h>
@@ -87,6 +90,7 @@ struct Engine {
     uint8_t* rgba = nullptr;  // annotated RGBA pixels
     size_t rgba_bytes = 0;
     Text json;
+    int threads = 1;
 
     ~Engine() { std::free(rgba); }
 };
@@ -168,6 +172,14 @@ EMSCRIPTEN_KEEPALIVE Engine* fm_create(const uint8_t* det, int det_size, const u
 
 EMSCRIPTEN_KEEPALIVE void fm_destroy(Engine* e) { delete e; }
 
+// Asks for n threads (the pthreads build: the workspace's workers start now, from the pool the
+// page preloaded; a single-thread build always gives 1). Returns the count in force.
+EMSCRIPTEN_KEEPALIVE int fm_threads(Engine* e, int n) {
+    if (!e) return 0;
+    e->threads = facemask::has_threads() ? e->ws.threads(n < 1 ? 1 : n) : 1;
+    return e->threads;
+}
+
 // Finds and classifies the faces of a w x h RGBA picture (alpha ignored). scale: "native",
 // "long=N", "factor=F" or "WxH" (null or empty: long=640). Returns the faces as one JSON object
 // (the schema of example_annotate --json, without "image"), or null with fm_last_error() set.
@@ -183,6 +195,7 @@ EMSCRIPTEN_KEEPALIVE const char* fm_run(Engine* e, const uint8_t* rgba, int w, i
     opt.detect.nms_iou = nms;
     opt.mask_threshold = mask_threshold;
     opt.classify = !(flags & kNoClassify);
+    opt.detect.threads = e->threads;
     if (scale && *scale && !opt.detect.scale.parse(scale)) {
         set_error("scale '%s' is not auto, native, long=N, factor=F or WxH", scale);
         return nullptr;
@@ -242,7 +255,7 @@ EMSCRIPTEN_KEEPALIVE int fm_forward(Engine* e, const float* input, int w, int h)
         return -1;
     }
     facemask::HeadOutputs heads;
-    const facemask::Status st = e->fm.detector().forward(e->ws, input, w, h, 1, &heads);
+    const facemask::Status st = e->fm.detector().forward(e->ws, input, w, h, e->threads, &heads);
     if (!st) {
         set_error("%s", st.message());
         return -1;

@@ -1,7 +1,12 @@
 // serve.mjs — a tiny static HTTP server for the facemask web demo (wasm needs http://, not
 // file://; .wasm goes out as application/wasm so it compiles while it downloads).
 //
-//   node serve.mjs [DIR] [--port N]      serves DIR (default: this file's folder) on 127.0.0.1
+//   node serve.mjs [DIR] [--port N] [--no-isolation]   serves DIR (default: this file's folder) on 127.0.0.1
+//
+// Every answer carries Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy:
+// require-corp, which make the page cross-origin isolated: the browser then gives it
+// SharedArrayBuffer, and the page runs the threaded WebAssembly build. --no-isolation (or
+// { isolate: false }) leaves them out: the page then runs one thread.
 //
 // Also a module for the tests and the benchmark:
 //   import { serve } from './serve.mjs';
@@ -23,7 +28,9 @@ const TYPES = {
  * Serves folders: mounts maps a URL prefix ('/', '/ort/') to a folder; the longest prefix wins.
  * Returns { url, port, close() }.
  */
-export function serve(mounts, { port = 0, host = '127.0.0.1', log = false } = {}) {
+export function serve(mounts, { port = 0, host = '127.0.0.1', log = false, isolate = true } = {}) {
+  const isolation = isolate
+    ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } : {};
   const table = Object.entries(mounts)
     .map(([prefix, dir]) => [prefix.endsWith('/') ? prefix : `${prefix}/`, path.resolve(dir)])
     .sort((a, b) => b[0].length - a[0].length);
@@ -31,7 +38,7 @@ export function serve(mounts, { port = 0, host = '127.0.0.1', log = false } = {}
     let status = 200;
     const done = (code, type, body) => {
       status = code;
-      res.writeHead(code, { 'Content-Type': type, 'Cache-Control': 'no-store' });
+      res.writeHead(code, { 'Content-Type': type, 'Cache-Control': 'no-store', ...isolation });
       res.end(body);
     };
     try {
@@ -46,7 +53,8 @@ export function serve(mounts, { port = 0, host = '127.0.0.1', log = false } = {}
       const real = fs.realpathSync(file), realRoot = fs.realpathSync(root);
       if (!real.startsWith(realRoot + path.sep)) return done(403, 'text/plain', 'forbidden\n');  // no symlinks out
       const type = TYPES[path.extname(file).toLowerCase()] || 'application/octet-stream';
-      res.writeHead(200, { 'Content-Type': type, 'Content-Length': fs.statSync(file).size, 'Cache-Control': 'no-store' });
+      res.writeHead(200, { 'Content-Type': type, 'Content-Length': fs.statSync(file).size, 'Cache-Control': 'no-store',
+        ...isolation });
       if (req.method === 'HEAD') return res.end();
       fs.createReadStream(file).pipe(res);
     } catch (e) {
@@ -68,13 +76,15 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const args = process.argv.slice(2);
   let dir = path.dirname(fileURLToPath(import.meta.url));
   let port = 8765;
+  let isolate = true;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--port') port = Number(args[++i]);
+    else if (args[i] === '--no-isolation') isolate = false;
     else if (args[i] === '--help' || args[i] === '-h') {
-      console.log('usage: node serve.mjs [DIR] [--port N]');
+      console.log('usage: node serve.mjs [DIR] [--port N] [--no-isolation]');
       process.exit(0);
     } else dir = args[i];
   }
-  const { url } = await serve({ '/': dir }, { port, log: true });
-  console.log(`serving ${path.resolve(dir)} at ${url} (Ctrl-C stops)`);
+  const { url } = await serve({ '/': dir }, { port, log: true, isolate });
+  console.log(`serving ${path.resolve(dir)} at ${url}${isolate ? ' (cross-origin isolated: threads)' : ' (not isolated: one thread)'} (Ctrl-C stops)`);
 }

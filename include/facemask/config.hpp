@@ -9,6 +9,13 @@
 //                        target facemask::dispatch). FACEMASK_ISA=avx512|avx2|sse41|sse2|scalar
 //                        in the environment caps the choice.
 //   FACEMASK_NO_OPENMP   never use OpenMP, even when compiled with -fopenmp (one thread)
+//   FACEMASK_PTHREADS    threads without OpenMP: each Workspace keeps a team of POSIX threads
+//                        (team.hpp), started on first use and joined when it is destroyed;
+//                        for emscripten's -pthread builds (no OpenMP there), also native
+//                        (-pthread). Takes the place of OpenMP when both are available. A
+//                        thread the system refuses means fewer threads, not an error
+//   FACEMASK_TEAM_SPIN   FACEMASK_PTHREADS: rounds a waiting thread spins before it sleeps
+//                        (default 20000, ~0.1-1 ms)
 //   FACEMASK_NO_STDIO    no file I/O at all: blobs load from memory, no picture files
 //   FACEMASK_WORKSPACE_PLANS   memory plans a Workspace keeps (default 4: both passes of
 //                        Scale::automatic, the classifier and one more); 2 suffices for one
@@ -158,7 +165,16 @@ const char* active_name();  // defined by the dispatch units (kernels/dispatch.h
 }  // namespace facemask
 #endif
 
-#if defined(_OPENMP) && !defined(FACEMASK_NO_OPENMP)
+#if defined(FACEMASK_PTHREADS)
+#define FACEMASK_TEAM 1
+#else
+#define FACEMASK_TEAM 0
+#endif
+#ifndef FACEMASK_TEAM_SPIN
+#define FACEMASK_TEAM_SPIN 20000
+#endif
+
+#if defined(_OPENMP) && !defined(FACEMASK_NO_OPENMP) && !FACEMASK_TEAM
 #include <omp.h>
 #define FACEMASK_OPENMP 1
 #else
@@ -187,7 +203,10 @@ inline const char* simd_name() {
 #endif
 }
 
-// Whether this build can use several threads (compiled with OpenMP and not disabled).
-constexpr bool has_threads() { return FACEMASK_OPENMP != 0; }
+// Whether this build can use several threads (OpenMP, or FACEMASK_PTHREADS).
+constexpr bool has_threads() { return FACEMASK_OPENMP != 0 || FACEMASK_TEAM != 0; }
+
+// How: "OpenMP", "pthreads" (FACEMASK_PTHREADS) or "one" (no threads).
+constexpr const char* threads_name() { return FACEMASK_OPENMP ? "OpenMP" : FACEMASK_TEAM ? "pthreads" : "one"; }
 
 }  // namespace facemask

@@ -24,7 +24,7 @@ struct DetectOptions {
     int top_k = 5000;              // candidates entering NMS, best first
     int max_faces = 750;           // faces kept after NMS
     Scale scale;                   // picture -> network input; default: automatic
-    int threads = 1;               // OpenMP threads (0 = all); ignored without OpenMP
+    int threads = 1;               // threads (0 = all): OpenMP, or FACEMASK_PTHREADS; else ignored
     long max_input_pixels = 4096L * 4096L;  // refuse larger network inputs (time and memory)
     // Less memory for more arithmetic (microcontrollers): the stride-8 FPN branch runs in a
     // second pass over the picture, after the stride-16/32 levels are finished, instead of
@@ -90,7 +90,7 @@ public:
         FACEMASK_TRY(check_image(image));
         int passes = 0, w[2] = {}, h[2] = {};
         FACEMASK_TRY(input_sizes(image.width, image.height, opt, &passes, w, h));
-        const int threads = detail::thread_count(opt.threads);
+        const int threads = ws.threads(detail::thread_count(opt.threads));
         size_t work = work_at_least;
         const graph::Plan* plans[2] = {};
         for (int p = 0; p < passes; ++p) {
@@ -102,14 +102,14 @@ public:
         FACEMASK_TRY(ws.reserve(passes == 1 ? list : 3 * list, work, false));
         Face* merged = reinterpret_cast<Face*>(ws.results());
         if (passes == 1) {
-            *out = Faces{merged, run_pass(ws.work(), *plans[0], image, opt, merged)};
+            *out = Faces{merged, run_pass(ws, *plans[0], image, opt, merged)};
             return Status();
         }
         // Pass A's faces, then pass B's small ones, each sorted by score; merged, then NMS.
         Face* kept_a = merged + list / sizeof(Face);
         Face* kept_b = kept_a + list / sizeof(Face);
-        const int na = run_pass(ws.work(), *plans[0], image, opt, kept_a);
-        const int found = run_pass(ws.work(), *plans[1], image, opt, merged);
+        const int na = run_pass(ws, *plans[0], image, opt, kept_a);
+        const int found = run_pass(ws, *plans[1], image, opt, merged);
         // Pass B adds the small faces pass A cannot see: smaller than small_face pixels in pass
         // A's input, and not a part of a face pass A found (enlarged 3 times, an eye or an ear
         // of a close-up can pass for a small face).
@@ -167,7 +167,7 @@ public:
         if (!input || !out) return Status::fail(Error::invalid_argument, "forward: null input or output");
         if (w < 1 || h < 1 || w > kMaxPictureSide || h > kMaxPictureSide || long(w) * h > opt.max_input_pixels)
             return Status::fail(Error::too_large, "forward: input size %dx%d is out of range", w, h);
-        const int n = detail::thread_count(threads);
+        const int n = ws.threads(detail::thread_count(threads));
         const graph::Plan& p = ws.plan(net_.id(), net_.graph(), w, h, band_for(n), n);
         size_t heads = 0;
         for (int k = 0; k < detail::kRetinaLevels; ++k) heads += align_up(whole_bytes(p.t[head_[k]]));
@@ -188,7 +188,7 @@ public:
         out->anchors = int(config().anchors);
         detail::CopyRows source{input, w};
         KeepHeads sink{this, out};
-        graph::run(net_.graph(), p, ws.work(), source, sink);
+        graph::run(net_.graph(), p, ws.work(), source, sink, ws.team());
         return Status();
     }
 
@@ -324,8 +324,9 @@ private:
 
     // One pass on the work region: resample (rows), run the bands, decode, keep the best k,
     // NMS into `faces`; returns their count.
-    int run_pass(unsigned char* work, const graph::Plan& p, const ImageView& image, const DetectOptions& opt,
+    int run_pass(Workspace& ws, const graph::Plan& p, const ImageView& image, const DetectOptions& opt,
                  Face* faces) const {
+        unsigned char* work = ws.work();
         const Layout l = layout(p, resample_scratch_bytes(image.width, image.height, p.width, p.height, p.threads),
                                 opt.top_k);
         Resampler rs;
@@ -335,7 +336,7 @@ private:
         detail::ResampleRows source{&rs};
         Decode sink{this, &p, &best, float(image.width) / float(p.width), float(image.height) / float(p.height),
                     opt.score_threshold};
-        graph::run(net_.graph(), p, work, source, sink);
+        graph::run(net_.graph(), p, work, source, sink, ws.team());
         const int n = best.finish();
         return detail::nms(best, n, opt.nms_iou, opt.max_faces, faces);
     }

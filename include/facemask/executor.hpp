@@ -21,6 +21,7 @@
 // counters and takes a share of every kernel call's columns; one barrier ends each call.
 #pragma once
 #include "graph.hpp"
+#include "team.hpp"
 
 namespace facemask {
 namespace graph {
@@ -548,12 +549,15 @@ struct Runner {
     WalkState s;
     int part = 0, parts = 1;
     detail_exec::RowPool pool;
+    detail::Team* team = nullptr;  // FACEMASK_PTHREADS: the threads of this walk (null: OpenMP or one)
 
     void sync() const {
 #if FACEMASK_OPENMP
         if (parts > 1) {
 #pragma omp barrier
         }
+#elif FACEMASK_TEAM
+        if (parts > 1) team->barrier();
 #endif
     }
 
@@ -663,20 +667,45 @@ struct Runner {
     }
 };
 
+// Runs plan p: with OpenMP on p.threads threads; with FACEMASK_PTHREADS on `team` (the
+// Workspace's; null or p.threads == 1: the calling thread alone), as many of its threads as it
+// has, up to p.threads (a plan for more threads runs on fewer, with the same results).
 template <class Source, class Sink>
-inline void run(const Graph& g, const Plan& p, unsigned char* arena, Source& src, Sink& snk) {
+inline void run(const Graph& g, const Plan& p, unsigned char* arena, Source& src, Sink& snk,
+                detail::Team* team = nullptr) {
+#if FACEMASK_TEAM
+    if (p.threads > 1 && team && team->size() > 1) {
+        struct Context {
+            const Graph* g;
+            const Plan* p;
+            unsigned char* arena;
+            Source* src;
+            Sink* snk;
+            detail::Team* team;
+        } c{&g, &p, arena, &src, &snk, team};
+        team->run(p.threads, [](void* v, int part, int parts) {
+            const Context& x = *static_cast<const Context*>(v);
+            Runner<Source, Sink> r{*x.g, *x.p, x.arena, *x.src, *x.snk, WalkState(), part, parts,
+                                   detail_exec::RowPool(), x.team};
+            r.all_passes();
+        }, &c);
+        return;
+    }
+#else
+    (void)team;
+#endif
 #if FACEMASK_OPENMP
     if (p.threads > 1) {
 #pragma omp parallel num_threads(p.threads)
         {
             Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), omp_get_thread_num(), omp_get_num_threads(),
-                                     detail_exec::RowPool()};
+                                     detail_exec::RowPool(), nullptr};
             r.all_passes();
         }
         return;
     }
 #endif
-    Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), 0, 1, detail_exec::RowPool()};
+    Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), 0, 1, detail_exec::RowPool(), nullptr};
     r.all_passes();
 }
 

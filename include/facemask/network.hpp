@@ -7,6 +7,9 @@
 #include "executor.hpp"
 #include "image.hpp"
 #include <atomic>
+#if FACEMASK_TEAM
+#include <thread>  // hardware_concurrency
+#endif
 
 namespace facemask {
 
@@ -195,10 +198,15 @@ private:
     uint32_t id_ = 0;
 };
 
-// Threads a call uses: `requested`, or all (0); 1 without OpenMP.
+// Threads a call asks for: `requested`, or all (0); 1 without OpenMP or FACEMASK_PTHREADS.
+// (With FACEMASK_PTHREADS the Workspace may give fewer: Workspace::threads.)
 inline int thread_count(int requested) {
 #if FACEMASK_OPENMP
     return requested > 0 ? requested : omp_get_max_threads();
+#elif FACEMASK_TEAM
+    const int all = int(std::thread::hardware_concurrency());
+    const int n = requested > 0 ? requested : all > 0 ? all : 1;
+    return n < kMaxTeam ? n : kMaxTeam;
 #else
     (void)requested;
     return 1;

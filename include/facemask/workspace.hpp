@@ -10,15 +10,77 @@
 //
 // Give each thread its own Workspace; models are shared. Without a heap, hand it one static
 // block with use_memory(), sized with Pipeline::workspace_bytes_for().
+//
+// With FACEMASK_PTHREADS the workspace also owns the threads a call with threads > 1 runs on
+// (team.hpp): started by the first such call, joined by the destructor.
 #pragma once
 #include "executor.hpp"
 #include "memory.hpp"
 #include "status.hpp"
+#include "team.hpp"
+
+#if FACEMASK_TEAM
+#include <new>
+#endif
 
 namespace facemask {
 
 class Detector;
 class Classifier;
+
+namespace detail {
+
+// The Workspace's thread team, made on first use (FACEMASK_PTHREADS; elsewhere always empty).
+class TeamHolder {
+public:
+    TeamHolder() = default;
+    TeamHolder(const TeamHolder&) = delete;
+    TeamHolder& operator=(const TeamHolder&) = delete;
+    TeamHolder(TeamHolder&& o) noexcept : team_(o.team_) { o.team_ = nullptr; }
+    TeamHolder& operator=(TeamHolder&& o) noexcept {
+        if (this != &o) {
+            reset();
+            team_ = o.team_;
+            o.team_ = nullptr;
+        }
+        return *this;
+    }
+    ~TeamHolder() { reset(); }
+
+    // Threads a call asking for `threads` gets: with a team, as many as it could start (its
+    // workers start now if needed); with OpenMP or one thread, `threads` as given.
+    int threads(int threads) {
+#if FACEMASK_TEAM
+        if (threads <= 1) return 1;
+        if (!team_) {
+            void* p = FACEMASK_MALLOC(sizeof(Team));
+            if (!p) return 1;  // no memory for the team: one thread
+            team_ = new (p) Team;
+        }
+        const int n = team_->grow(threads);
+        return n < threads ? n : threads;
+#else
+        return threads;
+#endif
+    }
+
+    Team* team() const { return team_; }
+
+private:
+    void reset() {
+#if FACEMASK_TEAM
+        if (team_) {
+            team_->~Team();
+            FACEMASK_FREE(team_);
+        }
+#endif
+        team_ = nullptr;
+    }
+
+    Team* team_ = nullptr;
+};
+
+}  // namespace detail
 
 class Workspace {
 public:
@@ -36,6 +98,13 @@ public:
 
     // Bytes held now.
     size_t bytes() const { return mem_.size(); }
+
+    // Threads a call asking for `threads` runs on: with FACEMASK_PTHREADS its team's workers
+    // start now if needed, and fewer come back when the system refuses threads; with OpenMP,
+    // or one thread, `threads` itself. team(): the team graph::run gets (null until a call
+    // with threads > 1 made it; always null without FACEMASK_PTHREADS).
+    int threads(int threads) { return team_.threads(threads); }
+    detail::Team* team() const { return team_.team(); }
 
     // Frees the memory and forgets the plans (the next call plans and allocates again).
     void release() {
@@ -91,6 +160,7 @@ private:
     unsigned char* results() const { return mem_.data(); }
     unsigned char* work() const { return mem_.data() + results_; }
 
+
     struct Cached {
         uint32_t owner = 0;  // model (load) id; 0 = empty
         uint32_t last_use = 0;
@@ -101,6 +171,7 @@ private:
     size_t results_ = 0;
     Cached plans_[FACEMASK_WORKSPACE_PLANS];  // default 4: the detector's two automatic passes, the classifier, one spare
     uint32_t clock_ = 0;
+    detail::TeamHolder team_;  // declared last: its threads are joined before the memory goes
 };
 
 }  // namespace facemask

@@ -12,7 +12,8 @@
 //    annotated picture, with the same blobs and options.
 // 2. In Chromium (playwright-core, /usr/bin/chromium): index.html must start without errors;
 //    then, through the same facemask.js, the PPM's pixels (as RGBA) go through BOTH WebAssembly
-//    builds (SIMD128 and scalar); the annotated pixels are compared in the page with native.bmp.
+//    builds (SIMD128 and scalar) and the threaded one; the annotated pixels are compared in the
+//    page with native.bmp.
 // 3. The page's own UI: the picture is picked with the file input; the face table must fill.
 //    Then the webcam: Chromium's fake camera plays a clip made here (fake_video.mjs: a window
 //    panning across --video-picture, default ex_img.jpg: one unmasked and one masked person);
@@ -24,7 +25,10 @@
 //    counters, reset, bad settings.
 // 5. Errors (bad blobs, bad pixels, bad options, use after destroy) come back as messages.
 // 6. A browser without SIMD128 (the feature probe made to fail) gets the scalar build; where
-//    WebAudio fails, the beep says so and throws nothing.
+//    WebAudio fails, the beep says so and throws nothing. Threads: the page (served with
+//    COOP/COEP) is cross-origin isolated and loads the threaded build; that build on 2 threads
+//    gives the one-thread SIMD build's faces exactly (and the native ones); served without the
+//    headers, the page falls back to the one-thread SIMD build and says why.
 // 7. With --serve: facemask_serve (the page at /) is started on a free loopback port; the page
 //    must pick the server engine, and the faces it lists and draws for the picked picture must
 //    be the service's own JSON for the same file (POSTed here to /v1/detect); switched to the
@@ -362,7 +366,7 @@ async function serviceChecks(browser, o, web, problems) {
     await page.waitForFunction((n) => (window.__facemask.runs > n && window.__facemask.engine && window.__facemask.engine.kind === 'wasm') ||
       window.__facemask.error, runs, { timeout: 60000 });
     out.wasm = await page.evaluate(() => ({ error: window.__facemask.error, kernels: window.__facemask.engine.kernels,
-      faces: window.__facemask.result.faces.length }));
+      faces: window.__facemask.result.faces.length, isolated: self.crossOriginIsolated === true, build: window.__facemask.wasm }));
     await page.selectOption('#engine', 'server');
     await page.waitForFunction(() => (window.__facemask.engine && window.__facemask.engine.kind === 'server') || window.__facemask.error,
       null, { timeout: 20000 });
@@ -407,7 +411,7 @@ async function main() {
   const detector = path.join(web, 'weights/retinaface_mnet025.fmb');
   const classifier = path.join(web, 'weights/mask_classifier.fmb');
   for (const f of [path.join(o.native, 'example_annotate'), path.join(o.native, 'decode_image'), detector,
-    path.join(web, 'facemask_simd.wasm'), path.join(web, 'facemask_scalar.wasm'), o.picture, o['video-picture'], o.chromium,
+    path.join(web, 'facemask_simd.wasm'), path.join(web, 'facemask_scalar.wasm'), path.join(web, 'facemask_mt.wasm'), o.picture, o['video-picture'], o.chromium,
     ...(o.serve ? [o.serve] : [])]) {
     if (!fs.existsSync(f)) {
       console.error(`run_web_test: missing ${f} (build the native project, then examples/web/build.sh)`);
@@ -455,7 +459,7 @@ async function main() {
       '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${clipFile}`],
   });
   const problems = [];
-  let results = null, ui = null, camera = null, noSimd = null, trackerUnit = null, service = null;
+  let results = null, ui = null, camera = null, noSimd = null, notIsolated = null, trackerUnit = null, service = null;
   try {
     browser.setDefaultTimeout(60000);  // no step may hang the test
     const page = browser.pages()[0] || (await browser.newPage());
@@ -505,9 +509,14 @@ async function main() {
       const drawn = await readPpm('/test/native.ppm');
       const weights = { detectorUrl: 'weights/retinaface_mnet025.fmb', classifierUrl: hasClassifier ? 'weights/mask_classifier.fmb' : null };
       const out = {};
-      for (const simd of [true, false]) {
+      // simd and scalar: one thread each; mt: the threaded build on 2 threads (this page is
+      // cross-origin isolated: serve.mjs sends COOP/COEP).
+      const builds = { simd: { simd: true, threads: 1 }, scalar: { simd: false, threads: 1 }, mt: { simd: true, threads: 2 } };
+      out.isolated = self.crossOriginIsolated === true;
+      out.pageWasm = window.__facemask.wasm;  // what the page itself loaded ('auto')
+      for (const [name, opts] of Object.entries(builds)) {
         const t = performance.now();
-        const fm = await FaceMask.create(weights, { simd });
+        const fm = await FaceMask.create(weights, opts);
         const createMs = performance.now() - t;
         const first = fm.run(picture, options);
         const second = fm.run(picture, options);  // warm: the workspace is planned
@@ -515,8 +524,9 @@ async function main() {
         const a = first.annotated.data, b = drawn.data;
         for (let i = 0; i < a.length; i += 4) if (a[i] !== b[i] || a[i + 1] !== b[i + 1] || a[i + 2] !== b[i + 2]) differ++;
         const stable = JSON.stringify(first.faces) === JSON.stringify(second.faces);
-        out[simd ? 'simd' : 'scalar'] = { faces: first.faces, kernels: fm.kernels, simd: fm.simd, createMs,
-          ms: [first.ms, second.ms], differ, stable, alpha: a[3] };
+        out[name] = { faces: first.faces, kernels: fm.kernels, simd: fm.simd, createMs,
+          ms: [first.ms, second.ms], differ, stable, alpha: a[3], build: fm.build, threads: fm.threads,
+          threadsNote: fm.threadsNote };
         fm.destroy();
       }
       // Errors come back as clear messages, not crashes.
@@ -587,6 +597,21 @@ async function main() {
     });
     await page2.close();
 
+    // A page that is not cross-origin isolated (served without COOP/COEP): no SharedArrayBuffer,
+    // so 'auto' must fall back to the one-thread SIMD build and say why.
+    step('a page that is not cross-origin isolated');
+    const plain = await serve({ '/': web }, { isolate: false });
+    const page3 = await browser.newPage();
+    page3.on('pageerror', (err) => problems.push(`page error (not isolated): ${err.message}`));
+    await page3.goto(`${plain.url}index.html`);
+    notIsolated = await page3.evaluate(async () => {
+      const engine = await window.__facemask.ready;
+      return { isolated: self.crossOriginIsolated === true, sab: typeof SharedArrayBuffer, wasm: window.__facemask.wasm,
+        kernels: engine && engine.kernels, error: window.__facemask.error, status: document.getElementById('status').textContent };
+    });
+    await page3.close();
+    await plain.close();
+
     if (o.serve) {
       step('facemask_serve');
       service = await serviceChecks(browser, o, web, problems);
@@ -603,14 +628,26 @@ async function main() {
   // ---- report ----
   let ok = problems.length === 0;
   if (results) {
-    for (const name of ['simd', 'scalar']) {
+    const isoOk = results.isolated && results.pageWasm && results.pageWasm.build === 'facemask_mt' &&
+      results.pageWasm.threads >= 2;
+    ok = ok && isoOk;
+    console.log(`\ncross-origin isolated page (COOP/COEP from serve.mjs): crossOriginIsolated ${results.isolated}, the page ` +
+      `loads ${JSON.stringify(results.pageWasm)} — ${isoOk ? 'PASS' : 'FAIL'}`);
+    // The threaded build must find the single-thread SIMD build's faces exactly.
+    const sameAsSimd = JSON.stringify(results.mt.faces) === JSON.stringify(results.simd.faces);
+    const mtOk = sameAsSimd && results.mt.build === 'facemask_mt' && results.mt.threads === 2;
+    ok = ok && mtOk;
+    console.log(`threaded build (${results.mt.build}, ${results.mt.threads} threads${results.mt.threadsNote ? `: ${results.mt.threadsNote}` : ''}): ` +
+      `faces ${sameAsSimd ? 'identical to' : 'DIFFERENT from'} the one-thread SIMD build's — ${mtOk ? 'PASS' : 'FAIL'}`);
+    for (const name of ['simd', 'scalar', 'mt']) {
       const r = results[name];
-      const want = name === 'simd' ? 'sse4.1' : 'scalar';
+      const want = name === 'scalar' ? 'scalar' : 'sse4.1';
       const c = compare(native.faces, r.faces);
       const drawnOk = r.differ === 0;
       const pass = c.ok && r.kernels === want && r.stable && drawnOk && r.alpha === 255;
       ok = ok && pass;
-      console.log(`\n${name} build (kernels ${r.kernels}): ${r.faces.length} faces vs native ${native.faces.length}; ` +
+      console.log(`\n${name} build (${r.build}, kernels ${r.kernels}, ${r.threads} thread${r.threads > 1 ? 's' : ''}): ` +
+        `${r.faces.length} faces vs native ${native.faces.length}; ` +
         `load ${r.createMs.toFixed(0)} ms, run ${r.ms.map((x) => x.toFixed(0)).join(' / ')} ms (cold / warm) — ${pass ? 'PASS' : 'FAIL'}`);
       console.log('  face  score(native)  |d score|  |d box|px  |d landm|px  p(masked)(native)  |d mask|  label');
       c.rows.forEach((row, i) => {
@@ -668,6 +705,17 @@ async function main() {
     ok = ok && beepOk;
     console.log(`WebAudio failing (simulated): the beep says "${noSimd.beep}" and throws nothing — ${beepOk ? 'PASS' : 'FAIL'}`);
   }
+  if (notIsolated) {
+    const w = notIsolated.wasm;
+    const pass = !notIsolated.isolated && !notIsolated.error && w && w.build === 'facemask_simd' && w.threads === 1 &&
+      /cross-origin isolated/.test(w.threadsNote) && /cross-origin isolated/.test(notIsolated.status);
+    ok = ok && pass;
+    console.log(`page without COOP/COEP: crossOriginIsolated ${notIsolated.isolated}, SharedArrayBuffer ${notIsolated.sab}; ` +
+      `loads ${w && w.build}, ${w && w.threads} thread, status "${notIsolated.status}" — ${pass ? 'PASS' : 'FAIL'}`);
+  } else {
+    ok = false;
+    console.log('page without COOP/COEP: the check did not run (see PROBLEM)');
+  }
   if (o.serve && !service) {
     ok = false;
     console.log('\nfacemask_serve: the checks did not run (see PROBLEM)');
@@ -693,8 +741,11 @@ async function main() {
       `table ${rowsOk ? 'matches' : 'DIFFERS'}, box colours ${s.page.edge.map(hex).join(' ')} — ${pass ? 'PASS' : 'FAIL'}` +
       `${s.page.error ? `; error: ${s.page.error}` : ''}`);
     ok = ok && startOk && pass;
-    const wasmOk = !s.wasm.error && s.wasm.faces === native.faces.length;
-    console.log(`  switched to the wasm engine on the served page (${s.wasm.kernels}): ${s.wasm.faces} faces — ${wasmOk ? 'PASS' : 'FAIL'}`);
+    // facemask_serve sends COOP/COEP with the page: isolated, so the wasm engine runs threads.
+    const wasmOk = !s.wasm.error && s.wasm.faces === native.faces.length && s.wasm.isolated &&
+      s.wasm.build && s.wasm.build.build === 'facemask_mt';
+    console.log(`  switched to the wasm engine on the served page (${s.wasm.kernels}; crossOriginIsolated ${s.wasm.isolated}, ` +
+      `${JSON.stringify(s.wasm.build)}): ${s.wasm.faces} faces — ${wasmOk ? 'PASS' : 'FAIL'}`);
     ok = ok && wasmOk;
     ok = reportLive('server', s.live) && ok;
     const livePostsOk = s.livePosts >= s.live.frames.length && s.live.engine === 'server';
