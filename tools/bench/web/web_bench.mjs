@@ -10,13 +10,18 @@
 //   tools/export_onnx.py from the public checkpoint (default: WEBOUT/onnx/retinaface_WxH.onnx).
 // --native BUILD: also time BUILD/fm_bench (forward and detect, 1 thread) for the table.
 //
-// Engines (all 1 thread; median of --runs interleaved runs after --warmup):
+// Engines (median of --runs interleaved runs after --warmup: every round runs each engine once,
+// across the pages, so a busy machine slows all alike):
 //   facemask_wasm_simd, facemask_wasm_scalar   Detector::forward on a prepared normalised
-//                                              input: the network alone
-//   onnxruntime_web                            session.run, wasm EP (its SIMD build), 1 thread
-//   facemask_wasm_simd_detect                  detect() on the picture resized to WxH
+//                                              input: the network alone, 1 thread
+//   facemask_wasm_mt                           the same, the threaded build (facemask_mt), 2 threads
+//   onnxruntime_web, onnxruntime_web_2t        session.run, wasm EP (its SIMD build), 1 / 2
+//                                              threads, each in its own page (ORT's thread count
+//                                              is per page); the pages are cross-origin isolated
+//   facemask_wasm_{simd,mt}_detect             detect() on the picture resized to WxH
 //   facemask_wasm_scalar_detect                the same, scalar (slow: only with --engines)
-// Prints "RESULT engine=<name> size=<W>x<H> threads=1 median_ms=<x>" lines, then a table.
+// Prints "RESULT engine=<name> size=<W>x<H> threads=<n> median_ms=<x>" lines, a table and the
+// ratios to onnxruntime-web with the same thread count.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -30,9 +35,11 @@ const REPO = path.resolve(HERE, '../../..');
 const { serve } = await import(path.join(REPO, 'examples/web/serve.mjs'));
 // The public pictures and checkpoints: ../shared beside the checkout, or FACEMASK_SHARED_DIR.
 const SHARED = process.env.FACEMASK_SHARED_DIR || path.resolve(REPO, '../shared');
-const ALL = ['facemask_wasm_simd', 'facemask_wasm_scalar', 'onnxruntime_web', 'facemask_wasm_simd_detect',
-  'facemask_wasm_scalar_detect'];
-const DEFAULT = ALL.filter((e) => e !== 'facemask_wasm_scalar_detect');  // ~1 s a run: on request
+const ALL = ['facemask_wasm_simd', 'facemask_wasm_mt', 'facemask_wasm_scalar', 'onnxruntime_web', 'onnxruntime_web_2t',
+  'facemask_wasm_simd_detect', 'facemask_wasm_mt_detect', 'facemask_wasm_scalar_detect'];
+// Threads of each engine (for the RESULT lines and the ratios).
+const THREADS = (e) => (/_mt|_2t/.test(e) ? 2 : 1);
+const DEFAULT = ALL.filter((e) => !/scalar_detect|mt_detect/.test(e));  // scalar detect ~1 s a run: on request
 
 function parseArgs(argv) {
   const o = { web: null, onnx: null, size: '640x480', runs: '30', warmup: '5', engines: DEFAULT.join(','),
@@ -67,6 +74,13 @@ function parseArgs(argv) {
   return o;
 }
 
+function stats(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * (s.length - 1) + 0.5))];
+  const median = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return { median, min: s[0], p90: q(0.9), n: s.length };
+}
+
 function exportOnnx(o) {
   if (fs.existsSync(o.onnx)) return;
   fs.mkdirSync(path.dirname(o.onnx), { recursive: true });
@@ -98,14 +112,14 @@ function native(o) {
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
-  for (const f of ['facemask.js', 'facemask_simd.wasm', 'facemask_scalar.wasm', 'weights/retinaface_mnet025.fmb']) {
+  for (const f of ['facemask.js', 'facemask_simd.wasm', 'facemask_scalar.wasm', 'facemask_mt.wasm', 'weights/retinaface_mnet025.fmb']) {
     if (!fs.existsSync(path.join(o.web, f))) {
       console.error(`web_bench: no ${path.join(o.web, f)} (run examples/web/build.sh first)`);
       process.exit(2);
     }
   }
   const ortDist = path.join(HERE, 'node_modules/onnxruntime-web/dist');
-  if (o.engines.includes('onnxruntime_web')) {
+  if (o.engines.some((e) => e.startsWith('onnxruntime_web'))) {
     if (!fs.existsSync(ortDist)) {
       console.error(`web_bench: no ${ortDist} (cd ${HERE} && npm install --no-audit --no-fund --ignore-scripts)`);
       process.exit(2);
@@ -119,19 +133,42 @@ async function main() {
     executablePath: o.chromium, headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
   });
-  let results;
+  let results = {};
   const wasmFiles = new Set();
   try {
-    const page = browser.pages()[0] || (await browser.newPage());
-    page.on('console', (m) => console.error(`[page ${m.type()}] ${m.text()}`));
-    page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
-    page.on('request', (r) => { if (r.url().endsWith('.wasm')) wasmFiles.add(new URL(r.url()).pathname); });
-    await page.goto(`${server.url}bench/bench.html`);
-    await page.waitForFunction(() => window.benchReady === true, null, { timeout: 30000 });
-    results = await page.evaluate((cfg) => window.runBench(cfg), {
-      width: o.width, height: o.height, runs: o.runs, warmup: o.warmup, engines: o.engines,
-      picture: `/data/${path.basename(o.picture)}`, model: `/model/${path.basename(o.onnx)}`,
-    });
+    // One page for facemask's engines, one per onnxruntime-web thread count.
+    const groups = [
+      { engines: o.engines.filter((e) => e.startsWith('facemask_')), ortThreads: 1 },
+      { engines: o.engines.filter((e) => e === 'onnxruntime_web'), ortThreads: 1 },
+      { engines: o.engines.filter((e) => e === 'onnxruntime_web_2t'), ortThreads: 2 },
+    ].filter((g) => g.engines.length);
+    const order = [];  // [engine, page]
+    for (const g of groups) {
+      const page = await browser.newPage();
+      page.on('console', (m) => console.error(`[page ${m.type()}] ${m.text()}`));
+      page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
+      page.on('request', (r) => { if (r.url().endsWith('.wasm')) wasmFiles.add(new URL(r.url()).pathname); });
+      await page.goto(`${server.url}bench/bench.html`);
+      await page.waitForFunction(() => window.benchReady === true, null, { timeout: 30000 });
+      const isolated = await page.evaluate(() => self.crossOriginIsolated);
+      if (!isolated) throw new Error('the bench page is not cross-origin isolated (threads need COOP/COEP)');
+      const names = await page.evaluate((cfg) => window.prepare(cfg), {
+        width: o.width, height: o.height, engines: g.engines, ortThreads: g.ortThreads,
+        picture: `/data/${path.basename(o.picture)}`, model: `/model/${path.basename(o.onnx)}`,
+      });
+      g.page = page;
+      for (const n of names) order.push([n, page]);
+    }
+    const times = Object.fromEntries(order.map(([n]) => [n, []]));
+    for (const [n, page] of order) for (let i = 0; i < o.warmup; i++) await page.evaluate((x) => window.runOne(x), n);
+    for (let r = 0; r < o.runs; r++) {
+      for (const [n, page] of order) times[n].push(await page.evaluate((x) => window.runOne(x), n));
+      await new Promise((res) => setTimeout(res, 5));
+    }
+    for (const g of groups) {
+      const info = await g.page.evaluate(() => window.cleanup());
+      for (const n of g.engines) results[n] = { ...stats(times[n]), info: info[n] };
+    }
   } finally {
     await browser.close();
     await server.close();
@@ -140,20 +177,23 @@ async function main() {
   if (o.native) Object.assign(results, native(o));
   const version = spawnSync(o.chromium, ['--version'], { encoding: 'utf8' }).stdout.trim();
   for (const [name, r] of Object.entries(results)) {
-    console.log(`RESULT engine=${name} size=${o.size} threads=1 median_ms=${r.median.toFixed(3)}`);
+    console.log(`RESULT engine=${name} size=${o.size} threads=${THREADS(name)} median_ms=${r.median.toFixed(3)}`);
   }
-  console.log(`\nIn-browser timing, ${o.size}, 1 thread, ${version}, wasm files: ${[...wasmFiles].join(' ')}`);
+  const host = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) || [])[1] || os.cpus()[0].model;
+  console.log(`\nIn-browser timing, ${o.size}, ${version}, host ${host}, ${os.cpus().length} cores, ` +
+    `load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (at the end), wasm files: ${[...wasmFiles].join(' ')}`);
   console.log('| engine | median ms | min ms | p90 ms | runs | what |');
   console.log('|---|---:|---:|---:|---:|---|');
   for (const [name, r] of Object.entries(results)) {
     console.log(`| ${name} | ${r.median.toFixed(2)} | ${r.min.toFixed(2)} | ${r.p90.toFixed(2)} | ${r.n} | ${r.info} |`);
   }
-  const ort = results.onnxruntime_web;
-  if (ort) {
-    for (const n of ['facemask_wasm_simd', 'facemask_wasm_scalar', 'facemask_native']) {
-      if (results[n]) console.log(`${n} / onnxruntime_web: ${(results[n].median / ort.median).toFixed(2)}x the time`);
-    }
-  }
+  const ratio = (a, b) => {
+    if (results[a] && results[b]) console.log(`${a} / ${b}: ${(results[a].median / results[b].median).toFixed(2)}x the time`);
+  };
+  for (const n of ['facemask_wasm_simd', 'facemask_wasm_scalar', 'facemask_native']) ratio(n, 'onnxruntime_web');
+  ratio('facemask_wasm_mt', 'onnxruntime_web_2t');
+  ratio('facemask_wasm_mt', 'facemask_wasm_simd');
+  ratio('onnxruntime_web_2t', 'onnxruntime_web');
 }
 
 main().catch((e) => {
