@@ -251,7 +251,7 @@ private:
         float* hidden = reinterpret_cast<float*>(work + l.hidden);
         for (int ch = 0; ch < channels_; ++ch) pooled[ch] = 0.0f;
         Pool sink{pooled};
-        graph::run(net_.graph(), p, work, source, sink, ws.team());  // a one-thread plan: runs alone
+        graph::run(net_.graph(), p, work, source, sink);  // a one-thread plan
         const graph::BufferPlan& out = p.t[body_out_];
         const float inv = 1.0f / float(out.h * out.w);
         for (int ch = 0; ch < channels_; ++ch) pooled[ch] *= inv;

@@ -641,9 +641,9 @@ struct Runner {
             const int x0 = units * part / parts * kColumnUnit;
             const int end = units * (part + 1) / parts * kColumnUnit, x1 = end < w ? end : w;
             if (x0 < x1) {
-                const int s = o.kind == OpKind::conv3x3s2 || o.kind == OpKind::dwconv3x3s2 ? 2 : 1;
-                const int in_n = x1 == w ? p.t[o.in].w - s * x0 : s * (x1 - x0);  // the last slice: to the edge
-                run_op(o, view(o.in).columns(s * x0, in_n), view(o.out).columns(x0, x1 - x0), y0, y1, scratch);
+                const int stride = o.kind == OpKind::conv3x3s2 || o.kind == OpKind::dwconv3x3s2 ? 2 : 1;
+                const int in_n = x1 == w ? p.t[o.in].w - stride * x0 : stride * (x1 - x0);  // the last slice: to the edge
+                run_op(o, view(o.in).columns(stride * x0, in_n), view(o.out).columns(x0, x1 - x0), y0, y1, scratch);
             }
         }
         sync();
@@ -667,6 +667,14 @@ struct Runner {
     }
 };
 
+// Thread `part` of `parts` walks the whole plan (every thread the same schedule).
+template <class Source, class Sink>
+inline void run_part(const Graph& g, const Plan& p, unsigned char* arena, Source& src, Sink& snk, int part, int parts,
+                     detail::Team* team) {
+    Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), part, parts, detail_exec::RowPool(), team};
+    r.all_passes();
+}
+
 // Runs plan p: with OpenMP on p.threads threads; with FACEMASK_PTHREADS on `team` (the
 // Workspace's; null or p.threads == 1: the calling thread alone), as many of its threads as it
 // has, up to p.threads (a plan for more threads runs on fewer, with the same results).
@@ -685,9 +693,7 @@ inline void run(const Graph& g, const Plan& p, unsigned char* arena, Source& src
         } c{&g, &p, arena, &src, &snk, team};
         team->run(p.threads, [](void* v, int part, int parts) {
             const Context& x = *static_cast<const Context*>(v);
-            Runner<Source, Sink> r{*x.g, *x.p, x.arena, *x.src, *x.snk, WalkState(), part, parts,
-                                   detail_exec::RowPool(), x.team};
-            r.all_passes();
+            run_part(*x.g, *x.p, x.arena, *x.src, *x.snk, part, parts, x.team);
         }, &c);
         return;
     }
@@ -697,16 +703,11 @@ inline void run(const Graph& g, const Plan& p, unsigned char* arena, Source& src
 #if FACEMASK_OPENMP
     if (p.threads > 1) {
 #pragma omp parallel num_threads(p.threads)
-        {
-            Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), omp_get_thread_num(), omp_get_num_threads(),
-                                     detail_exec::RowPool(), nullptr};
-            r.all_passes();
-        }
+        run_part(g, p, arena, src, snk, omp_get_thread_num(), omp_get_num_threads(), nullptr);
         return;
     }
 #endif
-    Runner<Source, Sink> r{g, p, arena, src, snk, WalkState(), 0, 1, detail_exec::RowPool(), nullptr};
-    r.all_passes();
+    run_part(g, p, arena, src, snk, 0, 1, nullptr);
 }
 
 }  // namespace graph

@@ -160,7 +160,6 @@ private:
     unsigned char* results() const { return mem_.data(); }
     unsigned char* work() const { return mem_.data() + results_; }
 
-
     struct Cached {
         uint32_t owner = 0;  // model (load) id; 0 = empty
         uint32_t last_use = 0;
