@@ -3177,6 +3177,12 @@ struct WalkState {
     bool zeroed[kMaxTensors];  // its bottom border row (row h) is written
     int source = 0;            // input rows produced
     int pass = 0;              // the pass being walked (0 or 1)
+    // Change counters, so the walk re-examines only what may have changed (at one row a step,
+    // most ops can do nothing most steps): wver[t] counts changes to what t's writers have
+    // made (rows, its zero row), rver[t] to what its readers and the sink still need.
+    // idle_in/idle_out[k]: wver of op k's input and output when k last found nothing to do.
+    uint32_t wver[kMaxTensors], rver[kMaxTensors];
+    uint32_t idle_in[kMaxOps], idle_out[kMaxOps];
 };
 
 // Whether op k runs in pass `pass` of plan p.
@@ -3286,6 +3292,10 @@ struct RowPool {
     unsigned char* arena = nullptr;
     int n_free[kPoolClasses] = {}, used[kPoolClasses] = {}, peak[kPoolClasses] = {};
     int lo[kMaxTensors], hi[kMaxTensors];  // a pooled tensor's rows [lo, hi) hold blocks
+    // The change counters (WalkState) and hi[t] when t's rows were last given back: while all
+    // three stay, keep_from(t) stays too and there is nothing more to give back.
+    uint32_t seen_w[kMaxTensors], seen_r[kMaxTensors];
+    int seen_hi[kMaxTensors];
 };
 
 inline kernels::act_t* pool_zero_row(const Plan& p, unsigned char* arena, int c) {
@@ -3295,7 +3305,11 @@ inline kernels::act_t* pool_zero_row(const Plan& p, unsigned char* arena, int c)
 // At the start of a pass: every block free, every ring row the zero row.
 inline void pool_reset(const Graph& g, const Plan& p, RowPool& r, unsigned char* arena) {
     for (int c = 0; c < kPoolClasses; ++c) r.used[c] = 0;
-    for (int t = 0; t < g.n_tensors; ++t) r.lo[t] = r.hi[t] = 0;
+    for (int t = 0; t < g.n_tensors; ++t) {
+        r.lo[t] = r.hi[t] = 0;
+        r.seen_w[t] = r.seen_r[t] = 0;  // the walk's counters start at 1: look again
+        r.seen_hi[t] = -1;
+    }
     if (!r.slot) return;
     for (int t = 0; t < g.n_tensors; ++t)
         if (p.t[t].pooled)
@@ -3311,6 +3325,10 @@ inline void pool_reset(const Graph& g, const Plan& p, RowPool& r, unsigned char*
 inline void pool_room(const Graph& g, const Plan& p, const WalkState& s, RowPool& r, int t, int end, bool zero) {
     for (int u = 0; u < g.n_tensors; ++u) {
         if (!p.t[u].pooled || r.lo[u] >= r.hi[u]) continue;
+        if (r.seen_w[u] == s.wver[u] && r.seen_r[u] == s.rver[u] && r.seen_hi[u] == r.hi[u]) continue;
+        r.seen_w[u] = s.wver[u];
+        r.seen_r[u] = s.rver[u];
+        r.seen_hi[u] = r.hi[u];
         int keep = keep_from(g, p, s, u);
         if (keep > r.hi[u]) keep = r.hi[u];
         const BufferPlan& b = p.t[u];
@@ -3353,8 +3371,12 @@ inline void pool_room(const Graph& g, const Plan& p, const WalkState& s, RowPool
 template <class Hooks>
 inline void walk(const Graph& g, const Plan& p, WalkState& s, Hooks& hooks) {
     using namespace detail_exec;
-    for (int k = 0; k < g.n_ops; ++k) s.done[k] = 0;
+    for (int k = 0; k < g.n_ops; ++k) {
+        s.done[k] = 0;
+        s.idle_in[k] = s.idle_out[k] = 0;
+    }
     for (int t = 0; t < g.n_tensors; ++t) {
+        s.wver[t] = s.rver[t] = 1;
         if (role(g, p, t, s.pass) == Role::given) continue;
         s.lo[t] = -1;
         s.written[t] = 0;  // the top border row is part of the buffer from the start
@@ -3371,11 +3393,15 @@ inline void walk(const Graph& g, const Plan& p, WalkState& s, Hooks& hooks) {
             hooks.source(s.source, end);
             s.source = end;
             s.written[g.input] = end;
+            ++s.wver[g.input];
             more = true;
         }
         for (int k = 0; k < g.n_ops; ++k) {
             if (!runs(g, p, k, s.pass)) continue;
             const Op& o = g.ops[k];
+            // What k can do depends only on its input's and output's writers (producible, the
+            // zero row below the input): unchanged since k last had nothing to do, it still has not.
+            if (s.idle_in[k] == s.wver[o.in] && s.idle_out[k] == s.wver[o.out]) continue;
             const int d = s.done[k];
             // An op with row tiles (Winograd) waits for whole tiles, except at the tensor's end.
             auto whole_tiles = [&](int n) {
@@ -3393,16 +3419,24 @@ inline void walk(const Graph& g, const Plan& p, WalkState& s, Hooks& hooks) {
                 hooks.finished(t);
                 s.zeroed[t] = true;
                 s.written[t] = h + 1;
+                ++s.wver[t];
                 n = whole_tiles(producible(g, p, s, k));
             }
             if (n > d + p.step[k]) n = whole_tiles(d + p.step[k]);  // a step is at least a tile
-            if (n <= d) continue;
+            if (n <= d) {
+                s.idle_in[k] = s.wver[o.in];
+                s.idle_out[k] = s.wver[o.out];
+                continue;
+            }
             const int t = o.out;
             const int end = n > s.written[t] ? n : s.written[t];
             hooks.room(t, end, keep_from(g, p, s, t));
             hooks.op(k, d, n);
             s.done[k] = n;
             s.written[t] = end;
+            ++s.wver[t];
+            ++s.rver[o.in];
+            ++s.rver[t];  // in place (upsample_add) it also reads its output
             more = true;
         }
         for (int t = 0; t < g.n_tensors; ++t) {
@@ -3411,6 +3445,7 @@ inline void walk(const Graph& g, const Plan& p, WalkState& s, Hooks& hooks) {
             if (a > s.sunk[t]) {
                 hooks.sink(t, s.sunk[t], a);
                 s.sunk[t] = a;
+                ++s.rver[t];
                 more = true;
             }
         }
@@ -4052,6 +4087,10 @@ struct CopyRows {
         for (int y = y0; y < y1; ++y) {
             kernels::act_t* row = v.at(y, 0);  // each row found once (a ring: row_at's modulo)
             const float* src = input + size_t(y) * size_t(w) * 3;
+            if (sizeof(kernels::act_t) == sizeof(float) && v.px == 3) {  // packed pixels: one copy
+                std::memcpy(static_cast<void*>(row), src, size_t(w) * 3 * sizeof(float));
+                continue;
+            }
             for (int x = 0; x < w; ++x)
                 for (int k = 0; k < 3; ++k) row[ptrdiff_t(x) * v.px + k] = kernels::act_store(src[x * 3 + k]);
         }

@@ -237,6 +237,10 @@ struct CopyRows {
         for (int y = y0; y < y1; ++y) {
             kernels::act_t* row = v.at(y, 0);  // each row found once (a ring: row_at's modulo)
             const float* src = input + size_t(y) * size_t(w) * 3;
+            if (sizeof(kernels::act_t) == sizeof(float) && v.px == 3) {  // packed pixels: one copy
+                std::memcpy(static_cast<void*>(row), src, size_t(w) * 3 * sizeof(float));
+                continue;
+            }
             for (int x = 0; x < w; ++x)
                 for (int k = 0; k < 3; ++k) row[ptrdiff_t(x) * v.px + k] = kernels::act_store(src[x * 3 + k]);
         }
