@@ -1359,6 +1359,87 @@ inline void conv_rows_pairs(const View& in, const View& out, const float* wp, co
         if (out.w % 2) conv_tile<1, 1, K, S>(in, out, rows, dst_row, wp, bp, B(slope), out.w - 1, 0);
     }
 }
+// AVX-512, the first convolution exactly: 3 -> 8 channels, 3x3, stride 2, tight pixels (the
+// picture's RGB in, 8 channels out). conv_rows_pairs builds each input vector from two
+// broadcasts (a shuffle-port blend per FMA: a quarter of the FMA peak). Here one FMA takes two
+// taps at once: for output pixel x, input row ky holds its 9 values (pixels 2x-1 .. 2x+1,
+// 3 channels) contiguously, and a 64-bit broadcast (a plain load, no shuffle) of values
+// (2p, 2p+1) fills the lanes [a b a b ...]; the weights interleave to match, lane 2j channel j's
+// weight for a, lane 2j+1 for b. Five pairs a row cover the 9 values, the last one (7, 8) with
+// a's weight zero (so no load leaves the pixels the convolution reads), 15 FMAs a pixel for 27
+// taps x 8 channels. Lanes 2j and 2j+1 are added at the end (bias in the even lane).
+struct C3C8Weights {
+    __m512 w[3][5];
+    __m512 bias;  // [b0 0 b1 0 ...]
+};
+
+inline C3C8Weights c3c8_weights(const float* wp, const float* bp) {
+    // pack_conv's layout for 8 channels: [tap = ky * 3 + kx][ci][16 lanes, 8 used]
+    alignas(64) float lanes[16];
+    C3C8Weights r;
+    for (int ky = 0; ky < 3; ++ky)
+        for (int pr = 0; pr < 5; ++pr) {
+            for (int half = 0; half < 2; ++half) {
+                const int e = pr < 4 ? 2 * pr + half : 7 + half;  // the value of the 9 (kx * 3 + ci)
+                for (int j = 0; j < 8; ++j)
+                    lanes[2 * j + half] = pr == 4 && half == 0 ? 0.0f : wp[(ky * 3 + e / 3) * 3 * 16 + (e % 3) * 16 + j];
+            }
+            r.w[ky][pr] = _mm512_load_ps(lanes);
+        }
+    for (int j = 0; j < 8; ++j) lanes[2 * j] = bp[j], lanes[2 * j + 1] = 0.0f;
+    r.bias = _mm512_load_ps(lanes);
+    return r;
+}
+
+FACEMASK_INLINE __m512 c3c8_pair(const float* p) {
+    double d;
+    std::memcpy(&d, p, sizeof d);
+    return _mm512_castpd_ps(_mm512_set1_pd(d));
+}
+
+// The sums of lanes (2j, 2j+1) of two pixels' accumulators, as [pixel p's 8, pixel q's 8],
+// activated.
+FACEMASK_INLINE __m512 c3c8_finish(__m512 p, __m512 q, __m512 slope) {
+    const __m512 even = _mm512_shuffle_ps(p, q, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512 odd = _mm512_shuffle_ps(p, q, _MM_SHUFFLE(3, 1, 3, 1));
+    // per 128-bit block k: [p ch 2k, p ch 2k+1, q ch 2k, q ch 2k+1]
+    const __m512i order = _mm512_setr_epi32(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+    const __m512 sum = _mm512_permutexvar_ps(order, _mm512_add_ps(even, odd));
+    return _mm512_max_ps(sum, _mm512_mul_ps(sum, slope));
+}
+
+// M output pixels from ox (M even, or 1: the last pixel of an odd row, stored alone).
+template <int M>
+FACEMASK_INLINE void c3c8_tile(const float* const* rows, float* dst_row, const C3C8Weights& w, __m512 slope, int ox) {
+    __m512 acc[M];
+    for (int m = 0; m < M; ++m) acc[m] = w.bias;
+    for (int ky = 0; ky < 3; ++ky) {
+        const float* src = rows[ky] + (2 * ox - 1) * 3;
+        for (int pr = 0; pr < 5; ++pr)
+            for (int m = 0; m < M; ++m) acc[m] = _mm512_fmadd_ps(c3c8_pair(src + 6 * m + (pr < 4 ? 2 * pr : 7)), w.w[ky][pr], acc[m]);
+    }
+    if constexpr (M == 1) {
+        _mm256_storeu_ps(dst_row + ox * 8, _mm512_castps512_ps256(c3c8_finish(acc[0], acc[0], slope)));
+    } else {
+        for (int m = 0; m < M; m += 2) _mm512_storeu_ps(dst_row + (ox + m) * 8, c3c8_finish(acc[m], acc[m + 1], slope));
+    }
+}
+
+inline void conv3x3s2_c3c8_avx512(const View& in, const View& out, const float* wp, const float* bp, float slope, int y0,
+                                  int y1) {
+    constexpr int M = 12;  // 12 accumulators + 15 weights + temporaries in 32 registers
+    const C3C8Weights w = c3c8_weights(wp, bp);
+    const __m512 s = _mm512_set1_ps(slope);
+    for (int oy = y0; oy < y1; ++oy) {
+        const float* rows[3];
+        for (int ky = 0; ky < 3; ++ky) rows[ky] = in.row_at(2 * oy + ky - 1);
+        float* dst_row = out.row_at(oy);
+        int ox = 0;
+        for (; ox + M <= out.w; ox += M) c3c8_tile<M>(rows, dst_row, w, s, ox);
+        for (; ox + 2 <= out.w; ox += 2) c3c8_tile<2>(rows, dst_row, w, s, ox);
+        if (ox < out.w) c3c8_tile<1>(rows, dst_row, w, s, ox);
+    }
+}
 #endif
 
 template <int K, int S>
@@ -1366,8 +1447,11 @@ inline void conv(const View& in, const View& out, const float* wp, const float* 
     FACEMASK_ASSERT(out.h == conv_out(in.h, S) && out.w == conv_out(in.w, S));
     FACEMASK_ASSERT(y0 >= 0 && y1 <= out.h);
 #if defined(__AVX512F__)
-    if constexpr (V == 16)
+    if constexpr (V == 16) {
+        if (K == 3 && S == 2 && in.c == 3 && in.px == 3 && out.c == 8 && out.px == 8)
+            return conv3x3s2_c3c8_avx512(in, out, wp, bp, slope, y0, y1);
         if (out.c == 8 && out.px == 8) return conv_rows_pairs<K, S>(in, out, wp, bp, slope, y0, y1);
+    }
 #endif
     switch (nr_for(out.c)) {
         case 1: conv_rows<1, K, S>(in, out, wp, bp, slope, y0, y1); break;

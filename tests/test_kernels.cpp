@@ -705,7 +705,7 @@ TEST_CASE("simd conv with 8 output channels equals scalar across whole tiles (AV
     // pixels in tiles of 24 pairs, then 8, 4, 2, 1 pairs and an odd last pixel. Widths around
     // those sizes, up to the real layer's 320; layouts that are slices take the general path.
     int k = 0;
-    for (int w : {1, 2, 3, 4, 15, 16, 17, 47, 48, 49, 50, 63, 95, 97, 320, 321})
+    for (int w : {1, 2, 3, 4, 11, 12, 13, 14, 15, 16, 17, 23, 24, 25, 47, 48, 49, 50, 63, 95, 97, 320, 321})
         for (int stride : {1, 2})
             for (int cin : {3, 8}) {
                 Case c;
