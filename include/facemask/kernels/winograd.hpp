@@ -255,17 +255,24 @@ FACEMASK_INLINE void gemm_tile(const float* FACEMASK_RESTRICT src, int stride, c
                                float* FACEMASK_RESTRICT dst, int cout_p, int cin, int co0) {
     constexpr int NB = NR * V;
     B acc[MR][NR];
+    FACEMASK_UNROLL
     for (int m = 0; m < MR; ++m)
+        FACEMASK_UNROLL
         for (int r = 0; r < NR; ++r) acc[m][r] = B(0.0f);
     for (int ci = 0; ci < cin; ++ci, ug += NB) {
         B wv[NR];
+        FACEMASK_UNROLL
         for (int r = 0; r < NR; ++r) wv[r] = B::load_aligned(ug + r * V);
+        FACEMASK_UNROLL
         for (int m = 0; m < MR; ++m) {
             const B x(src[m * stride + ci]);
+            FACEMASK_UNROLL
             for (int r = 0; r < NR; ++r) acc[m][r] = xsimd::fma(x, wv[r], acc[m][r]);
         }
     }
+    FACEMASK_UNROLL
     for (int m = 0; m < MR; ++m)
+        FACEMASK_UNROLL
         for (int r = 0; r < NR; ++r) acc[m][r].store_aligned(dst + size_t(m) * cout_p + co0 + r * V);
 }
 
