@@ -30,7 +30,9 @@ symbolic sizes for ONNX Runtime, one per size for OpenCV (which refuses symbolic
 engine that cannot run here (no fm_bench, no node_modules, no cv2, export failed) is skipped
 with the reason; it never stops the others.
 
-Output: a table (median ms, middle-half spread, forward ratios), then one line per engine and
+Output: the host (CPU model with its family and model numbers, cores, load average) and one
+core's FMA peak measured by BUILD/kernel_bench --peak, so that figures from different hosts
+can be read; a table (median ms, middle-half spread, forward ratios), then one line per engine and
 configuration: "RESULT engine=<name> size=<W>x<H> threads=<n> median_ms=<x>". Then, unless
 --no-pipeline, tools' pipeline_bench: the whole product on a 640x480 picture with two faces
 (decode -> detect -> classify -> draw -> encode) with each stage's share, and the classifier's
@@ -358,6 +360,7 @@ def report(ctx, engines, skipped, failed, configs, times, rounds, load, markdown
     after = load_average()
     cores = os.cpu_count() or 1
     print("machine: %s, %d cores; load average %s before, %s after" % (cpu_model(), cores, load, after))
+    print("core: %s" % fma_peak(ctx))
     # The benchmark itself keeps up to --threads cores busy; more load than the cores
     # means other processes competed, which hits multi-threaded runs hardest.
     if any(x != "?" and float(x) > cores for x in (load, after)):
@@ -394,14 +397,37 @@ def load_average():
 
 
 def cpu_model():
+    """The model name with its family and model numbers (a VM's name alone may not tell Zen 4 from Zen 5)."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key in ("model name", "cpu family", "model") and key not in fields:
+                    fields[key] = value.strip()
+                if not line.strip() and fields:
+                    break
     except OSError:
         pass
-    return "unknown CPU"
+    name = fields.get("model name", "unknown CPU")
+    if "cpu family" in fields and "model" in fields:
+        name += " (family %s model %s)" % (fields["cpu family"], fields["model"])
+    return name
+
+
+def fma_peak(ctx):
+    """One core's FMA peak as BUILD/kernel_bench --peak measures it (a register-only FMA loop), so
+    figures from different hosts can be read against what each core can do."""
+    exe = os.path.join(ctx.build, "kernel_bench")
+    if not os.path.exists(exe):
+        return "FMA peak not measured (no %s)" % exe
+    try:
+        p = subprocess.run([exe, "--peak"], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "FMA peak not measured (%s)" % e
+    line = p.stdout.strip().splitlines()[-1] if p.returncode == 0 and p.stdout.strip() else ""
+    return line or "FMA peak not measured (kernel_bench --peak exited with %d)" % p.returncode
 
 
 # ---- command line ------------------------------------------------------------------------------

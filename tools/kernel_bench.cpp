@@ -2,6 +2,7 @@
 // FMA peak.
 //
 //   kernel_bench [--size 640x480] [--runs 15] [--min-ms 20] [--only TYPE]
+//   kernel_bench --peak        only the FMA peak, one line (tools/benchmark.py quotes it)
 //
 // 1. The FMA peak: a loop of independent FMAs on registers (no memory), one thread, as
 //    GFLOP/s (2 flops per lane per FMA). It is what a kernel could reach if it did nothing but
@@ -266,9 +267,12 @@ int main(int argc, char** argv) {
     int W = 640, H = 480, runs = 15;
     double min_ms = 20;
     const char* only = nullptr;
+    bool peak_only = false;
     for (int i = 1; i < argc; ++i) {
         const bool has_value = i + 1 < argc;
-        if (!std::strcmp(argv[i], "--size") && has_value && std::sscanf(argv[i + 1], "%dx%d", &W, &H) == 2 && W > 0 && H > 0)
+        if (!std::strcmp(argv[i], "--peak"))
+            peak_only = true;
+        else if (!std::strcmp(argv[i], "--size") && has_value && std::sscanf(argv[i + 1], "%dx%d", &W, &H) == 2 && W > 0 && H > 0)
             ++i;
         else if (!std::strcmp(argv[i], "--runs") && has_value && (runs = std::atoi(argv[i + 1])) > 0)
             ++i;
@@ -277,11 +281,16 @@ int main(int argc, char** argv) {
         else if (!std::strcmp(argv[i], "--only") && has_value)
             only = argv[++i];
         else {
-            std::fprintf(stderr, "usage: kernel_bench [--size WxH] [--runs N] [--min-ms MS] [--only NAME-PREFIX]\n");
+            std::fprintf(stderr, "usage: kernel_bench [--size WxH] [--runs N] [--min-ms MS] [--only NAME-PREFIX] | --peak\n");
             return 2;
         }
     }
     const double peak = fma_peak_gflops(runs * 3);
+    if (peak_only) {
+        std::printf("FMA peak %.1f GFLOP/s, 1 thread, kernels %s (%d lanes, %d chains)\n", peak, facemask::simd_name(),
+                    kLanes, kChains);
+        return 0;
+    }
     std::printf("kernel_bench: %dx%d, 1 thread, kernels %s (%d lanes)\n", W, H, facemask::simd_name(), kLanes);
     std::printf("FMA peak (register-only loop, %d chains): %.1f GFLOP/s\n\n", kChains, peak);
     std::printf("%-24s %-18s %9s %9s %9s %8s %7s\n", "layer", "type", "in", "cin>cout", "MFLOP", "us", "%peak");
