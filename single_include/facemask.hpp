@@ -965,13 +965,15 @@ struct View {
                                    // pool hands rows out); null: ring rows follow each other
     ptrdiff_t first = 0;           // with rows: the view's first channel in each row (a slice)
 
-    // Pixel 0 of row y. Kernels take it once per row (a ring costs one modulo a row).
-    act_t* row_at(int y) const {
+    // Pixel 0 of row y. Kernels take it once per row (a ring costs one modulo a row). Always
+    // inlined: a kernel unit compiled for AVX-512 must not leave its own copy of a function
+    // outside its ISA namespace, which the linker could then pick for every unit.
+    FACEMASK_INLINE act_t* row_at(int y) const {
         if (!ring) return data + ptrdiff_t(y) * row;
         const int r = (y + 1) % ring;
         return rows ? rows[r] + first : data + ptrdiff_t(r) * row;
     }
-    act_t* at(int y, int x) const { return row_at(y) + x * px; }
+    FACEMASK_INLINE act_t* at(int y, int x) const { return row_at(y) + x * px; }
 
     // Pixels [x0, x0 + n) of every row: a column slice. Pixel -1 and pixel n of the slice are
     // the tensor's pixels x0 - 1 and x0 + n (its neighbours, or the zero borders at the ends),
@@ -1277,7 +1279,7 @@ FACEMASK_INLINE void conv_tile(const View& in, const View& out, const float* con
 }
 
 // The rest of a row after the full tiles: tiles of 8, 4, 2 and 1 pixels, so that only a few
-// tile widths are instantiated (each is a fully unrolled block; tails are a small share).
+// tile widths are instantiated (each is a fully unrolled block).
 template <int MR, int NR, int K, int S>
 FACEMASK_INLINE void conv_tail(int m, const View& in, const View& out, const float* const* rows, float* dst_row,
                                const float* wg, const float* bg, const B& slope, int ox, int co0) {
@@ -1285,6 +1287,51 @@ FACEMASK_INLINE void conv_tail(int m, const View& in, const View& out, const flo
         for (; m >= MR; m -= MR, ox += MR) conv_tile<MR, NR, K, S>(in, out, rows, dst_row, wg, bg, slope, ox, co0);
         conv_tail<MR / 2, NR, K, S>(m, in, out, rows, dst_row, wg, bg, slope, ox, co0);
     }
+}
+
+// A tile of exactly m pixels, LO <= m <= M, chosen at run time.
+template <int M, int LO, int NR, int K, int S>
+inline void conv_tile_m(int m, const View& in, const View& out, const float* const* rows, float* dst_row,
+                        const float* wg, const float* bg, const B& slope, int ox, int co0) {
+    if constexpr (M >= LO) {
+        if (m == M) return conv_tile<M, NR, K, S>(in, out, rows, dst_row, wg, bg, slope, ox, co0);
+        conv_tile_m<M - 1, LO, NR, K, S>(m, in, out, rows, dst_row, wg, bg, slope, ox, co0);
+    }
+}
+
+// Why a row's last pixels are not simply the leftover tile: a tile keeps MR * NR accumulator
+// chains, and one FMA waits for the one before it in its chain (latency 4 on the x86 cores
+// here, 2 FMA units: 8 chains keep them busy). The network's widths are 320, 160, 80, 40, 20,
+// so with MR = 6 every row ended in 2 or 4 pixels, done as one-pixel tiles at a quarter of the
+// units. Instead the last full tile and the leftover are split into two tiles of about equal
+// width, each with at least kChains / NR pixels where MR allows; every pixel's sums are the
+// same, in the same order, whatever tile computes it.
+constexpr int kChains = 8;
+template <int MR, int NR>
+constexpr int min_tile() {
+    return (kChains + NR - 1) / NR < MR / 2 ? (kChains + NR - 1) / NR : MR / 2;
+}
+
+template <int MR, int NR, int K, int S>
+FACEMASK_INLINE void conv_row_tiles(const View& in, const View& out, const float* const* rows, float* dst_row,
+                                    const float* wg, const float* bg, const B& slope, int co0) {
+    constexpr int LO = min_tile<MR, NR>();
+    const int w = out.w;
+    int full = w / MR, a = w % MR, b = 0;  // full tiles, then tiles of a and b pixels
+    if (a > 0 && a < LO && full > 0) {
+        full -= 1;
+        b = (MR + a) / 2;
+        a = MR + a - b;
+    }
+    int ox = 0;
+    for (int t = 0; t < full; ++t, ox += MR) conv_tile<MR, NR, K, S>(in, out, rows, dst_row, wg, bg, slope, ox, co0);
+    if (a >= LO) {
+        conv_tile_m<MR, LO, NR, K, S>(a, in, out, rows, dst_row, wg, bg, slope, ox, co0);
+    } else if (a > 0) {
+        conv_tail<(LO > 1 ? LO / 2 : 1), NR, K, S>(a, in, out, rows, dst_row, wg, bg, slope, ox, co0);
+    }
+    ox += a;
+    if (b > 0) conv_tile_m<MR, LO, NR, K, S>(b, in, out, rows, dst_row, wg, bg, slope, ox, co0);
 }
 
 template <int NR, int K, int S>
@@ -1300,14 +1347,8 @@ inline void conv_rows(const View& in, const View& out, const float* wp, const fl
         const float* rows[K];
         for (int ky = 0; ky < K; ++ky) rows[ky] = in.row_at(oy * S + ky - P);
         float* dst_row = out.row_at(oy);
-        for (int g = 0; g < groups; ++g) {
-            const float* wg = wp + g * group_floats;
-            const float* bg = bp + g * NB;
-            int ox = 0;
-            for (; ox + MR <= out.w; ox += MR) conv_tile<MR, NR, K, S>(in, out, rows, dst_row, wg, bg, s, ox, g * NB);
-            if (ox < out.w)
-                conv_tail<(MR > 8 ? 8 : MR / 2), NR, K, S>(out.w - ox, in, out, rows, dst_row, wg, bg, s, ox, g * NB);
-        }
+        for (int g = 0; g < groups; ++g)
+            conv_row_tiles<MR, NR, K, S>(in, out, rows, dst_row, wp + g * group_floats, bp + g * NB, s, g * NB);
     }
 }
 

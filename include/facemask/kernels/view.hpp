@@ -31,13 +31,15 @@ struct View {
                                    // pool hands rows out); null: ring rows follow each other
     ptrdiff_t first = 0;           // with rows: the view's first channel in each row (a slice)
 
-    // Pixel 0 of row y. Kernels take it once per row (a ring costs one modulo a row).
-    act_t* row_at(int y) const {
+    // Pixel 0 of row y. Kernels take it once per row (a ring costs one modulo a row). Always
+    // inlined: a kernel unit compiled for AVX-512 must not leave its own copy of a function
+    // outside its ISA namespace, which the linker could then pick for every unit.
+    FACEMASK_INLINE act_t* row_at(int y) const {
         if (!ring) return data + ptrdiff_t(y) * row;
         const int r = (y + 1) % ring;
         return rows ? rows[r] + first : data + ptrdiff_t(r) * row;
     }
-    act_t* at(int y, int x) const { return row_at(y) + x * px; }
+    FACEMASK_INLINE act_t* at(int y, int x) const { return row_at(y) + x * px; }
 
     // Pixels [x0, x0 + n) of every row: a column slice. Pixel -1 and pixel n of the slice are
     // the tensor's pixels x0 - 1 and x0 + n (its neighbours, or the zero borders at the ends),
