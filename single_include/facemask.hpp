@@ -75,6 +75,9 @@
 //   FACEMASK_BAND_ROWS_PER_THREAD  input rows a band holds per thread when several threads
 //                        share a band (default 32; one thread always runs bands of 1 row).
 //                        Fewer rows: less memory, more barriers (see Detector::band_for)
+//   FACEMASK_FUSE_BLOCKS  1 (default): each MobileNet depthwise-separable block runs as one op,
+//                        its depthwise rows handed to the pointwise kernel in scratch; 0: two
+//                        ops with a tensor between them (A/B runs; the same results bit for bit)
 //   FACEMASK_HALF_ACTIVATIONS  store activations as IEEE float16 (arithmetic stays float32):
 //                        half the activation memory, for microcontrollers; needs the scalar
 //                        kernels (FACEMASK_NO_SIMD or no SIMD ISA)
@@ -107,6 +110,10 @@
 #endif
 #if FACEMASK_BAND_ROWS_PER_THREAD < 1
 #error "facemask: FACEMASK_BAND_ROWS_PER_THREAD must be at least 1"
+#endif
+
+#ifndef FACEMASK_FUSE_BLOCKS
+#define FACEMASK_FUSE_BLOCKS 1
 #endif
 
 #ifndef FACEMASK_ASSERT
@@ -2792,7 +2799,8 @@ enum class Branch : uint8_t {
     prefix,    // both passes (recomputed in the second)
     deferred,  // the second pass
 };
-// Fixed capacities (the RetinaFace graph has 52 ops and 45 tensors, the classifier 27 and 27):
+// Fixed capacities (the RetinaFace graph has 39 ops and 32 tensors, the classifier 14 and 14,
+// with each depthwise-separable block one op; 52/45 and 27/27 with its two ops unfused):
 // small, because a plan holds a record per tensor and a microcontroller keeps its plans in RAM.
 constexpr int kMaxOps = 64;
 constexpr int kMaxTensors = 48;
@@ -2817,7 +2825,18 @@ struct Op {
     const float* b = nullptr;
     const float* wino = nullptr;  // conv3x3s1 only, SIMD builds: Winograd weights (pack_wino);
                                   // the executor then calls it in whole 4-row tiles
+    // A depthwise op followed by its block's pointwise convolution (then_pw): `out` is the
+    // pointwise output. Each depthwise row goes to the thread's scratch and the pointwise
+    // kernel takes it from there (run_dw_then_pw), so the intermediate tensor has no buffer, its
+    // row never leaves L1, and a thread split needs one barrier for the pair instead of two.
+    // The same kernels in the same order: bit for bit the two ops' result.
+    bool then_pw = false;
+    Weights w2;                   // the pointwise weights and bias, in the active layout
+    const float* b2 = nullptr;
+    float slope2 = 1.0f;
 };
+
+inline bool is_depthwise(const Op& o) { return o.kind == OpKind::dwconv3x3s1 || o.kind == OpKind::dwconv3x3s2; }
 
 // Output rows an op computes best in multiples of (its calls start and end on tile boundaries).
 inline int tile_rows(const Op& o) { return o.wino ? 4 : 1; }
@@ -2881,6 +2900,10 @@ struct Graph {
         o.b = b;
         o.slope = slope;
         o.out_offset = int16_t(out_offset);
+        o.then_pw = false;
+        o.w2 = Weights();
+        o.b2 = nullptr;
+        o.slope2 = 1.0f;
         o.cout = int16_t(cout < 0 ? tensors[out].channels : cout);
         TensorDef& src = tensors[in];
         TensorDef& dst = tensors[out];
@@ -2916,12 +2939,18 @@ struct Graph {
     }
 };
 
-// Floats of per-thread scratch op o's kernel needs (Winograd's transformed tiles).
-inline size_t scratch_floats(const Graph& g, const Op& o) {
+// Floats of per-thread scratch op o's kernel needs at an output width of `out_w` pixels:
+// Winograd's transformed tiles, or a fused block's depthwise row (act_t values, plus slack for
+// the vector loads that may read past a row's end).
+inline size_t scratch_floats(const Graph& g, const Op& o, int out_w) {
+    if (o.then_pw) {
+        const size_t values = size_t(out_w) * size_t(g.tensors[o.in].channels) + 64;
+        return (values * sizeof(kernels::act_t) + sizeof(float) - 1) / sizeof(float);
+    }
 #if FACEMASK_SIMD
     if (o.wino) return kernels::active::wino_scratch_floats(g.tensors[o.in].channels, o.cout);
 #endif
-    (void)g, (void)o;
+    (void)g, (void)o, (void)out_w;
     return 0;
 }
 
@@ -2947,6 +2976,30 @@ inline void run_weighted(const Op& o, const View& in, const View& out, const W* 
         case OpKind::dwconv3x3s2: K::dwconv3x3s2(in, out, w, o.b, o.slope, y0, y1); break;
         case OpKind::pwconv1x1: K::pwconv1x1(in, out, w, o.b, o.slope, y0, y1); break;
         case OpKind::upsample_add: break;
+    }
+}
+
+// A fused block (Op::then_pw) on output rows [y0, y1): row by row, the depthwise row into
+// `scratch` (a one-row view as wide as `out`), then the pointwise row from it. W: the
+// depthwise weights' type, W2 the pointwise ones'.
+template <class W, class W2>
+inline void run_dw_then_pw(const Op& o, const View& in, const View& out, const W* w, const W2* w2, int y0, int y1,
+                           float* scratch) {
+    namespace K = kernels::active;
+    View mid;
+    mid.data = reinterpret_cast<kernels::act_t*>(scratch);
+    mid.h = out.h;
+    mid.w = out.w;
+    mid.c = in.c;
+    mid.px = in.c;
+    mid.row = ptrdiff_t(out.w) * in.c;
+    mid.ring = 1;  // every row y is the one row of scratch
+    for (int y = y0; y < y1; ++y) {
+        if (o.kind == OpKind::dwconv3x3s1)
+            K::dwconv3x3s1(in, mid, w, o.b, o.slope, y, y + 1);
+        else
+            K::dwconv3x3s2(in, mid, w, o.b, o.slope, y, y + 1);
+        K::pwconv1x1(mid, out, w2, o.b2, o.slope2, y, y + 1);
     }
 }
 
@@ -2992,6 +3045,8 @@ struct Packer {
     // and float16-in-place builds keep the blob's weights). `winograd`: -1 the rule, 0 never,
     // 1 always (tests, A/B runs).
     int winograd = -1;
+    // Whether builders fuse each depthwise-separable block into one op (Op::then_pw).
+    bool fuse_blocks = FACEMASK_FUSE_BLOCKS != 0;
     static bool winograd_pays(int cout, int cin) { return cin >= 16 && cout >= 16; }
 
     void wino(Weights w, int cout, int cin, const float** up) {
@@ -3761,7 +3816,7 @@ inline Plan make_plan(const Graph& g, int width, int height, int band = 1, int t
     }
     size_t scratch = 0;
     for (int k = 0; k < g.n_ops; ++k) {
-        const size_t n = scratch_floats(g, g.ops[k]);
+        const size_t n = scratch_floats(g, g.ops[k], p.t[g.ops[k].out].w);
         if (n > scratch) scratch = n;
     }
     p.scratch_offset = end;
@@ -3811,16 +3866,32 @@ inline void run_op(const Op& o, const View& in, const View& full_out, int y0, in
         return;
     }
 #if !FACEMASK_SIMD
-    if (o.w.f16) {  // packed (SIMD) weights are always float32
+    if (o.then_pw) {  // packed (SIMD) weights are always float32; in place, either may be float16
+        if (o.w.f16 && o.w2.f16) run_dw_then_pw(o, in, out, o.w.f16, o.w2.f16, y0, y1, scratch);
+        else if (o.w.f16) run_dw_then_pw(o, in, out, o.w.f16, o.w2.f32, y0, y1, scratch);
+        else if (o.w2.f16) run_dw_then_pw(o, in, out, o.w.f32, o.w2.f16, y0, y1, scratch);
+        else run_dw_then_pw(o, in, out, o.w.f32, o.w2.f32, y0, y1, scratch);
+        return;
+    }
+    if (o.w.f16) {
         run_weighted(o, in, out, o.w.f16, y0, y1, scratch);
         return;
     }
 #endif
+    if (o.then_pw) {
+        run_dw_then_pw(o, in, out, o.w.f32, o.w2.f32, y0, y1, scratch);
+        return;
+    }
     run_weighted(o, in, out, o.w.f32, y0, y1, scratch);
 }
 
-// Threads split a kernel call's columns in units of this many pixels (Runner::op).
+// Threads split a kernel call's columns in units of this many pixels (Runner::op): a Winograd
+// tile for Winograd ops, else a pixel pair (the AVX-512 kernels for 8 output channels put two
+// pixels in a vector). Pairs, not tiles, where they do: the stride-32 rows, 20 pixels at
+// 640x480, split 10/10 instead of 8/12 (fm_bench forward, 2 threads, Zen 4, medians of 200
+// interleaved runs: 0.99x at 640x480, 0.99x at 320x240; small, but never worse).
 constexpr int kColumnUnit = 4;
+constexpr int kColumnPair = 2;
 
 // The running walk of one thread. Source and Sink are the caller's:
 //   source(const View& input, int y0, int y1, int part)  fills input rows [y0, y1) (thread
@@ -3908,9 +3979,9 @@ struct Runner {
     }
 
     // Op k on output rows [y0, y1). Threads split a weighted op's call by columns, in units of
-    // kColumnUnit pixels (a Winograd tile, and a multiple of every kernel's pixel group, so a
-    // pixel is computed by the same code whichever thread has it: bit for bit the one-thread
-    // result). Columns, not rows: a step's call has a few rows at the coarse levels (one
+    // kColumnUnit pixels for Winograd ops (a tile), kColumnPair for the others (every other
+    // kernel computes a pixel the same way wherever its row slice starts, as long as pixel
+    // pairs stay together), so a pixel's result is bit for bit the one-thread one. Columns, not rows: a step's call has a few rows at the coarse levels (one
     // Winograd tile, or one row, at strides 16 and 32), but always the whole width, and each
     // thread reads mostly the columns it wrote. The upsampling, whose source pixel depends on
     // the whole tensor's size, splits rows.
@@ -3924,9 +3995,10 @@ struct Runner {
             share(y0, y1, &a, &b, &o);
             if (a < b) run_op(o, view(o.in), view(o.out), a, b, scratch);
         } else {
-            const int w = p.t[o.out].w, units = (w + kColumnUnit - 1) / kColumnUnit;
-            const int x0 = units * part / parts * kColumnUnit;
-            const int end = units * (part + 1) / parts * kColumnUnit, x1 = end < w ? end : w;
+            const int unit = o.wino ? kColumnUnit : kColumnPair;
+            const int w = p.t[o.out].w, units = (w + unit - 1) / unit;
+            const int x0 = units * part / parts * unit;
+            const int end = units * (part + 1) / parts * unit, x1 = end < w ? end : w;
             if (x0 < x1) {
                 const int stride = o.kind == OpKind::conv3x3s2 || o.kind == OpKind::dwconv3x3s2 ? 2 : 1;
                 const int in_n = x1 == w ? p.t[o.in].w - stride * x0 : stride * (x1 - x0);  // the last slice: to the edge
@@ -4498,18 +4570,25 @@ inline Status add_conv3x3(const blob::Reader& r, graph::Graph& g, graph::Packer&
     return Status();
 }
 
-// Adds "<prefix>.w" [cout, cin] / "<prefix>.b" as a pointwise convolution.
-inline Status add_pwconv(const blob::Reader& r, graph::Graph& g, graph::Packer& pk, const char* prefix, int in, int out,
-                         int cin, int cout, float slope) {
+// Finds and packs "<prefix>.w" [cout, cin] / "<prefix>.b", a pointwise convolution.
+inline Status pack_pwconv(const blob::Reader& r, graph::Packer& pk, const char* prefix, int cin, int cout,
+                          graph::Weights* wp, const float** bp) {
     char name[40];
     blob::Tensor w, b;
     std::snprintf(name, sizeof name, "%s.w", prefix);
     FACEMASK_TRY(find2(r, name, uint32_t(cout), uint32_t(cin), &w, true));
     std::snprintf(name, sizeof name, "%s.b", prefix);
     FACEMASK_TRY(find1(r, name, uint32_t(cout), &b));
+    pk.conv(weights_of(w), b.data, cout, 1, cin, wp, bp);
+    return Status();
+}
+
+// Adds "<prefix>.w" [cout, cin] / "<prefix>.b" as a pointwise convolution.
+inline Status add_pwconv(const blob::Reader& r, graph::Graph& g, graph::Packer& pk, const char* prefix, int in, int out,
+                         int cin, int cout, float slope) {
     graph::Weights wp;
     const float* bp = nullptr;
-    pk.conv(weights_of(w), b.data, cout, 1, cin, &wp, &bp);
+    FACEMASK_TRY(pack_pwconv(r, pk, prefix, cin, cout, &wp, &bp));
     g.add_op(graph::OpKind::pwconv1x1, in, out, wp, bp, slope);
     return Status();
 }
@@ -4557,6 +4636,23 @@ inline Status add_mobilenet(const blob::Reader& r, graph::Graph& g, graph::Packe
         if (i == 0) {
             const int out = g.add_tensor(level, cout);
             FACEMASK_TRY(add_conv3x3(r, g, pk, "b0", 2, prev, out, cin, cout, slope));
+            prev = out;
+        } else if (pk.fuse_blocks) {  // one op: the depthwise rows go to the pointwise kernel in scratch
+            const int out = g.add_tensor(level, cout);
+            const int k = g.n_ops;
+            std::snprintf(prefix, sizeof prefix, "b%d.dw", i);
+            FACEMASK_TRY(add_dwconv(r, g, pk, prefix, stride, prev, out, cin, slope));
+            graph::Weights wp;
+            const float* bp = nullptr;
+            std::snprintf(prefix, sizeof prefix, "b%d.pw", i);
+            FACEMASK_TRY(pack_pwconv(r, pk, prefix, cin, cout, &wp, &bp));
+            if (g.n_ops > k) {
+                graph::Op& o = g.ops[k];
+                o.then_pw = true;
+                o.w2 = wp;
+                o.b2 = bp;
+                o.slope2 = slope;
+            }
             prev = out;
         } else {
             const int mid = g.add_tensor(level, cin);

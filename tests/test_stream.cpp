@@ -31,6 +31,7 @@ struct Net {
     int t2 = 0, t5d = 0;  // depthwise outputs read only by a pointwise convolution
     int merged = 0;       // written by a 3x3 stride-1 convolution and read by one
     int deferred_from = 0, deferred_to = 0;  // ops of the branch a two-pass plan runs second
+    bool fused = false;   // two of the depthwise + pointwise pairs as one op each (Op::then_pw)
 
     const float* make(size_t n, Rng& rng) {
         raw.emplace_back(n);
@@ -62,21 +63,34 @@ struct Net {
             pk.dw(G::Weights{w, nullptr}, b, c, &wp, &bp);
             g.add_op(kind, in, out, wp, bp, slope);
         };
+        // A depthwise + pointwise pair; fused: one op, the same weights drawn in the same order.
+        auto dw_pw = [&](G::OpKind kind, int in, int* mid, int out, int c, int cout) {
+            if (!fused) {
+                *mid = g.add_tensor(g.tensors[out].level, c);
+                dw(kind, in, *mid, c);
+                conv(G::OpKind::pwconv1x1, *mid, out, c, cout, 1);
+                return;
+            }
+            *mid = -1;
+            dw(kind, in, out, c);
+            G::Op& o = g.ops[g.n_ops - 1];
+            const float* w = make(size_t(cout) * c, rng);
+            const float* b = make(size_t(cout), rng);
+            pk.conv(G::Weights{w, nullptr}, b, cout, 1, c, &o.w2, &o.b2);
+            o.then_pw = true;
+            o.slope2 = slope;
+        };
         g.input = g.add_tensor(0, 3);
         const int t1 = g.add_tensor(1, 8);
         conv(G::OpKind::conv3x3s2, g.input, t1, 3, 8, 9);
-        t2 = g.add_tensor(1, 8);
-        dw(G::OpKind::dwconv3x3s1, t1, t2, 8);
         const int t3 = g.add_tensor(1, 12);
-        conv(G::OpKind::pwconv1x1, t2, t3, 8, 12, 1);
+        dw_pw(G::OpKind::dwconv3x3s1, t1, &t2, t3, 8, 12);
         const int t4 = g.add_tensor(2, 12);
         dw(G::OpKind::dwconv3x3s2, t3, t4, 12);
         const int t5 = g.add_tensor(2, 16);
-        conv(G::OpKind::pwconv1x1, t4, t5, 12, 16, 1);
-        t5d = g.add_tensor(2, 16);  // a second depthwise -> pointwise pair: t2 and t5d share a buffer
-        dw(G::OpKind::dwconv3x3s1, t5, t5d, 16);
-        const int t5p = g.add_tensor(2, 16);
-        conv(G::OpKind::pwconv1x1, t5d, t5p, 16, 16, 1);
+        conv(G::OpKind::pwconv1x1, t4, t5, 12, 16, 1);  // never fused: t4 has a second reader
+        const int t5p = g.add_tensor(2, 16);  // a second pair: unfused, t2 and t5d share a buffer
+        dw_pw(G::OpKind::dwconv3x3s1, t5, &t5d, t5p, 16, 16);
         const int t6 = g.add_tensor(3, 16);
         conv(G::OpKind::conv3x3s2, t5p, t6, 16, 16, 9);
         deferred_from = g.n_ops;  // a two-pass plan runs the rest of out_a's branch second
@@ -98,7 +112,8 @@ struct Net {
 
     // winograd: the Packer's choice for the 3x3 stride-1 convolutions (1: Winograd in SIMD
     // builds, whose ops then run in 4-row tiles; 0: the direct kernel).
-    explicit Net(int winograd = 1) {
+    explicit Net(int winograd = 1, bool fuse = false) {
+        fused = fuse;
         G::Packer measure;
         measure.winograd = winograd;
         build(measure, 7);
@@ -209,6 +224,44 @@ TEST_CASE("row bands give the whole-tensor results bit for bit, on 1 and 2 threa
             }
     }
   }
+}
+
+TEST_CASE("fused depthwise + pointwise blocks give the two ops' results bit for bit, in bands and threads") {
+    const Net net;              // every pair two ops
+    const Net fused(1, true);   // two of the pairs one op each
+    int fused_ops = 0;
+    for (int k = 0; k < fused.g.n_ops; ++k) fused_ops += fused.g.ops[k].then_pw;
+    CHECK(fused_ops == 2);
+    CHECK(fused.g.n_ops == net.g.n_ops - 2);
+    CHECK(fused.g.n_tensors == net.g.n_tensors - 2);
+    const int sizes[][2] = {{37, 29}, {16, 1}, {5, 64}, {23, 97}, {64, 8}, {3, 3}};
+    for (const auto& sz : sizes) {
+        const int w = sz[0], h = sz[1];
+        Rng rng(uint32_t(w * 313 + h));
+        std::vector<float> input(size_t(w) * h * 3);
+        for (float& x : input) x = rng.next();
+        const Result want = run(net, G::make_plan(net.g, w, h, h, 1, true), input);
+        CAPTURE(w);
+        CAPTURE(h);
+        const G::Plan whole = G::make_plan(fused.g, w, h, h, 1, true);
+        const Result got_whole = run(fused, whole, input);
+        CHECK(std::memcmp(got_whole.a.data(), want.a.data(), want.a.size() * sizeof(float)) == 0);
+        CHECK(std::memcmp(got_whole.b.data(), want.b.data(), want.b.size() * sizeof(float)) == 0);
+        for (int band : {1, 2, 7})
+            for (int threads : {1, 2})
+                for (int passes : {1, 2}) {
+                    CAPTURE(band);
+                    CAPTURE(threads);
+                    CAPTURE(passes);
+                    const G::Plan p = G::make_plan(fused.g, w, h, band, threads, false, passes);
+                    const G::Plan unfused = G::make_plan(net.g, w, h, band, threads, false, passes);
+                    // no buffer for the fused intermediates: no more tensor bytes
+                    CHECK(p.scratch_offset <= unfused.scratch_offset);
+                    const Result got = run(fused, p, input);
+                    CHECK(std::memcmp(got.a.data(), want.a.data(), want.a.size() * sizeof(float)) == 0);
+                    CHECK(std::memcmp(got.b.data(), want.b.data(), want.b.size() * sizeof(float)) == 0);
+                }
+    }
 }
 
 TEST_CASE("two passes (the deferred branch second, the prefix recomputed) give the same results bit for bit") {

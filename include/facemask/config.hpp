@@ -23,6 +23,9 @@
 //   FACEMASK_BAND_ROWS_PER_THREAD  input rows a band holds per thread when several threads
 //                        share a band (default 32; one thread always runs bands of 1 row).
 //                        Fewer rows: less memory, more barriers (see Detector::band_for)
+//   FACEMASK_FUSE_BLOCKS  1 (default): each MobileNet depthwise-separable block runs as one op,
+//                        its depthwise rows handed to the pointwise kernel in scratch; 0: two
+//                        ops with a tensor between them (A/B runs; the same results bit for bit)
 //   FACEMASK_HALF_ACTIVATIONS  store activations as IEEE float16 (arithmetic stays float32):
 //                        half the activation memory, for microcontrollers; needs the scalar
 //                        kernels (FACEMASK_NO_SIMD or no SIMD ISA)
@@ -56,6 +59,10 @@
 #endif
 #if FACEMASK_BAND_ROWS_PER_THREAD < 1
 #error "facemask: FACEMASK_BAND_ROWS_PER_THREAD must be at least 1"
+#endif
+
+#ifndef FACEMASK_FUSE_BLOCKS
+#define FACEMASK_FUSE_BLOCKS 1
 #endif
 
 #ifndef FACEMASK_ASSERT

@@ -509,7 +509,7 @@ inline Plan make_plan(const Graph& g, int width, int height, int band = 1, int t
     }
     size_t scratch = 0;
     for (int k = 0; k < g.n_ops; ++k) {
-        const size_t n = scratch_floats(g, g.ops[k]);
+        const size_t n = scratch_floats(g, g.ops[k], p.t[g.ops[k].out].w);
         if (n > scratch) scratch = n;
     }
     p.scratch_offset = end;
@@ -559,16 +559,32 @@ inline void run_op(const Op& o, const View& in, const View& full_out, int y0, in
         return;
     }
 #if !FACEMASK_SIMD
-    if (o.w.f16) {  // packed (SIMD) weights are always float32
+    if (o.then_pw) {  // packed (SIMD) weights are always float32; in place, either may be float16
+        if (o.w.f16 && o.w2.f16) run_dw_then_pw(o, in, out, o.w.f16, o.w2.f16, y0, y1, scratch);
+        else if (o.w.f16) run_dw_then_pw(o, in, out, o.w.f16, o.w2.f32, y0, y1, scratch);
+        else if (o.w2.f16) run_dw_then_pw(o, in, out, o.w.f32, o.w2.f16, y0, y1, scratch);
+        else run_dw_then_pw(o, in, out, o.w.f32, o.w2.f32, y0, y1, scratch);
+        return;
+    }
+    if (o.w.f16) {
         run_weighted(o, in, out, o.w.f16, y0, y1, scratch);
         return;
     }
 #endif
+    if (o.then_pw) {
+        run_dw_then_pw(o, in, out, o.w.f32, o.w2.f32, y0, y1, scratch);
+        return;
+    }
     run_weighted(o, in, out, o.w.f32, y0, y1, scratch);
 }
 
-// Threads split a kernel call's columns in units of this many pixels (Runner::op).
+// Threads split a kernel call's columns in units of this many pixels (Runner::op): a Winograd
+// tile for Winograd ops, else a pixel pair (the AVX-512 kernels for 8 output channels put two
+// pixels in a vector). Pairs, not tiles, where they do: the stride-32 rows, 20 pixels at
+// 640x480, split 10/10 instead of 8/12 (fm_bench forward, 2 threads, Zen 4, medians of 200
+// interleaved runs: 0.99x at 640x480, 0.99x at 320x240; small, but never worse).
 constexpr int kColumnUnit = 4;
+constexpr int kColumnPair = 2;
 
 // The running walk of one thread. Source and Sink are the caller's:
 //   source(const View& input, int y0, int y1, int part)  fills input rows [y0, y1) (thread
@@ -656,9 +672,9 @@ struct Runner {
     }
 
     // Op k on output rows [y0, y1). Threads split a weighted op's call by columns, in units of
-    // kColumnUnit pixels (a Winograd tile, and a multiple of every kernel's pixel group, so a
-    // pixel is computed by the same code whichever thread has it: bit for bit the one-thread
-    // result). Columns, not rows: a step's call has a few rows at the coarse levels (one
+    // kColumnUnit pixels for Winograd ops (a tile), kColumnPair for the others (every other
+    // kernel computes a pixel the same way wherever its row slice starts, as long as pixel
+    // pairs stay together), so a pixel's result is bit for bit the one-thread one. Columns, not rows: a step's call has a few rows at the coarse levels (one
     // Winograd tile, or one row, at strides 16 and 32), but always the whole width, and each
     // thread reads mostly the columns it wrote. The upsampling, whose source pixel depends on
     // the whole tensor's size, splits rows.
@@ -672,9 +688,10 @@ struct Runner {
             share(y0, y1, &a, &b, &o);
             if (a < b) run_op(o, view(o.in), view(o.out), a, b, scratch);
         } else {
-            const int w = p.t[o.out].w, units = (w + kColumnUnit - 1) / kColumnUnit;
-            const int x0 = units * part / parts * kColumnUnit;
-            const int end = units * (part + 1) / parts * kColumnUnit, x1 = end < w ? end : w;
+            const int unit = o.wino ? kColumnUnit : kColumnPair;
+            const int w = p.t[o.out].w, units = (w + unit - 1) / unit;
+            const int x0 = units * part / parts * unit;
+            const int end = units * (part + 1) / parts * unit, x1 = end < w ? end : w;
             if (x0 < x1) {
                 const int stride = o.kind == OpKind::conv3x3s2 || o.kind == OpKind::dwconv3x3s2 ? 2 : 1;
                 const int in_n = x1 == w ? p.t[o.in].w - stride * x0 : stride * (x1 - x0);  // the last slice: to the edge

@@ -27,7 +27,8 @@ enum class Branch : uint8_t {
     prefix,    // both passes (recomputed in the second)
     deferred,  // the second pass
 };
-// Fixed capacities (the RetinaFace graph has 52 ops and 45 tensors, the classifier 27 and 27):
+// Fixed capacities (the RetinaFace graph has 39 ops and 32 tensors, the classifier 14 and 14,
+// with each depthwise-separable block one op; 52/45 and 27/27 with its two ops unfused):
 // small, because a plan holds a record per tensor and a microcontroller keeps its plans in RAM.
 constexpr int kMaxOps = 64;
 constexpr int kMaxTensors = 48;
@@ -52,7 +53,18 @@ struct Op {
     const float* b = nullptr;
     const float* wino = nullptr;  // conv3x3s1 only, SIMD builds: Winograd weights (pack_wino);
                                   // the executor then calls it in whole 4-row tiles
+    // A depthwise op followed by its block's pointwise convolution (then_pw): `out` is the
+    // pointwise output. Each depthwise row goes to the thread's scratch and the pointwise
+    // kernel takes it from there (run_dw_then_pw), so the intermediate tensor has no buffer, its
+    // row never leaves L1, and a thread split needs one barrier for the pair instead of two.
+    // The same kernels in the same order: bit for bit the two ops' result.
+    bool then_pw = false;
+    Weights w2;                   // the pointwise weights and bias, in the active layout
+    const float* b2 = nullptr;
+    float slope2 = 1.0f;
 };
+
+inline bool is_depthwise(const Op& o) { return o.kind == OpKind::dwconv3x3s1 || o.kind == OpKind::dwconv3x3s2; }
 
 // Output rows an op computes best in multiples of (its calls start and end on tile boundaries).
 inline int tile_rows(const Op& o) { return o.wino ? 4 : 1; }
@@ -116,6 +128,10 @@ struct Graph {
         o.b = b;
         o.slope = slope;
         o.out_offset = int16_t(out_offset);
+        o.then_pw = false;
+        o.w2 = Weights();
+        o.b2 = nullptr;
+        o.slope2 = 1.0f;
         o.cout = int16_t(cout < 0 ? tensors[out].channels : cout);
         TensorDef& src = tensors[in];
         TensorDef& dst = tensors[out];
@@ -151,12 +167,18 @@ struct Graph {
     }
 };
 
-// Floats of per-thread scratch op o's kernel needs (Winograd's transformed tiles).
-inline size_t scratch_floats(const Graph& g, const Op& o) {
+// Floats of per-thread scratch op o's kernel needs at an output width of `out_w` pixels:
+// Winograd's transformed tiles, or a fused block's depthwise row (act_t values, plus slack for
+// the vector loads that may read past a row's end).
+inline size_t scratch_floats(const Graph& g, const Op& o, int out_w) {
+    if (o.then_pw) {
+        const size_t values = size_t(out_w) * size_t(g.tensors[o.in].channels) + 64;
+        return (values * sizeof(kernels::act_t) + sizeof(float) - 1) / sizeof(float);
+    }
 #if FACEMASK_SIMD
     if (o.wino) return kernels::active::wino_scratch_floats(g.tensors[o.in].channels, o.cout);
 #endif
-    (void)g, (void)o;
+    (void)g, (void)o, (void)out_w;
     return 0;
 }
 
@@ -182,6 +204,30 @@ inline void run_weighted(const Op& o, const View& in, const View& out, const W* 
         case OpKind::dwconv3x3s2: K::dwconv3x3s2(in, out, w, o.b, o.slope, y0, y1); break;
         case OpKind::pwconv1x1: K::pwconv1x1(in, out, w, o.b, o.slope, y0, y1); break;
         case OpKind::upsample_add: break;
+    }
+}
+
+// A fused block (Op::then_pw) on output rows [y0, y1): row by row, the depthwise row into
+// `scratch` (a one-row view as wide as `out`), then the pointwise row from it. W: the
+// depthwise weights' type, W2 the pointwise ones'.
+template <class W, class W2>
+inline void run_dw_then_pw(const Op& o, const View& in, const View& out, const W* w, const W2* w2, int y0, int y1,
+                           float* scratch) {
+    namespace K = kernels::active;
+    View mid;
+    mid.data = reinterpret_cast<kernels::act_t*>(scratch);
+    mid.h = out.h;
+    mid.w = out.w;
+    mid.c = in.c;
+    mid.px = in.c;
+    mid.row = ptrdiff_t(out.w) * in.c;
+    mid.ring = 1;  // every row y is the one row of scratch
+    for (int y = y0; y < y1; ++y) {
+        if (o.kind == OpKind::dwconv3x3s1)
+            K::dwconv3x3s1(in, mid, w, o.b, o.slope, y, y + 1);
+        else
+            K::dwconv3x3s2(in, mid, w, o.b, o.slope, y, y + 1);
+        K::pwconv1x1(mid, out, w2, o.b2, o.slope2, y, y + 1);
     }
 }
 
@@ -227,6 +273,8 @@ struct Packer {
     // and float16-in-place builds keep the blob's weights). `winograd`: -1 the rule, 0 never,
     // 1 always (tests, A/B runs).
     int winograd = -1;
+    // Whether builders fuse each depthwise-separable block into one op (Op::then_pw).
+    bool fuse_blocks = FACEMASK_FUSE_BLOCKS != 0;
     static bool winograd_pays(int cout, int cin) { return cin >= 16 && cout >= 16; }
 
     void wino(Weights w, int cout, int cin, const float** up) {

@@ -54,18 +54,25 @@ inline Status add_conv3x3(const blob::Reader& r, graph::Graph& g, graph::Packer&
     return Status();
 }
 
-// Adds "<prefix>.w" [cout, cin] / "<prefix>.b" as a pointwise convolution.
-inline Status add_pwconv(const blob::Reader& r, graph::Graph& g, graph::Packer& pk, const char* prefix, int in, int out,
-                         int cin, int cout, float slope) {
+// Finds and packs "<prefix>.w" [cout, cin] / "<prefix>.b", a pointwise convolution.
+inline Status pack_pwconv(const blob::Reader& r, graph::Packer& pk, const char* prefix, int cin, int cout,
+                          graph::Weights* wp, const float** bp) {
     char name[40];
     blob::Tensor w, b;
     std::snprintf(name, sizeof name, "%s.w", prefix);
     FACEMASK_TRY(find2(r, name, uint32_t(cout), uint32_t(cin), &w, true));
     std::snprintf(name, sizeof name, "%s.b", prefix);
     FACEMASK_TRY(find1(r, name, uint32_t(cout), &b));
+    pk.conv(weights_of(w), b.data, cout, 1, cin, wp, bp);
+    return Status();
+}
+
+// Adds "<prefix>.w" [cout, cin] / "<prefix>.b" as a pointwise convolution.
+inline Status add_pwconv(const blob::Reader& r, graph::Graph& g, graph::Packer& pk, const char* prefix, int in, int out,
+                         int cin, int cout, float slope) {
     graph::Weights wp;
     const float* bp = nullptr;
-    pk.conv(weights_of(w), b.data, cout, 1, cin, &wp, &bp);
+    FACEMASK_TRY(pack_pwconv(r, pk, prefix, cin, cout, &wp, &bp));
     g.add_op(graph::OpKind::pwconv1x1, in, out, wp, bp, slope);
     return Status();
 }
@@ -113,6 +120,23 @@ inline Status add_mobilenet(const blob::Reader& r, graph::Graph& g, graph::Packe
         if (i == 0) {
             const int out = g.add_tensor(level, cout);
             FACEMASK_TRY(add_conv3x3(r, g, pk, "b0", 2, prev, out, cin, cout, slope));
+            prev = out;
+        } else if (pk.fuse_blocks) {  // one op: the depthwise rows go to the pointwise kernel in scratch
+            const int out = g.add_tensor(level, cout);
+            const int k = g.n_ops;
+            std::snprintf(prefix, sizeof prefix, "b%d.dw", i);
+            FACEMASK_TRY(add_dwconv(r, g, pk, prefix, stride, prev, out, cin, slope));
+            graph::Weights wp;
+            const float* bp = nullptr;
+            std::snprintf(prefix, sizeof prefix, "b%d.pw", i);
+            FACEMASK_TRY(pack_pwconv(r, pk, prefix, cin, cout, &wp, &bp));
+            if (g.n_ops > k) {
+                graph::Op& o = g.ops[k];
+                o.then_pw = true;
+                o.w2 = wp;
+                o.b2 = bp;
+                o.slope2 = slope;
+            }
             prev = out;
         } else {
             const int mid = g.add_tensor(level, cin);
