@@ -2836,7 +2836,6 @@ struct Op {
     float slope2 = 1.0f;
 };
 
-inline bool is_depthwise(const Op& o) { return o.kind == OpKind::dwconv3x3s1 || o.kind == OpKind::dwconv3x3s2; }
 
 // Output rows an op computes best in multiples of (its calls start and end on tile boundaries).
 inline int tile_rows(const Op& o) { return o.wino ? 4 : 1; }
@@ -2940,8 +2939,8 @@ struct Graph {
 };
 
 // Floats of per-thread scratch op o's kernel needs at an output width of `out_w` pixels:
-// Winograd's transformed tiles, or a fused block's depthwise row (act_t values, plus slack for
-// the vector loads that may read past a row's end).
+// Winograd's transformed tiles, or a fused block's depthwise row (act_t values, and 64 more as
+// slack, as the arena keeps after its last buffer).
 inline size_t scratch_floats(const Graph& g, const Op& o, int out_w) {
     if (o.then_pw) {
         const size_t values = size_t(out_w) * size_t(g.tensors[o.in].channels) + 64;
@@ -3886,8 +3885,9 @@ inline void run_op(const Op& o, const View& in, const View& full_out, int y0, in
 }
 
 // Threads split a kernel call's columns in units of this many pixels (Runner::op): a Winograd
-// tile for Winograd ops, else a pixel pair (the AVX-512 kernels for 8 output channels put two
-// pixels in a vector). Pairs, not tiles, where they do: the stride-32 rows, 20 pixels at
+// tile for Winograd ops, else a pixel pair (the other kernels compute each pixel the same way
+// wherever a slice starts, the AVX-512 ones that put two pixels in a vector included; pairs
+// keep those vectors whole). Pairs, not tiles, where they do: the stride-32 rows, 20 pixels at
 // 640x480, split 10/10 instead of 8/12 (fm_bench forward, 2 threads, Zen 4, medians of 200
 // interleaved runs: 0.99x at 640x480, 0.99x at 320x240; small, but never worse).
 constexpr int kColumnUnit = 4;
@@ -3980,8 +3980,8 @@ struct Runner {
 
     // Op k on output rows [y0, y1). Threads split a weighted op's call by columns, in units of
     // kColumnUnit pixels for Winograd ops (a tile), kColumnPair for the others (every other
-    // kernel computes a pixel the same way wherever its row slice starts, as long as pixel
-    // pairs stay together), so a pixel's result is bit for bit the one-thread one. Columns, not rows: a step's call has a few rows at the coarse levels (one
+    // kernel computes a pixel the same way wherever its row slice starts), so a pixel's result
+    // is bit for bit the one-thread one. Columns, not rows: a step's call has a few rows at the coarse levels (one
     // Winograd tile, or one row, at strides 16 and 32), but always the whole width, and each
     // thread reads mostly the columns it wrote. The upsampling, whose source pixel depends on
     // the whole tensor's size, splits rows.

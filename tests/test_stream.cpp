@@ -27,11 +27,11 @@ struct Net {
     G::Graph g;
     std::vector<std::vector<float>> raw;  // weights and biases, kept alive
     facemask::Buffer packed;
-    int out_a = 0, out_b = 0;
-    int t2 = 0, t5d = 0;  // depthwise outputs read only by a pointwise convolution
+    int out_a = 0, out_b = 0, out_c = 0;
+    int t2 = 0, t5d = 0, t7d = 0;  // depthwise outputs read only by a pointwise convolution
     int merged = 0;       // written by a 3x3 stride-1 convolution and read by one
     int deferred_from = 0, deferred_to = 0;  // ops of the branch a two-pass plan runs second
-    bool fused = false;   // two of the depthwise + pointwise pairs as one op each (Op::then_pw)
+    bool fused = false;   // three of the depthwise + pointwise pairs (stride 1, 1, 2) as one op each (Op::then_pw)
 
     const float* make(size_t n, Rng& rng) {
         raw.emplace_back(n);
@@ -105,6 +105,8 @@ struct Net {
         deferred_to = g.n_ops;
         out_b = g.add_tensor(3, 5, true);
         conv(G::OpKind::pwconv1x1, t6, out_b, 16, 5, 1);
+        out_c = g.add_tensor(3, 8, true);  // a stride-2 pair into an output (fused: one op)
+        dw_pw(G::OpKind::dwconv3x3s2, t5p, &t7d, out_c, 16, 8);
         // Two passes: t1..t4 computed again (the second pass reads t4), t5p and t6 kept whole.
         for (int k = 0; k <= g.tensors[t4].writers[0]; ++k) g.ops[k].branch = G::Branch::prefix;
         for (int k = deferred_from; k < deferred_to; ++k) g.ops[k].branch = G::Branch::deferred;
@@ -151,13 +153,14 @@ struct Sink {
 };
 
 struct Result {
-    std::vector<float> a, b;
+    std::vector<float> a, b, c;
 };
 
 Result run(const Net& net, const G::Plan& p, const std::vector<float>& input) {
     Result r;
     r.a.assign(size_t(p.t[net.out_a].h) * p.t[net.out_a].w * p.t[net.out_a].c, -1.0f);
     r.b.assign(size_t(p.t[net.out_b].h) * p.t[net.out_b].w * p.t[net.out_b].c, -1.0f);
+    r.c.assign(size_t(p.t[net.out_c].h) * p.t[net.out_c].w * p.t[net.out_c].c, -1.0f);
     facemask::Buffer arena;
     REQUIRE(arena.reserve(p.arena_bytes));
     std::memset(arena.data(), 0x7f, p.arena_bytes);  // garbage the executor must not read
@@ -165,9 +168,11 @@ Result run(const Net& net, const G::Plan& p, const std::vector<float>& input) {
     Sink sink{};
     sink.out[net.out_a] = &r.a;
     sink.out[net.out_b] = &r.b;
+    sink.out[net.out_c] = &r.c;
     G::run(net.g, p, arena.data(), src, sink);
     CHECK(sink.rows_seen[net.out_a] == p.t[net.out_a].h);
     CHECK(sink.rows_seen[net.out_b] == p.t[net.out_b].h);
+    CHECK(sink.rows_seen[net.out_c] == p.t[net.out_c].h);
     return r;
 }
 
@@ -231,9 +236,9 @@ TEST_CASE("fused depthwise + pointwise blocks give the two ops' results bit for 
     const Net fused(1, true);   // two of the pairs one op each
     int fused_ops = 0;
     for (int k = 0; k < fused.g.n_ops; ++k) fused_ops += fused.g.ops[k].then_pw;
-    CHECK(fused_ops == 2);
-    CHECK(fused.g.n_ops == net.g.n_ops - 2);
-    CHECK(fused.g.n_tensors == net.g.n_tensors - 2);
+    CHECK(fused_ops == 3);
+    CHECK(fused.g.n_ops == net.g.n_ops - 3);
+    CHECK(fused.g.n_tensors == net.g.n_tensors - 3);
     const int sizes[][2] = {{37, 29}, {16, 1}, {5, 64}, {23, 97}, {64, 8}, {3, 3}};
     for (const auto& sz : sizes) {
         const int w = sz[0], h = sz[1];
@@ -247,6 +252,7 @@ TEST_CASE("fused depthwise + pointwise blocks give the two ops' results bit for 
         const Result got_whole = run(fused, whole, input);
         CHECK(std::memcmp(got_whole.a.data(), want.a.data(), want.a.size() * sizeof(float)) == 0);
         CHECK(std::memcmp(got_whole.b.data(), want.b.data(), want.b.size() * sizeof(float)) == 0);
+        CHECK(std::memcmp(got_whole.c.data(), want.c.data(), want.c.size() * sizeof(float)) == 0);
         for (int band : {1, 2, 7})
             for (int threads : {1, 2})
                 for (int passes : {1, 2}) {
@@ -260,6 +266,7 @@ TEST_CASE("fused depthwise + pointwise blocks give the two ops' results bit for 
                     const Result got = run(fused, p, input);
                     CHECK(std::memcmp(got.a.data(), want.a.data(), want.a.size() * sizeof(float)) == 0);
                     CHECK(std::memcmp(got.b.data(), want.b.data(), want.b.size() * sizeof(float)) == 0);
+                    CHECK(std::memcmp(got.c.data(), want.c.data(), want.c.size() * sizeof(float)) == 0);
                 }
     }
 }

@@ -64,7 +64,6 @@ struct Op {
     float slope2 = 1.0f;
 };
 
-inline bool is_depthwise(const Op& o) { return o.kind == OpKind::dwconv3x3s1 || o.kind == OpKind::dwconv3x3s2; }
 
 // Output rows an op computes best in multiples of (its calls start and end on tile boundaries).
 inline int tile_rows(const Op& o) { return o.wino ? 4 : 1; }
@@ -168,8 +167,8 @@ struct Graph {
 };
 
 // Floats of per-thread scratch op o's kernel needs at an output width of `out_w` pixels:
-// Winograd's transformed tiles, or a fused block's depthwise row (act_t values, plus slack for
-// the vector loads that may read past a row's end).
+// Winograd's transformed tiles, or a fused block's depthwise row (act_t values, and 64 more as
+// slack, as the arena keeps after its last buffer).
 inline size_t scratch_floats(const Graph& g, const Op& o, int out_w) {
     if (o.then_pw) {
         const size_t values = size_t(out_w) * size_t(g.tensors[o.in].channels) + 64;
