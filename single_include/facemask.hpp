@@ -2836,7 +2836,6 @@ struct Op {
     float slope2 = 1.0f;
 };
 
-
 // Output rows an op computes best in multiples of (its calls start and end on tile boundaries).
 inline int tile_rows(const Op& o) { return o.wino ? 4 : 1; }
 
@@ -2915,6 +2914,18 @@ struct Graph {
         if (kind == OpKind::upsample_add) dst.readers[dst.n_readers++] = int8_t(n_ops);
         dst.writers[dst.n_writers++] = int8_t(n_ops);
         ++n_ops;
+    }
+
+    // Makes depthwise op k a fused block (Op::then_pw): the pointwise convolution w, b, slope
+    // follows it, and k's output tensor becomes the pointwise output. No-op when op k is not
+    // there (the graph overflowed while adding it).
+    void fuse_pointwise(int k, Weights w, const float* b, float slope) {
+        if (k < 0 || k >= n_ops) return;
+        Op& o = ops[k];
+        o.then_pw = true;
+        o.w2 = w;
+        o.b2 = b;
+        o.slope2 = slope;
     }
 
     // Lines up the tiles of chained Winograd convolutions (winograd.hpp): an op whose input
@@ -3661,9 +3672,10 @@ constexpr size_t kArenaSlack = 256;
 namespace detail_exec {
 
 // A tensor whose rows its only reader, a pointwise convolution, takes as they come (the
-// depthwise outputs of MobileNet blocks): if it is always empty when anything else is written,
-// it can share one buffer with the others of its kind. Each is a few rows wide, and there is
-// one per block, so sharing saves about a sixth of the detector's memory.
+// depthwise outputs of MobileNet blocks built unfused, FACEMASK_FUSE_BLOCKS=0; fused blocks
+// have no such tensor): if it is always empty when anything else is written, it can share one
+// buffer with the others of its kind. Each is a few rows wide, and there is one per block, so
+// sharing saves about a sixth of the detector's memory.
 inline bool may_share(const Graph& g, int t) {
     const TensorDef& d = g.tensors[t];
     return t != g.input && !d.is_output && d.n_writers == 1 && d.n_readers == 1 &&
@@ -3864,23 +3876,27 @@ inline void run_op(const Op& o, const View& in, const View& full_out, int y0, in
         kernels::active::upsample_nearest_add(in, out, y0, y1);
         return;
     }
+    if (o.then_pw) {
 #if !FACEMASK_SIMD
-    if (o.then_pw) {  // packed (SIMD) weights are always float32; in place, either may be float16
-        if (o.w.f16 && o.w2.f16) run_dw_then_pw(o, in, out, o.w.f16, o.w2.f16, y0, y1, scratch);
-        else if (o.w.f16) run_dw_then_pw(o, in, out, o.w.f16, o.w2.f32, y0, y1, scratch);
-        else if (o.w2.f16) run_dw_then_pw(o, in, out, o.w.f32, o.w2.f16, y0, y1, scratch);
-        else run_dw_then_pw(o, in, out, o.w.f32, o.w2.f32, y0, y1, scratch);
+        if (o.w.f16) {  // in place, either half of a fused block may be float16
+            if (o.w2.f16) run_dw_then_pw(o, in, out, o.w.f16, o.w2.f16, y0, y1, scratch);
+            else run_dw_then_pw(o, in, out, o.w.f16, o.w2.f32, y0, y1, scratch);
+            return;
+        }
+        if (o.w2.f16) {
+            run_dw_then_pw(o, in, out, o.w.f32, o.w2.f16, y0, y1, scratch);
+            return;
+        }
+#endif
+        run_dw_then_pw(o, in, out, o.w.f32, o.w2.f32, y0, y1, scratch);
         return;
     }
-    if (o.w.f16) {
+#if !FACEMASK_SIMD
+    if (o.w.f16) {  // packed (SIMD) weights are always float32
         run_weighted(o, in, out, o.w.f16, y0, y1, scratch);
         return;
     }
 #endif
-    if (o.then_pw) {
-        run_dw_then_pw(o, in, out, o.w.f32, o.w2.f32, y0, y1, scratch);
-        return;
-    }
     run_weighted(o, in, out, o.w.f32, y0, y1, scratch);
 }
 
@@ -3981,10 +3997,10 @@ struct Runner {
     // Op k on output rows [y0, y1). Threads split a weighted op's call by columns, in units of
     // kColumnUnit pixels for Winograd ops (a tile), kColumnPair for the others (every other
     // kernel computes a pixel the same way wherever its row slice starts), so a pixel's result
-    // is bit for bit the one-thread one. Columns, not rows: a step's call has a few rows at the coarse levels (one
-    // Winograd tile, or one row, at strides 16 and 32), but always the whole width, and each
-    // thread reads mostly the columns it wrote. The upsampling, whose source pixel depends on
-    // the whole tensor's size, splits rows.
+    // is bit for bit the one-thread one. Columns, not rows: a step's call has a few rows at the
+    // coarse levels (one Winograd tile, or one row, at strides 16 and 32), but always the whole
+    // width, and each thread reads mostly the columns it wrote. The upsampling, whose source
+    // pixel depends on the whole tensor's size, splits rows.
     void op(int k, int y0, int y1) {
         const Op& o = g.ops[k];
         float* scratch = reinterpret_cast<float*>(arena + p.scratch_offset + size_t(part) * p.scratch_bytes);
@@ -4646,13 +4662,7 @@ inline Status add_mobilenet(const blob::Reader& r, graph::Graph& g, graph::Packe
             const float* bp = nullptr;
             std::snprintf(prefix, sizeof prefix, "b%d.pw", i);
             FACEMASK_TRY(pack_pwconv(r, pk, prefix, cin, cout, &wp, &bp));
-            if (g.n_ops > k) {
-                graph::Op& o = g.ops[k];
-                o.then_pw = true;
-                o.w2 = wp;
-                o.b2 = bp;
-                o.slope2 = slope;
-            }
+            g.fuse_pointwise(k, wp, bp, slope);
             prev = out;
         } else {
             const int mid = g.add_tensor(level, cin);

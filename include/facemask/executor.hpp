@@ -355,9 +355,10 @@ constexpr size_t kArenaSlack = 256;
 namespace detail_exec {
 
 // A tensor whose rows its only reader, a pointwise convolution, takes as they come (the
-// depthwise outputs of MobileNet blocks): if it is always empty when anything else is written,
-// it can share one buffer with the others of its kind. Each is a few rows wide, and there is
-// one per block, so sharing saves about a sixth of the detector's memory.
+// depthwise outputs of MobileNet blocks built unfused, FACEMASK_FUSE_BLOCKS=0; fused blocks
+// have no such tensor): if it is always empty when anything else is written, it can share one
+// buffer with the others of its kind. Each is a few rows wide, and there is one per block, so
+// sharing saves about a sixth of the detector's memory.
 inline bool may_share(const Graph& g, int t) {
     const TensorDef& d = g.tensors[t];
     return t != g.input && !d.is_output && d.n_writers == 1 && d.n_readers == 1 &&
@@ -558,23 +559,27 @@ inline void run_op(const Op& o, const View& in, const View& full_out, int y0, in
         kernels::active::upsample_nearest_add(in, out, y0, y1);
         return;
     }
+    if (o.then_pw) {
 #if !FACEMASK_SIMD
-    if (o.then_pw) {  // packed (SIMD) weights are always float32; in place, either may be float16
-        if (o.w.f16 && o.w2.f16) run_dw_then_pw(o, in, out, o.w.f16, o.w2.f16, y0, y1, scratch);
-        else if (o.w.f16) run_dw_then_pw(o, in, out, o.w.f16, o.w2.f32, y0, y1, scratch);
-        else if (o.w2.f16) run_dw_then_pw(o, in, out, o.w.f32, o.w2.f16, y0, y1, scratch);
-        else run_dw_then_pw(o, in, out, o.w.f32, o.w2.f32, y0, y1, scratch);
+        if (o.w.f16) {  // in place, either half of a fused block may be float16
+            if (o.w2.f16) run_dw_then_pw(o, in, out, o.w.f16, o.w2.f16, y0, y1, scratch);
+            else run_dw_then_pw(o, in, out, o.w.f16, o.w2.f32, y0, y1, scratch);
+            return;
+        }
+        if (o.w2.f16) {
+            run_dw_then_pw(o, in, out, o.w.f32, o.w2.f16, y0, y1, scratch);
+            return;
+        }
+#endif
+        run_dw_then_pw(o, in, out, o.w.f32, o.w2.f32, y0, y1, scratch);
         return;
     }
-    if (o.w.f16) {
+#if !FACEMASK_SIMD
+    if (o.w.f16) {  // packed (SIMD) weights are always float32
         run_weighted(o, in, out, o.w.f16, y0, y1, scratch);
         return;
     }
 #endif
-    if (o.then_pw) {
-        run_dw_then_pw(o, in, out, o.w.f32, o.w2.f32, y0, y1, scratch);
-        return;
-    }
     run_weighted(o, in, out, o.w.f32, y0, y1, scratch);
 }
 
@@ -675,10 +680,10 @@ struct Runner {
     // Op k on output rows [y0, y1). Threads split a weighted op's call by columns, in units of
     // kColumnUnit pixels for Winograd ops (a tile), kColumnPair for the others (every other
     // kernel computes a pixel the same way wherever its row slice starts), so a pixel's result
-    // is bit for bit the one-thread one. Columns, not rows: a step's call has a few rows at the coarse levels (one
-    // Winograd tile, or one row, at strides 16 and 32), but always the whole width, and each
-    // thread reads mostly the columns it wrote. The upsampling, whose source pixel depends on
-    // the whole tensor's size, splits rows.
+    // is bit for bit the one-thread one. Columns, not rows: a step's call has a few rows at the
+    // coarse levels (one Winograd tile, or one row, at strides 16 and 32), but always the whole
+    // width, and each thread reads mostly the columns it wrote. The upsampling, whose source
+    // pixel depends on the whole tensor's size, splits rows.
     void op(int k, int y0, int y1) {
         const Op& o = g.ops[k];
         float* scratch = reinterpret_cast<float*>(arena + p.scratch_offset + size_t(part) * p.scratch_bytes);

@@ -64,7 +64,6 @@ struct Op {
     float slope2 = 1.0f;
 };
 
-
 // Output rows an op computes best in multiples of (its calls start and end on tile boundaries).
 inline int tile_rows(const Op& o) { return o.wino ? 4 : 1; }
 
@@ -143,6 +142,18 @@ struct Graph {
         if (kind == OpKind::upsample_add) dst.readers[dst.n_readers++] = int8_t(n_ops);
         dst.writers[dst.n_writers++] = int8_t(n_ops);
         ++n_ops;
+    }
+
+    // Makes depthwise op k a fused block (Op::then_pw): the pointwise convolution w, b, slope
+    // follows it, and k's output tensor becomes the pointwise output. No-op when op k is not
+    // there (the graph overflowed while adding it).
+    void fuse_pointwise(int k, Weights w, const float* b, float slope) {
+        if (k < 0 || k >= n_ops) return;
+        Op& o = ops[k];
+        o.then_pw = true;
+        o.w2 = w;
+        o.b2 = b;
+        o.slope2 = slope;
     }
 
     // Lines up the tiles of chained Winograd convolutions (winograd.hpp): an op whose input

@@ -130,13 +130,7 @@ inline Status add_mobilenet(const blob::Reader& r, graph::Graph& g, graph::Packe
             const float* bp = nullptr;
             std::snprintf(prefix, sizeof prefix, "b%d.pw", i);
             FACEMASK_TRY(pack_pwconv(r, pk, prefix, cin, cout, &wp, &bp));
-            if (g.n_ops > k) {
-                graph::Op& o = g.ops[k];
-                o.then_pw = true;
-                o.w2 = wp;
-                o.b2 = bp;
-                o.slope2 = slope;
-            }
+            g.fuse_pointwise(k, wp, bp, slope);
             prev = out;
         } else {
             const int mid = g.add_tensor(level, cin);
