@@ -2421,11 +2421,13 @@ inline void pack_wino(const W* w, int cout, int cin, float* up) {
 }
 
 // Floats of scratch one call needs (per thread): the transformed inputs of one block of tiles,
-// which their products overwrite (36 x kWinoTiles rows of the wider of the two), and the
-// products of one register tile's worth of tiles before they do.
+// which their products overwrite (36 x kWinoTiles rows of the wider of the two), and, with
+// several channel groups, the products of one GEMM block before they do (gemm_block).
 inline size_t wino_scratch_floats(int cin, int cout) {
-    const size_t cin_p = size_t(round_up(cin, V)), cout_p = size_t(round_up(cout, nr_for(cout) * V));
-    return size_t(36) * kWinoTiles * (cin_p > cout_p ? cin_p : cout_p) + size_t(kWinoTiles) * cout_p;
+    const int nb = nr_for(cout) * V;
+    const size_t cin_p = size_t(round_up(cin, V)), cout_p = size_t(round_up(cout, nb));
+    const size_t tmp = cout_p > size_t(nb) ? size_t(kWinoTiles) * cout_p : 0;
+    return size_t(36) * kWinoTiles * (cin_p > cout_p ? cin_p : cout_p) + tmp;
 }
 
 namespace detail_wino {
@@ -2485,10 +2487,11 @@ inline void input_tile(const View& in, const float* const* rows, int tx, int t, 
 }
 
 // One GEMM micro-tile: MR tiles (rows of src, `stride` floats apart), NR vectors of output
-// channels from co0 (weights ug), into rows of dst (cout_p floats apart).
+// channels from co0 (weights ug), into rows of dst (dst_stride floats apart). dst may be src
+// itself: every load of a row comes before the stores the products make to it.
 template <int MR, int NR>
-FACEMASK_INLINE void gemm_tile(const float* FACEMASK_RESTRICT src, int stride, const float* FACEMASK_RESTRICT ug,
-                               float* FACEMASK_RESTRICT dst, int cout_p, int cin, int co0) {
+FACEMASK_INLINE void gemm_tile(const float* src, int stride, const float* FACEMASK_RESTRICT ug, float* dst,
+                               int dst_stride, int cin, int co0) {
     constexpr int NB = NR * V;
     B acc[MR][NR];
     FACEMASK_UNROLL
@@ -2509,27 +2512,50 @@ FACEMASK_INLINE void gemm_tile(const float* FACEMASK_RESTRICT src, int stride, c
     FACEMASK_UNROLL
     for (int m = 0; m < MR; ++m)
         FACEMASK_UNROLL
-        for (int r = 0; r < NR; ++r) acc[m][r].store_aligned(dst + size_t(m) * cout_p + co0 + r * V);
+        for (int r = 0; r < NR; ++r) acc[m][r].store_aligned(dst + size_t(m) * dst_stride + co0 + r * V);
 }
 
-// Tiles [t, t + MR) of transform point p (its inputs vp, its weights up_p): the products of
-// every channel group into tmp, then over the inputs, which nothing reads any more.
+// Tiles [t, t + MR) of transform point p (its inputs vp, its weights up_p): the products
+// over the inputs, which nothing reads any more. One channel group (every RetinaFace layer
+// with 16-lane vectors) writes them there at once; several go through tmp, since each group
+// reads all the inputs.
 template <int MR, int NR>
 FACEMASK_INLINE void gemm_block(float* vp, int stride, const float* up_p, int groups, int cin, int cout_p, int t,
                                 float* tmp) {
     constexpr int NB = NR * V;
     float* rows = vp + size_t(t) * stride;
+    if (groups == 1) return gemm_tile<MR, NR>(rows, stride, up_p, rows, stride, cin, 0);
     for (int g = 0; g < groups; ++g) gemm_tile<MR, NR>(rows, stride, up_p + size_t(g) * cin * NB, tmp, cout_p, cin, g * NB);
     for (int m = 0; m < MR; ++m)
         std::memcpy(rows + size_t(m) * stride, tmp + size_t(m) * cout_p, size_t(cout_p) * sizeof(float));
 }
 
+// A GEMM block of exactly m tiles, 1 <= m <= M, chosen at run time.
+template <int M, int NR>
+FACEMASK_INLINE void gemm_block_m(int m, float* vp, int stride, const float* up_p, int groups, int cin, int cout_p,
+                                  int t, float* tmp) {
+    if constexpr (M > 0) {
+        if (m == M) return gemm_block<M, NR>(vp, stride, up_p, groups, cin, cout_p, t, tmp);
+        gemm_block_m<M - 1, NR>(m, vp, stride, up_p, groups, cin, cout_p, t, tmp);
+    }
+}
+
+// The n tiles of a block at one transform point, in as few GEMM blocks of at most MR tiles as
+// there can be, of sizes that differ by one at most. Why not full MR blocks and then halves:
+// a block keeps m * NR accumulator chains and needs about 8 to keep the FMA units busy (as
+// conv_row_tiles says), and strips of the network's widths left blocks of one or two tiles
+// (20 tiles at 80 pixels with 64 channels: 6 6 | 6 1 1, the ones at half speed). Each tile's
+// sums are the same whatever block computes it.
 template <int MR, int NR>
-FACEMASK_INLINE void gemm_tail(int n, float* vp, int stride, const float* up_p, int groups, int cin, int cout_p, int t,
-                               float* tmp) {
-    if constexpr (MR > 0) {
-        for (; n >= MR; n -= MR, t += MR) gemm_block<MR, NR>(vp, stride, up_p, groups, cin, cout_p, t, tmp);
-        gemm_tail<MR / 2, NR>(n, vp, stride, up_p, groups, cin, cout_p, t, tmp);
+FACEMASK_INLINE void gemm_point(int n, float* vp, int stride, const float* up_p, int groups, int cin, int cout_p,
+                                float* tmp) {
+    constexpr int M = MR < kWinoTiles ? MR : kWinoTiles;
+    const int blocks = (n + M - 1) / M;
+    int t = 0;
+    for (int k = 0; k < blocks; ++k) {
+        const int m = (n - t) / (blocks - k);  // the rest shared out evenly (larger blocks last)
+        gemm_block_m<M, NR>(m, vp, stride, up_p, groups, cin, cout_p, t, tmp);
+        t += m;
     }
 }
 
@@ -2569,18 +2595,17 @@ inline void strip(const View& in, const View& out, const float* up, const float*
     for (int r = 0; r < 6; ++r) rows[r] = in.row_at(oy - 1 + r);
     float* dst_rows[4];
     for (int i = 0; i < 4; ++i) dst_rows[i] = out.row_at(oy + i);
-    const int tiles = (out.w + 3) / 4;
-    for (int tb = 0; tb < tiles; tb += kWinoTiles) {
-        const int nt = tiles - tb < kWinoTiles ? tiles - tb : kWinoTiles;
+    // Blocks of at most kWinoTiles tiles, of even sizes (20 tiles: 10 + 10, not 12 + 8), so
+    // that gemm_point can cut each into even GEMM blocks too.
+    const int tiles = (out.w + 3) / 4, n_blocks = (tiles + kWinoTiles - 1) / kWinoTiles;
+    for (int k = 0, tb = 0; k < n_blocks; ++k) {
+        const int nt = (tiles - tb) / (n_blocks - k);
         for (int t = 0; t < nt; ++t) input_tile(in, rows, tb + t, t, buf, stride);
-        for (int p = 0; p < 36; ++p) {
-            float* vp = buf + size_t(p) * kWinoTiles * stride;
-            const float* up_p = up + size_t(p) * groups * size_t(cin) * NB;
-            int t = 0;
-            for (; t + MR <= nt; t += MR) gemm_block<MR, NR>(vp, stride, up_p, groups, cin, cout_p, t, tmp);
-            if (t < nt) gemm_tail<(MR > 8 ? 8 : MR / 2), NR>(nt - t, vp, stride, up_p, groups, cin, cout_p, t, tmp);
-        }
+        for (int p = 0; p < 36; ++p)
+            gemm_point<MR, NR>(nt, buf + size_t(p) * kWinoTiles * stride, stride,
+                               up + size_t(p) * groups * size_t(cin) * NB, groups, cin, cout_p, tmp);
         for (int t = 0; t < nt; ++t) output_tile(out, dst_rows, buf, stride, bp, slope, tb + t, t);
+        tb += nt;
     }
 }
 

@@ -801,6 +801,18 @@ TEST_CASE("simd Winograd conv3x3 s1 equals the scalar direct kernel") {
             vary_layout(c, k++);
             run_wino_case(c);
         }
+    // Rows of several blocks, as the network's strips have (80 columns: 20 tiles, two blocks
+    // of 10; 100: three of 8, 8 and 9), each cut into GEMM blocks of even sizes.
+    const int wide[] = {80, 100};
+    for (int w : wide)
+        for (int cout : {16, 32, 64, 65}) {
+            Case c;
+            c.cin = cout == 32 ? 64 : 16;
+            c.cout = cout, c.h = 9, c.w = w;
+            vary_layout(c, k++);
+            c.phase = k % 4;
+            run_wino_case(c);
+        }
     for (int w : widths)
         for (int h : heights)
             for (int cout : {16, 32, 64}) {
