@@ -2916,6 +2916,7 @@ struct Graph {
             return;
         }
         Op& o = ops[n_ops];
+        o = Op();  // a slot an overflowing call left half written starts afresh too
         o.kind = kind;
         o.in = int8_t(in);
         o.out = int8_t(out);
@@ -2923,10 +2924,6 @@ struct Graph {
         o.b = b;
         o.slope = slope;
         o.out_offset = int16_t(out_offset);
-        o.then_pw = false;
-        o.w2 = Weights();
-        o.b2 = nullptr;
-        o.slope2 = 1.0f;
         o.cout = int16_t(cout < 0 ? tensors[out].channels : cout);
         TensorDef& src = tensors[in];
         TensorDef& dst = tensors[out];

@@ -231,6 +231,13 @@ TEST_CASE("row bands give the whole-tensor results bit for bit, on 1 and 2 threa
   }
 }
 
+// All three outputs of `got` equal `want`'s, bit for bit.
+static void check_same_outputs(const Result& got, const Result& want) {
+    CHECK(std::memcmp(got.a.data(), want.a.data(), want.a.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(got.b.data(), want.b.data(), want.b.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(got.c.data(), want.c.data(), want.c.size() * sizeof(float)) == 0);
+}
+
 TEST_CASE("fused depthwise + pointwise blocks give the two ops' results bit for bit, in bands and threads") {
     const Net net;              // every pair two ops
     const Net fused(1, true);   // three of the pairs one op each
@@ -249,10 +256,7 @@ TEST_CASE("fused depthwise + pointwise blocks give the two ops' results bit for 
         CAPTURE(w);
         CAPTURE(h);
         const G::Plan whole = G::make_plan(fused.g, w, h, h, 1, true);
-        const Result got_whole = run(fused, whole, input);
-        CHECK(std::memcmp(got_whole.a.data(), want.a.data(), want.a.size() * sizeof(float)) == 0);
-        CHECK(std::memcmp(got_whole.b.data(), want.b.data(), want.b.size() * sizeof(float)) == 0);
-        CHECK(std::memcmp(got_whole.c.data(), want.c.data(), want.c.size() * sizeof(float)) == 0);
+        check_same_outputs(run(fused, whole, input), want);
         for (int band : {1, 2, 7})
             for (int threads : {1, 2})
                 for (int passes : {1, 2}) {
@@ -263,10 +267,7 @@ TEST_CASE("fused depthwise + pointwise blocks give the two ops' results bit for 
                     const G::Plan unfused = G::make_plan(net.g, w, h, band, threads, false, passes);
                     // no buffer for the fused intermediates: no more tensor bytes
                     CHECK(p.scratch_offset <= unfused.scratch_offset);
-                    const Result got = run(fused, p, input);
-                    CHECK(std::memcmp(got.a.data(), want.a.data(), want.a.size() * sizeof(float)) == 0);
-                    CHECK(std::memcmp(got.b.data(), want.b.data(), want.b.size() * sizeof(float)) == 0);
-                    CHECK(std::memcmp(got.c.data(), want.c.data(), want.c.size() * sizeof(float)) == 0);
+                    check_same_outputs(run(fused, p, input), want);
                 }
     }
 }
